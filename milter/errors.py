@@ -1,0 +1,49 @@
+"""The project's errors.
+
+    ScamMilterError
+     ├── ConfigError      a config file or option is wrong
+     ├── RuleError        a rule file is wrong (names file, line and rule id)
+     ├── QuarantineError  the quarantine store cannot be used
+     └── RelayError       the next hop cannot take the message
+
+Each message is one sentence that names what is at fault. Anything else raised from
+the library is a bug.
+"""
+
+from __future__ import annotations
+
+
+class ScamMilterError(Exception):
+    """Base of every error scam-milter raises on purpose."""
+
+
+class ConfigError(ScamMilterError):
+    """A configuration file, key or command-line option is invalid."""
+
+
+class RuleError(ScamMilterError):
+    """A rule file is invalid.
+
+    The message always starts with ``file:line`` and names the rule id when one is known,
+    so an admin can go straight to the spot.
+    """
+
+    def __init__(self, message: str, *, path: str = "", line: int = 0, rule_id: str = "") -> None:
+        where = path
+        if line:
+            where = f"{path}:{line}"
+        prefix = f"{where}: " if where else ""
+        rule = f"rule {rule_id}: " if rule_id else ""
+        super().__init__(f"{prefix}{rule}{message}")
+        self.path = path
+        self.line = line
+        self.rule_id = rule_id
+        self.detail = message
+
+
+class QuarantineError(ScamMilterError):
+    """The quarantine store cannot be read or written."""
+
+
+class RelayError(ScamMilterError):
+    """The next hop refused the message or could not be reached."""
