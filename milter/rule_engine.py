@@ -1,0 +1,334 @@
+"""Match compiled rules against one message's texts.
+
+Cost must grow with the message, not with the number of rules. So every literal that
+any rule needs (phrases, the required literals of each regex, pieces of fuzzy phrases)
+goes into one Aho-Corasick automaton, run once over each text. Rules are indexed by the
+literals (or detectors) of which at least one must be present for them to be true; a
+message only evaluates the rules it could possibly match, and each of those evaluates
+its condition lazily, running a regex only when its own literal was seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import ahocorasick
+import regex
+
+from milter.condition import evaluate, necessary_triggers
+from milter.detectors import DETECTORS, DetectorContext, Hit
+from milter.normalize import NormalizedText
+from milter.rule_loader import (
+    DetectorMatcher,
+    Matcher,
+    PhraseMatcher,
+    RegexMatcher,
+    Rule,
+    RuleRefMatcher,
+    order_rules,
+)
+
+# Evidence is for a human reading a quarantine entry: a few short quotes per matcher.
+MAX_EVIDENCE_PER_MATCHER = 3
+MAX_EVIDENCE_PER_RULE = 6
+MAX_EVIDENCE_CHARS = 160
+
+TargetSource = Callable[[str], Sequence[NormalizedText]]
+TriggerKey = tuple[str, str, str]  # ("lit", target, literal) or ("det", target, detector)
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    rule: Rule
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MatcherResult:
+    matched: bool
+    evidence: tuple[str, ...] = ()
+
+
+_NO = MatcherResult(False)
+
+
+@dataclass(frozen=True)
+class MatchOutcome:
+    matches: tuple[RuleMatch, ...]
+    notes: tuple[str, ...]
+    evaluated: int  # rules whose condition ran: shows the prefilter at work in benchmarks
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+class RuleSet:
+    """Rules compiled for matching. Immutable after construction; share it freely."""
+
+    def __init__(self, rules: Iterable[Rule], *, regex_timeout: float = 0.2) -> None:
+        self.rules: tuple[Rule, ...] = tuple(order_rules(rules))
+        self.regex_timeout = regex_timeout
+        self._position = {rule.id: i for i, rule in enumerate(self.rules)}
+        triggers: dict[str, frozenset[TriggerKey] | None] = {}
+        literal_index: dict[str, dict[str, set[int]]] = {}
+        detector_index: dict[tuple[str, str], set[int]] = {}
+        always: set[int] = set()
+        literals: set[str] = set()
+        for position, rule in enumerate(self.rules):
+            found = necessary_triggers(
+                rule.condition.root,
+                lambda name, r=rule: _matcher_triggers(r.matchers[name], triggers),
+            )
+            triggers[rule.id] = found
+            if found is None:
+                always.add(position)
+                continue
+            for kind, target, value in found:
+                if kind == "lit":
+                    literal_index.setdefault(target, {}).setdefault(value, set()).add(position)
+                else:
+                    detector_index.setdefault((target, value), set()).add(position)
+        for rule in self.rules:
+            for rule_matcher in rule.matchers.values():
+                literals.update(_matcher_literals(rule_matcher))
+        self._triggers = triggers
+        self._literal_index = {
+            t: {k: frozenset(v) for k, v in m.items()} for t, m in literal_index.items()
+        }
+        self._detector_index = {k: frozenset(v) for k, v in detector_index.items()}
+        self._always = frozenset(always)
+        self._automaton: ahocorasick.Automaton | None = None
+        if literals:
+            automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+            for literal in literals:
+                automaton.add_word(literal, literal)
+            automaton.make_automaton()
+            self._automaton = automaton
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def match(self, source: TargetSource, context: DetectorContext) -> MatchOutcome:
+        """Every rule that matches the message whose texts ``source`` gives."""
+        run = _Run(self, source, context)
+        return run.execute()
+
+
+def _matcher_triggers(
+    matcher: Matcher, rule_triggers: dict[str, frozenset[TriggerKey] | None]
+) -> frozenset[TriggerKey] | None:
+    if isinstance(matcher, RuleRefMatcher):
+        return rule_triggers.get(matcher.rule_id)
+    if isinstance(matcher, DetectorMatcher):
+        return frozenset(("det", target, matcher.detector) for target in matcher.targets)
+    if isinstance(matcher, PhraseMatcher):
+        values = set(matcher.phrases)
+        for _pattern, pieces in matcher.fuzzy:
+            values |= pieces
+        return frozenset(("lit", target, value) for target in matcher.targets for value in values)
+    union: set[str] = set()
+    for literals in matcher.literals:
+        if literals is None:
+            return None
+        union |= literals
+    return frozenset(("lit", target, value) for target in matcher.targets for value in union)
+
+
+def _matcher_literals(matcher: Matcher) -> set[str]:
+    if isinstance(matcher, PhraseMatcher):
+        out = set(matcher.phrases)
+        for _pattern, pieces in matcher.fuzzy:
+            out |= pieces
+        return out
+    if isinstance(matcher, RegexMatcher):
+        out = set()
+        for literals in matcher.literals:
+            if literals:
+                out |= literals
+        return out
+    return set()
+
+
+class _Run:
+    """The state of matching one message: caches that live as long as the scan."""
+
+    def __init__(self, ruleset: RuleSet, source: TargetSource, context: DetectorContext) -> None:
+        self.ruleset = ruleset
+        self.source = source
+        self.context = context
+        self.occurrences: dict[int, dict[str, list[int]]] = {}
+        self.detections: dict[tuple[int, str], list[Hit]] = {}
+        self.texts: dict[str, Sequence[NormalizedText]] = {}
+        self.results: dict[str, RuleMatch | None] = {}
+        self.notes: list[str] = []
+
+    def target(self, name: str) -> Sequence[NormalizedText]:
+        texts = self.texts.get(name)
+        if texts is None:
+            texts = self.source(name)
+            self.texts[name] = texts
+        return texts
+
+    def occurrences_in(self, text: NormalizedText) -> dict[str, list[int]]:
+        key = id(text)
+        found = self.occurrences.get(key)
+        if found is None:
+            found = {}
+            automaton = self.ruleset._automaton
+            if automaton is not None and text.text:
+                for end, literal in automaton.iter(text.text):
+                    found.setdefault(literal, []).append(end)
+            self.occurrences[key] = found
+        return found
+
+    def detect(self, text: NormalizedText, detector: str) -> list[Hit]:
+        key = (id(text), detector)
+        hits = self.detections.get(key)
+        if hits is None:
+            hits = DETECTORS[detector](text, self.context)
+            self.detections[key] = hits
+        return hits
+
+    def candidates(self) -> set[int]:
+        ruleset = self.ruleset
+        chosen = set(ruleset._always)
+        for target, index in ruleset._literal_index.items():
+            for text in self.target(target):
+                for literal in self.occurrences_in(text):
+                    rules = index.get(literal)
+                    if rules:
+                        chosen |= rules
+        for (target, detector), rules in ruleset._detector_index.items():
+            if rules <= chosen:
+                continue
+            if any(self.detect(text, detector) for text in self.target(target)):
+                chosen |= rules
+        return chosen
+
+    def execute(self) -> MatchOutcome:
+        rules = self.ruleset.rules
+        chosen = sorted(self.candidates())
+        matches: list[RuleMatch] = []
+        for position in chosen:
+            rule = rules[position]
+            result = self.evaluate_rule(rule)
+            self.results[rule.id] = result
+            if result is not None:
+                matches.append(result)
+        return MatchOutcome(tuple(matches), tuple(self.notes), len(chosen))
+
+    def evaluate_rule(self, rule: Rule) -> RuleMatch | None:
+        cache: dict[str, MatcherResult] = {}
+
+        def lookup(name: str) -> bool:
+            result = cache.get(name)
+            if result is None:
+                result = self.evaluate_matcher(rule, rule.matchers[name])
+                cache[name] = result
+            return result.matched
+
+        if not evaluate(rule.condition.root, lookup):
+            return None
+        evidence: list[str] = []
+        for name in rule.matchers:
+            result = cache.get(name)
+            if result is not None and result.matched and name in rule.condition.positive:
+                for item in result.evidence:
+                    if item not in evidence:
+                        evidence.append(item)
+        return RuleMatch(rule, tuple(evidence[:MAX_EVIDENCE_PER_RULE]))
+
+    def evaluate_matcher(self, rule: Rule, matcher: Matcher) -> MatcherResult:
+        if isinstance(matcher, RuleRefMatcher):
+            referred = self.results.get(matcher.rule_id)
+            return MatcherResult(True, referred.evidence) if referred is not None else _NO
+        if isinstance(matcher, PhraseMatcher):
+            return self.match_phrases(matcher)
+        if isinstance(matcher, RegexMatcher):
+            return self.match_regex(rule, matcher)
+        return self.match_detector(matcher)
+
+    def match_phrases(self, matcher: PhraseMatcher) -> MatcherResult:
+        seen: dict[str, str] = {}
+        for target in matcher.targets:
+            for text in self.target(target):
+                found = self.occurrences_in(text)
+                content = text.text
+                for phrase in matcher.phrases:
+                    if phrase in seen:
+                        continue
+                    for end in found.get(phrase, ()):
+                        start = end - len(phrase) + 1
+                        if _bounded(content, start, end + 1, phrase):
+                            seen[phrase] = text.evidence(start, end + 1)
+                            break
+                    if len(seen) >= matcher.min_count:
+                        return _result(seen.values())
+                for pattern, pieces in matcher.fuzzy:
+                    if not any(piece in found for piece in pieces):
+                        continue
+                    for m in self.finditer(pattern, content, matcher.name):
+                        value = m.group().strip()
+                        if value and value not in seen:
+                            seen[value] = text.evidence(m.start(), m.end())
+                        if len(seen) >= matcher.min_count:
+                            return _result(seen.values())
+        return _result(seen.values()) if len(seen) >= matcher.min_count else _NO
+
+    def match_regex(self, rule: Rule, matcher: RegexMatcher) -> MatcherResult:
+        seen: dict[str, str] = {}
+        for target in matcher.targets:
+            for text in self.target(target):
+                found = None
+                for pattern, literals in zip(matcher.patterns, matcher.literals, strict=True):
+                    if literals is not None:
+                        if found is None:
+                            found = self.occurrences_in(text)
+                        if not any(literal in found for literal in literals):
+                            continue
+                    for m in self.finditer(pattern, text.text, f"{rule.id}.{matcher.name}"):
+                        value = m.group()
+                        if value not in seen:
+                            seen[value] = text.evidence(m.start(), m.end())
+                        if len(seen) >= matcher.min_count:
+                            return _result(seen.values())
+        return _result(seen.values()) if len(seen) >= matcher.min_count else _NO
+
+    def match_detector(self, matcher: DetectorMatcher) -> MatcherResult:
+        seen: dict[str, str] = {}
+        for target in matcher.targets:
+            for text in self.target(target):
+                for hit in self.detect(text, matcher.detector):
+                    if hit.value not in seen:
+                        seen[hit.value] = text.evidence(hit.start, hit.end, cased=hit.cased)
+                    if len(seen) >= matcher.min_count:
+                        return _result(seen.values())
+        return _NO
+
+    def finditer(self, pattern: regex.Pattern, text: str, where: str) -> Iterable[regex.Match]:
+        """Matches of ``pattern``, stopping (with a note) when the time bound is reached."""
+        try:
+            yield from pattern.finditer(text, timeout=self.ruleset.regex_timeout)
+        except TimeoutError:
+            self.notes.append(f"regex time limit reached in {where}")
+
+
+def _bounded(content: str, start: int, end: int, phrase: str) -> bool:
+    """True when the phrase at [start, end) is not part of a longer word."""
+    if start > 0 and _is_word(phrase[0]) and _is_word(content[start - 1]):
+        return False
+    return not (end < len(content) and _is_word(phrase[-1]) and _is_word(content[end]))
+
+
+def _result(evidence: Iterable[str]) -> MatcherResult:
+    quotes = []
+    for item in evidence:
+        item = " ".join(item.split())
+        if len(item) > MAX_EVIDENCE_CHARS:
+            item = item[: MAX_EVIDENCE_CHARS - 1] + "…"
+        quotes.append(item)
+        if len(quotes) >= MAX_EVIDENCE_PER_MATCHER:
+            break
+    return MatcherResult(True, tuple(quotes))

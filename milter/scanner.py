@@ -1,0 +1,79 @@
+"""The scanner: raw message in, verdict out. Pure and synchronous (no I/O, no event loop).
+
+scan(raw, envelope) = parse (message_view) -> targets (normalise) -> rules (rule_engine)
+                      -> score and action (verdict)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from milter.detectors import DetectorContext
+from milter.envelope import Envelope
+from milter.message_view import MessageView, ViewLimits, parse_message
+from milter.rule_engine import RuleSet
+from milter.rule_loader import Rule, load_rules
+from milter.targets import MessageTargets
+from milter.verdict import Action, RuleHit, Thresholds, Verdict, decide
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    limits: ViewLimits = field(default_factory=ViewLimits)
+    # Bound for each regex search over one text: a hostile message cannot stall a scan.
+    regex_timeout: float = 0.2
+
+
+class Scanner:
+    """Compiled rules plus settings. Build once, then scan many messages."""
+
+    def __init__(self, rules: Iterable[Rule], settings: ScanSettings | None = None) -> None:
+        self.settings = settings or ScanSettings()
+        self.ruleset = RuleSet(rules, regex_timeout=self.settings.regex_timeout)
+
+    @classmethod
+    def from_rule_paths(
+        cls, paths: Iterable[Path], settings: ScanSettings | None = None
+    ) -> Scanner:
+        """Load every rule under ``paths``; raises ``RuleError`` for a broken file."""
+        return cls(load_rules(paths), settings)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return self.ruleset.rules
+
+    def scan(
+        self, raw: bytes, envelope: Envelope | None = None, auth: object | None = None
+    ) -> Verdict:
+        view = parse_message(raw, envelope or Envelope(), self.settings.limits)
+        return self.scan_view(view, auth)
+
+    def scan_view(self, view: MessageView, auth: object | None = None) -> Verdict:
+        recipients = tuple(
+            dict.fromkeys(a.lower() for a in (*view.envelope.rcpt_to, *view.to) if a)
+        )
+        outcome = self.ruleset.match(MessageTargets(view), DetectorContext(recipients=recipients))
+        score = 0.0
+        forced: Action | None = None
+        hits: list[RuleHit] = []
+        for match in outcome.matches:
+            rule = match.rule
+            if rule.action is not None and (forced is None or rule.action.rank > forced.rank):
+                forced = rule.action
+            if rule.internal:
+                continue
+            score += rule.score
+            hits.append(RuleHit(rule.id, rule.score, match.evidence, rule.tags))
+        hits.sort(key=lambda hit: (-hit.score, hit.id))
+        score = round(score, 3)
+        return Verdict(
+            action=decide(self.settings.thresholds, score, forced),
+            score=score,
+            rules=tuple(hits),
+            matched_ids=frozenset(m.rule.id for m in outcome.matches),
+            auth=auth,
+            notes=(*view.defects, *outcome.notes),
+        )

@@ -1,0 +1,75 @@
+"""The texts each rule target names, normalised once per message.
+
+A target (``body``, ``from.name``, ``header:x-mailer`` …) is a list of texts; a text that
+several targets share (a body part is in ``body`` and ``text``) is normalised once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from milter.message_view import MessageView
+from milter.normalize import NormalizedText, normalize
+
+
+class MessageTargets:
+    """Lazily built, cached ``target name -> normalised texts`` for one message."""
+
+    def __init__(self, view: MessageView) -> None:
+        self.view = view
+        self._texts: dict[str, NormalizedText] = {}
+        self._targets: dict[str, tuple[NormalizedText, ...]] = {}
+
+    def norm(self, text: str) -> NormalizedText:
+        found = self._texts.get(text)
+        if found is None:
+            found = normalize(text)
+            self._texts[text] = found
+        return found
+
+    def __call__(self, target: str) -> Sequence[NormalizedText]:
+        found = self._targets.get(target)
+        if found is None:
+            raw = self.raw(target)
+            found = tuple(self.norm(t) for t in raw if t)
+            self._targets[target] = found
+        return found
+
+    def raw(self, target: str) -> tuple[str, ...]:
+        """The original strings behind ``target``."""
+        if target.startswith("header:"):
+            return self.view.header(target[len("header:") :])
+        getter = _RAW.get(target)
+        return getter(self.view) if getter is not None else ()
+
+
+def _body(view: MessageView) -> tuple[str, ...]:
+    return (*view.text_parts, *(part.visible for part in view.html_parts))
+
+
+def _envelope_rcpt(view: MessageView) -> tuple[str, ...]:
+    return view.envelope.rcpt_to
+
+
+def _envelope_from(view: MessageView) -> tuple[str, ...]:
+    return (view.envelope.mail_from,) if view.envelope.mail_from else ()
+
+
+_RAW: dict[str, Callable[[MessageView], tuple[str, ...]]] = {
+    "subject": lambda v: (v.subject,),
+    "body": _body,
+    "html": lambda v: tuple(part.visible for part in v.html_parts),
+    "html.hidden": lambda v: tuple(part.hidden for part in v.html_parts),
+    "text": lambda v: (v.subject, *_body(v), *(a.text for a in v.attachments)),
+    "from.name": lambda v: (v.from_name,),
+    "from.address": lambda v: (v.from_address,),
+    "from.domain": lambda v: (v.from_domain,),
+    "reply_to": lambda v: v.reply_to,
+    "to": lambda v: v.to,
+    "url": lambda v: v.urls,
+    "attachment.name": lambda v: tuple(a.filename for a in v.attachments),
+    "attachment.type": lambda v: tuple(a.content_type for a in v.attachments),
+    "attachment.text": lambda v: tuple(a.text for a in v.attachments),
+    "envelope.from": _envelope_from,
+    "envelope.rcpt": _envelope_rcpt,
+}

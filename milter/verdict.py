@@ -1,0 +1,82 @@
+"""From rule matches to an action: the score thresholds and the verdict value."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Action(enum.Enum):
+    """What happens to a message, mildest first."""
+
+    ACCEPT = "accept"
+    TAG = "tag"
+    QUARANTINE = "quarantine"
+    REJECT = "reject"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def held(self) -> bool:
+        """True when the message does not reach the mailbox."""
+        return self in (Action.QUARANTINE, Action.REJECT)
+
+
+_RANK = {Action.ACCEPT: 0, Action.TAG: 1, Action.QUARANTINE: 2, Action.REJECT: 3}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Score at or above which each action applies (defaults from DESIGN.md)."""
+
+    tag: float = 5.0
+    quarantine: float = 10.0
+    reject: float = 15.0
+
+    def __post_init__(self) -> None:
+        if not self.tag <= self.quarantine <= self.reject:
+            raise ValueError(
+                f"thresholds must satisfy tag <= quarantine <= reject, "
+                f"got tag={self.tag}, quarantine={self.quarantine}, reject={self.reject}"
+            )
+
+    def action_for(self, score: float) -> Action:
+        if score >= self.reject:
+            return Action.REJECT
+        if score >= self.quarantine:
+            return Action.QUARANTINE
+        if score >= self.tag:
+            return Action.TAG
+        return Action.ACCEPT
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    """A reported rule: its id, the score it added and the original text that matched."""
+
+    id: str
+    score: float
+    evidence: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: Action
+    score: float
+    rules: tuple[RuleHit, ...]
+    # Every rule that matched, building blocks (__ID) included: meta rules and examples use it.
+    matched_ids: frozenset[str] = frozenset()
+    auth: object | None = None
+    # Problems met while scanning (MIME defects, regex time-outs): never a reason to drop mail.
+    notes: tuple[str, ...] = ()
+
+
+def decide(thresholds: Thresholds, score: float, forced: Action | None) -> Action:
+    """The score's action, raised to a rule's forced action when that is stronger."""
+    action = thresholds.action_for(score)
+    if forced is not None and forced.rank > action.rank:
+        return forced
+    return action
