@@ -47,7 +47,7 @@ class Config:
 
 
 _TOP_KEYS = ("rules", "thresholds", "limits")
-_LIMIT_KEYS = tuple(f.name for f in fields(ViewLimits)) + ("regex_timeout",)
+_LIMIT_KEYS = (*(f.name for f in fields(ViewLimits)), "regex_timeout")
 
 
 def load_config(path: Path | None) -> Config:

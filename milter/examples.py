@@ -73,10 +73,7 @@ def _attach(message: EmailMessage, attachment: dict[str, Any]) -> None:
     ctype = str(attachment.get("type", "application/octet-stream"))
     text = str(attachment.get("text", ""))
     maintype, _, subtype = ctype.partition("/")
-    if ctype == "application/pdf":
-        data = make_pdf(text)
-    else:
-        data = text.encode("utf-8")
+    data = make_pdf(text) if ctype == "application/pdf" else text.encode("utf-8")
     if maintype == "text":
         message.add_attachment(text, subtype=subtype or "plain", filename=name)
     else:

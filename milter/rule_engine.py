@@ -67,7 +67,10 @@ def _is_word(char: str) -> bool:
 class RuleSet:
     """Rules compiled for matching. Immutable after construction; share it freely."""
 
-    def __init__(self, rules: Iterable[Rule], *, regex_timeout: float = 0.2) -> None:
+    def __init__(
+        self, rules: Iterable[Rule], *, regex_timeout: float = 0.2, prefilter: bool = True
+    ) -> None:
+        """``prefilter=False`` evaluates every rule on every message: for tests and benchmarks."""
         self.rules: tuple[Rule, ...] = tuple(order_rules(rules))
         self.regex_timeout = regex_timeout
         self._position = {rule.id: i for i, rule in enumerate(self.rules)}
@@ -82,7 +85,7 @@ class RuleSet:
                 lambda name, r=rule: _matcher_triggers(r.matchers[name], triggers),
             )
             triggers[rule.id] = found
-            if found is None:
+            if found is None or not prefilter:
                 always.add(position)
                 continue
             for kind, target, value in found:

@@ -538,7 +538,8 @@ def _compile_matcher(name: str, spec: Any, fail: Any) -> Matcher:
     detector = spec["detector"]
     if detector not in DETECTORS:
         raise fail(
-            f"matcher {name!r}: unknown detector {detector!r} (known: {', '.join(sorted(DETECTORS))})",
+            f"matcher {name!r}: unknown detector {detector!r} "
+            f"(known: {', '.join(sorted(DETECTORS))})",
             "detector",
         )
     return DetectorMatcher(name, targets, detector, min_count)
