@@ -97,7 +97,7 @@ def _inputs(names: Sequence[str], errors: list[str]) -> Iterator[tuple[str, byte
             files = sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file() and not any(s.startswith(".") for s in p.parts)
+                if p.is_file() and not any(s.startswith(".") for s in p.relative_to(path).parts)
             )
         else:
             files = [path]
