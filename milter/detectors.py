@@ -100,6 +100,7 @@ _SEGWIT_LENGTHS = frozenset(range(14, 75))
 _ETHEREUM_LENGTHS = frozenset({42})
 _MONERO_LENGTHS = frozenset({95, 106})
 _NOTHING: tuple[int, frozenset[int]] = (0, frozenset())
+_START_CHARS = frozenset("13bB480")
 
 
 def _start(chunk: str, kinds: frozenset[str]) -> tuple[int, frozenset[int]]:
@@ -154,6 +155,8 @@ def _scan_addresses(text: str, kinds: frozenset[str]) -> tuple[list[Hit], int]:
         if start < found_until:
             continue  # part of an address already reported
         candidate = pieces[i]
+        if candidate[0] not in _START_CHARS:
+            continue  # most words: no address starts this way, skip the full check
         classes, lengths = _start(candidate, kinds)
         if not classes:
             continue

@@ -26,6 +26,7 @@ from milter.rule_loader import (
     RegexMatcher,
     Rule,
     RuleRefMatcher,
+    best_literals,
     order_rules,
 )
 
@@ -135,7 +136,7 @@ def _matcher_triggers(
     for literals in matcher.literals:
         if literals is None:
             return None
-        union |= literals
+        union |= best_literals(literals)
     return frozenset(("lit", target, value) for target in matcher.targets for value in union)
 
 
@@ -148,8 +149,8 @@ def _matcher_literals(matcher: Matcher) -> set[str]:
     if isinstance(matcher, RegexMatcher):
         out = set()
         for literals in matcher.literals:
-            if literals:
-                out |= literals
+            for alternatives in literals or ():
+                out |= alternatives
         return out
     return set()
 
@@ -289,7 +290,7 @@ class _Run:
                     if literals is not None:
                         if found is None:
                             found = self.occurrences_in(text)
-                        if not any(literal in found for literal in literals):
+                        if not all(any(lit in found for lit in group) for group in literals):
                             continue
                     for m in self.finditer(pattern, text.text, f"{rule.id}.{matcher.name}"):
                         value = m.group()

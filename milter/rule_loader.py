@@ -81,13 +81,16 @@ FUZZY_MIN_LENGTH = 8
 MIN_LITERAL = 3
 
 
+Literals = tuple[frozenset[str], ...]
+
+
 @dataclass(frozen=True)
 class RegexMatcher:
     name: str
     targets: tuple[str, ...]
     patterns: tuple[regex.Pattern, ...]
-    # Per pattern: literals of which one must occur for the pattern to match, or None.
-    literals: tuple[frozenset[str] | None, ...]
+    # Per pattern: literal sets such that any match holds one literal of each, or None.
+    literals: tuple[Literals | None, ...]
     min_count: int = 1
 
 
@@ -588,11 +591,13 @@ def _pieces(phrase: str, distance: int) -> frozenset[str]:
 # --- Required literals of a regex ----------------------------------------------------
 
 
-def required_literals(pattern: str) -> frozenset[str] | None:
-    """Literals of which at least one occurs in every match of ``pattern``, or None.
+def required_literals(pattern: str) -> Literals | None:
+    """Sets of literals such that every match of ``pattern`` contains one of each set.
 
-    Read with the stdlib parser; patterns using syntax only the ``regex`` module knows
-    get None and are always run (correct, just not prefiltered).
+    The rule engine runs the regex only when every set has a member in the text, and
+    indexes the rule by the most selective set. Read with the stdlib parser; patterns
+    using syntax only the ``regex`` module knows get None and are always run (correct,
+    just not prefiltered).
     """
     try:
         with warnings.catch_warnings():
@@ -601,12 +606,24 @@ def required_literals(pattern: str) -> frozenset[str] | None:
     except (sre_constants.error, RecursionError, OverflowError, ValueError):
         return None
     found = _seq_literals(list(parsed))
-    if found is None:
+    if not found:
         return None
-    folded = frozenset(normalize(lit).text for lit in found)
-    if any(len(lit) < MIN_LITERAL for lit in folded):
-        return None
-    return folded
+    found.sort(key=_selectivity, reverse=True)
+    return tuple(found[:_MAX_LITERAL_SETS])
+
+
+# Checking more sets than this costs more than the regex runs it saves.
+_MAX_LITERAL_SETS = 4
+
+
+def _selectivity(literals: frozenset[str]) -> tuple[int, int]:
+    # Longer literals are rarer; of equal length, fewer alternatives are rarer.
+    return (min(map(len, literals)), -len(literals))
+
+
+def best_literals(literals: Literals) -> frozenset[str]:
+    """The most selective set: the one the engine indexes a rule by."""
+    return max(literals, key=_selectivity)
 
 
 _LITERAL = sre_constants.LITERAL
@@ -620,25 +637,23 @@ _ATOMIC = getattr(sre_constants, "ATOMIC_GROUP", None)
 _ZERO_WIDTH = (sre_constants.AT, sre_constants.ASSERT, sre_constants.ASSERT_NOT)
 
 
-def _better(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
-    a = a if a and min(map(len, a)) >= MIN_LITERAL else None
-    b = b if b and min(map(len, b)) >= MIN_LITERAL else None
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a if min(map(len, a)) >= min(map(len, b)) else b
+def _usable(literals: frozenset[str]) -> bool:
+    return bool(literals) and min(map(len, literals)) >= MIN_LITERAL
 
 
-def _seq_literals(items: list) -> frozenset[str] | None:
-    best: frozenset[str] | None = None
+def _seq_literals(items: list) -> list[frozenset[str]]:
+    """Every literal set the sequence ``items`` requires (all of them must occur)."""
+    required: list[frozenset[str]] = []
     run: list[str] = []
 
     def flush() -> None:
-        nonlocal best, run
         if run:
-            best = _better(best, frozenset({"".join(run).lower()}))
-            run = []
+            # Lower case only: the text is lower case, and any other folding the
+            # pattern's own literal would not survive either.
+            literal = frozenset({"".join(run).lower()})
+            if _usable(literal):
+                required.append(literal)
+            run.clear()
 
     for op, av in items:
         if op is _LITERAL:
@@ -647,23 +662,24 @@ def _seq_literals(items: list) -> frozenset[str] | None:
         if op in _ZERO_WIDTH:
             continue
         flush()
-        candidate: frozenset[str] | None = None
         if op is _SUBPATTERN:
-            candidate = _seq_literals(list(av[-1]))
+            required.extend(_seq_literals(list(av[-1])))
         elif op is _BRANCH:
+            # One branch matches: what is required is one of each branch's best set.
             union: set[str] = set()
             for branch in av[1]:
                 sub = _seq_literals(list(branch))
-                if sub is None:
-                    union = set()
+                if not sub:
+                    union.clear()
                     break
-                union |= sub
-            candidate = frozenset(union) if union else None
+                union |= max(sub, key=_selectivity)
+            if union and _usable(frozenset(union)):
+                required.append(frozenset(union))
         elif op in _REPEATS:
             low, _high, sub = av
-            candidate = _seq_literals(list(sub)) if low >= 1 else None
+            if low >= 1:
+                required.extend(_seq_literals(list(sub)))
         elif _ATOMIC is not None and op is _ATOMIC:
-            candidate = _seq_literals(list(av))
-        best = _better(best, candidate)
+            required.extend(_seq_literals(list(av)))
     flush()
-    return best
+    return list(dict.fromkeys(required))
