@@ -103,6 +103,13 @@ class RuleSet:
         }
         self._detector_index = {k: frozenset(v) for k, v in detector_index.items()}
         self._always = frozenset(always)
+        # Rules often share a matcher (the same detector, the same phrase list): one
+        # signature per distinct matcher lets a message evaluate each only once.
+        self._signatures = {
+            (rule.id, name): _signature(matcher)
+            for rule in self.rules
+            for name, matcher in rule.matchers.items()
+        }
         self._automaton: ahocorasick.Automaton | None = None
         if literals:
             automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
@@ -140,6 +147,18 @@ def _matcher_triggers(
     return frozenset(("lit", target, value) for target in matcher.targets for value in union)
 
 
+def _signature(matcher: Matcher) -> tuple:
+    """What a matcher's result depends on: equal signatures, equal results."""
+    if isinstance(matcher, RuleRefMatcher):
+        return ("rule", matcher.rule_id)
+    if isinstance(matcher, DetectorMatcher):
+        return ("det", matcher.targets, matcher.detector, matcher.min_count)
+    if isinstance(matcher, PhraseMatcher):
+        return ("phrases", matcher.targets, matcher.phrases, matcher.distance, matcher.min_count)
+    patterns = tuple(p.pattern for p in matcher.patterns)
+    return ("regex", matcher.targets, patterns, matcher.min_count)
+
+
 def _matcher_literals(matcher: Matcher) -> set[str]:
     if isinstance(matcher, PhraseMatcher):
         out = set(matcher.phrases)
@@ -166,6 +185,7 @@ class _Run:
         self.detections: dict[tuple[int, str], list[Hit]] = {}
         self.texts: dict[str, Sequence[NormalizedText]] = {}
         self.results: dict[str, RuleMatch | None] = {}
+        self.matcher_results: dict[tuple, MatcherResult] = {}
         self.notes: list[str] = []
 
     def target(self, name: str) -> Sequence[NormalizedText]:
@@ -225,11 +245,17 @@ class _Run:
 
     def evaluate_rule(self, rule: Rule) -> RuleMatch | None:
         cache: dict[str, MatcherResult] = {}
+        signatures = self.ruleset._signatures
+        shared = self.matcher_results
 
         def lookup(name: str) -> bool:
             result = cache.get(name)
             if result is None:
-                result = self.evaluate_matcher(rule, rule.matchers[name])
+                signature = signatures[(rule.id, name)]
+                result = shared.get(signature)
+                if result is None:
+                    result = self.evaluate_matcher(rule, rule.matchers[name])
+                    shared[signature] = result
                 cache[name] = result
             return result.matched
 
