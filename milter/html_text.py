@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from html import unescape as _html_unescape
 from html.parser import HTMLParser
 from typing import Final
 
@@ -24,6 +25,11 @@ MAX_HTML_CHARS: Final = 4_000_000
 # past it, elements are counted but not tracked.
 MAX_DEPTH: Final = 256
 MAX_URLS: Final = 1_000
+# html.parser handles a few hundred thousand tags or text runs a second here; past this
+# many, the rest of the part is reduced to its text with a regex (no hidden-text
+# detection there), so a part made of millions of tiny tags costs about a second.
+MAX_EVENTS: Final = 200_000
+_CHUNK: Final = 65_536
 
 
 @dataclass(frozen=True)
@@ -257,37 +263,47 @@ _URL_ATTRIBUTES: Final = frozenset(("href", "src", "background", "action", "data
 _BLANK_RUN: Final = re.compile(r"[ \t\r\n\f\v]+")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
     tag: str
-    hidden: bool
-    skip: bool
-    colour: Colour | None
-    background: Colour | None  # None: unknown (an image), judge no colours
+    hidden: bool  # hidden by structure (display:none…): nothing inside can show again
+    skip: bool  # script, style, title: not text at all
+    colour: Colour | None  # text colour set by the mail itself; None: not set
+    background: Colour | None  # None: an image or unknown, colours cannot be judged
+    camouflaged: bool = False  # text colour (nearly) the background colour
 
 
 class _Renderer(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        root = _Frame("#root", False, False, _DEFAULT_COLOUR, _DEFAULT_BACKGROUND)
+        # Text colour is judged only where the mail sets one: a <style> sheet we do not
+        # read may have set it for the whole page (white text on a dark bgcolor).
+        root = _Frame("#root", False, False, None, _DEFAULT_BACKGROUND)
         self.stack: list[_Frame] = [root]
+        self.open_tags: dict[str, int] = {}
         self.overflow = 0
         self.visible: list[str] = []
         self.hidden: list[str] = []
         self.urls: list[str] = []
         self.pre = 0
+        self.events = 0
+        self.last_hidden = False
 
     # -- structure --
 
     def _close_to(self, index: int) -> None:
+        open_tags = self.open_tags
         for frame in self.stack[index:]:
+            open_tags[frame.tag] -= 1
             if frame.tag == "pre":
                 self.pre = max(0, self.pre - 1)
             if frame.tag in _BLOCK:
-                self._newline(frame.hidden)
+                self._newline(frame.hidden or frame.camouflaged)
         del self.stack[index:]
 
     def _find_open(self, tags: frozenset[str], scope: frozenset[str]) -> int:
+        if not any(self.open_tags.get(tag) for tag in tags):
+            return -1
         for index in range(len(self.stack) - 1, 0, -1):
             tag = self.stack[index].tag
             if tag in tags:
@@ -308,6 +324,7 @@ class _Renderer(HTMLParser):
         self._start(tag, attrs, void=True)
 
     def _start(self, tag: str, attrs: list[tuple[str, str | None]], *, void: bool) -> None:
+        self.events += 1
         if tag in _CLOSES_P:
             index = self._find_open(_P, _SCOPE)
             if index > 0:
@@ -319,47 +336,54 @@ class _Renderer(HTMLParser):
                 self._close_to(index)
 
         parent = self.stack[-1]
-        frame = _Frame(tag, parent.hidden, parent.skip, parent.colour, parent.background)
+        frame = _Frame(
+            tag, parent.hidden, parent.skip, parent.colour, parent.background, parent.camouflaged
+        )
         if tag in _SKIP_CONTENT:
             frame.skip = True
+        colours_set = False
         for name, value in attrs:
             if value is None:
                 if name == "hidden":
                     frame.hidden = True
                 continue
-            if name in _URL_ATTRIBUTES and len(self.urls) < MAX_URLS:
+            if name in _URL_ATTRIBUTES:
                 url = _attribute_url(value)
-                if url:
+                if url and len(self.urls) < MAX_URLS:
                     self.urls.append(url)
+                if name == "background" and value.strip():
+                    frame.background = None  # an image: colours cannot be judged
+                    colours_set = True
             elif name == "style":
-                self._apply_style(frame, value)
+                colours_set = self._apply_style(frame, value) or colours_set
             elif name == "hidden":
                 frame.hidden = True
             elif name == "bgcolor":
                 colour = _parse_colour(value)
                 if colour:
                     frame.background = colour
+                    colours_set = True
             elif name == "color" and tag == "font":
                 colour = _parse_colour(value)
                 if colour is False:
                     frame.hidden = True
                 elif colour:
                     frame.colour = colour
-            elif name == "background" and value.strip():
-                frame.background = None  # an image: colours cannot be judged
+                    colours_set = True
             elif name == "type" and tag == "input" and value.lower() == "hidden":
                 frame.hidden = True
-        if (
-            not frame.hidden
-            and frame.colour is not None
-            and frame.background is not None
-            and sum(abs(a - b) for a, b in zip(frame.colour, frame.background, strict=True))
-            <= _SAME_COLOUR
-        ):
-            frame.hidden = True
+        if colours_set:
+            frame.camouflaged = (
+                frame.colour is not None
+                and frame.background is not None
+                and abs(frame.colour[0] - frame.background[0])
+                + abs(frame.colour[1] - frame.background[1])
+                + abs(frame.colour[2] - frame.background[2])
+                <= _SAME_COLOUR
+            )
 
         if tag == "br" or tag in _BLOCK:
-            self._newline(frame.hidden)
+            self._newline(frame.hidden or frame.camouflaged)
         if void:
             return
         if len(self.stack) >= MAX_DEPTH:
@@ -367,12 +391,15 @@ class _Renderer(HTMLParser):
             return
         if tag == "pre":
             self.pre += 1
+        self.open_tags[tag] = self.open_tags.get(tag, 0) + 1
         self.stack.append(frame)
 
-    def _apply_style(self, frame: _Frame, style: str) -> None:
+    def _apply_style(self, frame: _Frame, style: str) -> bool:
+        """Apply inline CSS to ``frame``; True when it set a colour or background."""
         css = _parse_style(style)
         if not css:
-            return
+            return False
+        colours_set = False
         display = css.get("display", "")
         if display.startswith("none") or css.get("visibility", "").startswith(
             ("hidden", "collapse")
@@ -407,23 +434,30 @@ class _Renderer(HTMLParser):
                 frame.hidden = True
             elif colour:
                 frame.colour = colour
+                colours_set = True
         background = css.get("background-color")
         if background is not None:
             colour = _parse_colour(background)
             if colour:
                 frame.background = colour
+                colours_set = True
         if "background-image" in css and "url(" in css["background-image"]:
             frame.background = None
+            colours_set = True
         if "background" in css:
             colour = _colour_of_background(css["background"])
             if colour:
                 frame.background = colour
+                colours_set = True
             elif "url(" in css["background"] or "gradient" in css["background"]:
                 frame.background = None
+                colours_set = True
+        return colours_set
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "br":
-            self._newline(self.stack[-1].hidden)  # "</br>" is read as "<br>"
+            frame = self.stack[-1]
+            self._newline(frame.hidden or frame.camouflaged)  # "</br>" is read as "<br>"
             return
         if tag in _VOID:
             return
@@ -441,12 +475,21 @@ class _Renderer(HTMLParser):
     # -- content --
 
     def handle_data(self, data: str) -> None:
+        self.events += 1
         frame = self.stack[-1]
         if frame.skip or not data:
             return
         if not self.pre:
             data = _BLANK_RUN.sub(" ", data)
-        out = self.hidden if frame.hidden else self.visible
+        hidden = frame.hidden or frame.camouflaged
+        out = self.hidden if hidden else self.visible
+        if hidden != self.last_hidden:
+            self.last_hidden = hidden
+            # Hidden pieces from different places are apart: "<span hidden>pay</span>
+            # text <span hidden>now</span>" hides "pay now". Visible text is never
+            # split: "pay<span hidden>zz</span>ment" shows "payment".
+            if hidden and out and not out[-1][-1:].isspace():
+                out.append(" ")
         out.append(data)
 
     # Comments, declarations and processing instructions show nothing; the defaults
@@ -480,12 +523,47 @@ def _dedupe(items: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+def _defuse(html: str) -> str:
+    """Cut an unterminated comment and make markup that cannot end plain text.
+
+    Python 3.11's html.parser retries every "<" of an unterminated construct against
+    the whole rest of the input, which is quadratic ("<!--" repeated 100,000 times
+    takes minutes). Browsers let an unterminated comment run to the end, and after the
+    last ">" nothing can be a complete tag; we do the same cheaply: cut at the comment,
+    escape what follows the last ">".
+    """
+    closing = html.rfind("-->")
+    opening = html.find("<!--", closing + 3 if closing >= 0 else 0)
+    if opening >= 0:
+        html = html[:opening]
+    last = html.rfind(">")
+    tail = html[last + 1 :]
+    if "<" not in tail:
+        return html
+    return html[: last + 1] + tail.replace("&", "&amp;").replace("<", "&lt;")
+
+
+_ANY_TAG: Final = re.compile(r"<!--.*?(?:-->|$)|<[^>]*(?:>|$)", re.DOTALL)
+
+
 def html_to_text(html: str) -> HtmlText:
     """Render ``html`` to visible text, hidden text and URLs; never raises."""
     renderer = _Renderer()
+    html = _defuse(html[:MAX_HTML_CHARS])
+    position = 0
     try:
-        renderer.feed(html[:MAX_HTML_CHARS])
-        renderer.close()
+        while position < len(html) and renderer.events <= MAX_EVENTS:
+            renderer.feed(html[position : position + _CHUNK])
+            position += _CHUNK
+        if position < len(html):
+            # Too many tags: the rest (what the parser still buffers, and what it was
+            # never given) becomes plain text.
+            rest = renderer.rawdata + html[position:]
+            renderer.reset()
+            renderer.visible.append("\n")
+            renderer.visible.append(_html_unescape(_ANY_TAG.sub(" ", rest)))
+        else:
+            renderer.close()
     except Exception:  # html.parser bugs on hostile input; keep what we have
         pass
     try:

@@ -347,9 +347,9 @@ _LOWER_FIX_RE: Final = re.compile(_char_class(set(_LOWER_FIX_DICT)))
 # between is copied as a slice with an identity map, which keeps plain text near C
 # speed. Astral characters are all examined (one range, and rare): ``re`` checks a class
 # with many astral ranges one range at a time, which made every character slow.
-_SPECIAL_CLASS = _char_class({c for c in _FOLD_DICT if ord(c) < 0x10000} - {" "})
+_SPECIAL_CLASS: Final = _char_class({c for c in _FOLD_DICT if ord(c) < 0x10000} - {" "})
 _WORK: Final = re.compile(
-    "[ ]*{special}+[ ]*|[ ]{{2,}}".format(special=_SPECIAL_CLASS[:-1] + "\U00010000-\U0010ffff]")
+    "[ ]*{special}+[ ]*|[ ]{{2,}}".format(special=_SPECIAL_CLASS[:-1] + "\\U00010000-\\U0010ffff]")
 )
 
 # For _fold_simple: characters that fold to nothing or to several characters, or are
@@ -417,11 +417,20 @@ def _fold_general(original: str) -> tuple[str, list[int]]:
                 composed = unicodedata.normalize("NFC", last + char)
                 if len(composed) == 1:
                     replacement = fold_get(composed, composed)
-                    if len(replacement) == 1 and replacement not in _SILENT:
-                        pieces[-1] = pieces[-1][:-1] + replacement
+                    if len(replacement) == 1 and replacement not in _SILENT and replacement != last:
+                        # The composed letter gets a piece of its own, so marks piling up
+                        # after a long plain run do not copy that run again each time.
+                        if len(pieces[-1]) == 1:
+                            pieces[-1] = replacement
+                        else:
+                            pieces[-1] = pieces[-1][:-1]
+                            pieces.append(replacement)
                         last = replacement
                     continue
-                if ord(last) < 0x250:
+                # Decorations on a Latin letter go; marks of other scripts stay. Judge
+                # the letter as ``text`` will have it ("Ω" is "w" there).
+                base = last.lower()[:1] or last
+                if ord(_LOWER_FIX.get(base, base)) < 0x250:
                     continue
                 folded = char
             if pending >= 0:
