@@ -16,7 +16,7 @@ from typing import NoReturn, TextIO
 
 from milter import __version__
 from milter.config import Config, load_config
-from milter.envelope import Envelope
+from milter.envelope import ClientInfo, Envelope
 from milter.errors import ScamMilterError
 from milter.examples import check_examples
 from milter.rule_loader import load_rules_collecting
@@ -115,8 +115,7 @@ def run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     envelope = Envelope(
         mail_from=args.mail_from,
         rcpt_to=tuple(args.rcpt),
-        client_ip=args.client_ip,
-        helo=args.helo,
+        client=ClientInfo(addr=args.client_ip, helo=args.helo),
     )
     errors: list[str] = []
     reported = 0
