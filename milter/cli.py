@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from milter import __version__
-from milter.config import Config, load_config
+from milter.config import Config, Mode, load_config, parse_host_port, parse_mode
 from milter.envelope import ClientInfo, Envelope
 from milter.errors import ScamMilterError
 from milter.examples import check_examples
@@ -57,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--client-ip", help="the connecting client's address")
     check.add_argument("--helo", help="the client's HELO name")
 
+    serve = commands.add_parser("serve", help="run the SMTP proxy in front of Postfix")
+    serve.add_argument("--config", type=Path, help="config file (YAML)")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="default 127.0.0.1:10025")
+    serve.add_argument("--next-hop", metavar="HOST:PORT", help="default 127.0.0.1:10026")
+    serve.add_argument("--quarantine-dir", type=Path, metavar="DIR")
+    serve.add_argument("--mode", choices=[m.value for m in Mode], help="default after-queue")
+
     rules = commands.add_parser("rules", help="work with rule files")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, parser_class=_Parser)
     lint = rules_commands.add_parser("lint", help="validate rule files and run their examples")
@@ -72,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return run_check(args, sys.stdout, sys.stderr)
+        if args.command == "serve":
+            return run_serve(args)
         return run_lint(args, sys.stdout, sys.stderr)
     except ScamMilterError as exc:
         print(f"scam-milter: error: {exc}", file=sys.stderr)
@@ -158,6 +167,22 @@ def verdict_text(name: str, verdict: Verdict) -> str:
     for note in verdict.notes:
         lines.append(f"  note: {note}")
     return "\n".join(lines) + "\n"
+
+
+# --- serve ---------------------------------------------------------------------------
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    # Imported here: check and lint need none of the network stack.
+    from milter.server import Overrides, serve
+
+    overrides = Overrides(
+        listen=parse_host_port(args.listen, "--listen") if args.listen else None,
+        next_hop=parse_host_port(args.next_hop, "--next-hop") if args.next_hop else None,
+        quarantine_dir=args.quarantine_dir,
+        mode=parse_mode(args.mode, "--mode") if args.mode else None,
+    )
+    return serve(args.config, overrides)
 
 
 # --- rules lint ------------------------------------------------------------------------

@@ -6,9 +6,12 @@ a threshold must not silently leave the default in force.
 
 from __future__ import annotations
 
+import enum
+import ipaddress
+import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +42,71 @@ def default_rule_paths() -> tuple[Path, ...]:
     return tuple(paths)
 
 
+class Mode(enum.Enum):
+    """Where the proxy sits (Postfix's FILTER_README and SMTPD_PROXY_README)."""
+
+    AFTER_QUEUE = "after-queue"  # content_filter: the message is already queued
+    BEFORE_QUEUE = "before-queue"  # smtpd_proxy_filter: the client is still connected
+
+
+@dataclass(frozen=True)
+class HeaderNames:
+    verdict: str = "X-Scam-Verdict"
+    score: str = "X-Scam-Score"
+    rules: str = "X-Scam-Rules"
+
+    def all(self) -> tuple[str, ...]:
+        return (self.verdict, self.score, self.rules)
+
+
+@dataclass(frozen=True)
+class SmtpLimits:
+    max_message_size: int = 50 * 1024 * 1024
+    max_connections: int = 100
+    command_timeout: float = 300.0  # RFC 5321 4.5.3.2: at least 5 minutes per command
+    data_timeout: float = 600.0
+    drain_timeout: float = 60.0  # SIGTERM: how long sessions in flight may take to finish
+    xforward_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+
+
+@dataclass(frozen=True)
+class RelayLimits:
+    connect_timeout: float = 30.0
+    command_timeout: float = 300.0
+    data_timeout: float = 600.0
+    pool_size: int = 8
+
+
 @dataclass(frozen=True)
 class Config:
     rule_paths: tuple[Path, ...] = field(default_factory=default_rule_paths)
     scan: ScanSettings = field(default_factory=ScanSettings)
+    listen: tuple[str, int] = ("127.0.0.1", 10025)
+    next_hop: tuple[str, int] = ("127.0.0.1", 10026)
+    mode: Mode = Mode.AFTER_QUEUE
+    quarantine_dir: Path = Path("/var/lib/scam-milter/quarantine")
+    hostname: str = "scam-milter"
+    headers: HeaderNames = field(default_factory=HeaderNames)
+    subject_prefix: str = ""
+    smtp: SmtpLimits = field(default_factory=SmtpLimits)
+    relay: RelayLimits = field(default_factory=RelayLimits)
     source: str = "<defaults>"
 
 
-_TOP_KEYS = ("rules", "thresholds", "limits")
+_TOP_KEYS = (
+    "rules",
+    "thresholds",
+    "limits",
+    "listen",
+    "next_hop",
+    "mode",
+    "quarantine_dir",
+    "hostname",
+    "headers",
+    "subject_prefix",
+    "smtp",
+    "relay",
+)
 _LIMIT_KEYS = (*(f.name for f in fields(ViewLimits)), "regex_timeout")
 
 
@@ -105,13 +165,99 @@ def config_from_mapping(data: Mapping[str, Any], name: str, base: Path) -> Confi
     regex_timeout = float(limit_values.pop("regex_timeout", ScanSettings().regex_timeout))
     defaults = ViewLimits()
     view_values = {k: type(getattr(defaults, k))(v) for k, v in limit_values.items()}
-    return Config(
+    config = Config(
         rule_paths=rule_paths,
         scan=ScanSettings(
             thresholds=thresholds, limits=ViewLimits(**view_values), regex_timeout=regex_timeout
         ),
         source=name,
     )
+    return _serve_settings(config, data, name, base)
+
+
+def _serve_settings(config: Config, data: Mapping[str, Any], name: str, base: Path) -> Config:
+    """The keys ``scam-milter serve`` reads; ``check`` ignores them."""
+    changes: dict[str, Any] = {}
+    if "listen" in data:
+        changes["listen"] = parse_host_port(
+            _string(data["listen"], f"{name}: listen"), f"{name}: listen"
+        )
+    if "next_hop" in data:
+        where = f"{name}: next_hop"
+        changes["next_hop"] = parse_host_port(_string(data["next_hop"], where), where)
+    if "mode" in data:
+        changes["mode"] = parse_mode(_string(data["mode"], f"{name}: mode"), f"{name}: mode")
+    if "quarantine_dir" in data:
+        changes["quarantine_dir"] = base / _string(
+            data["quarantine_dir"], f"{name}: quarantine_dir"
+        )
+    if "hostname" in data:
+        changes["hostname"] = _string(data["hostname"], f"{name}: hostname")
+    if "subject_prefix" in data:
+        prefix = data["subject_prefix"] or ""
+        prefix = _string(prefix, f"{name}: subject_prefix") if prefix else ""
+        if not prefix.isascii() or "\n" in prefix or "\r" in prefix:
+            raise ConfigError(f"{name}: subject_prefix must be one line of ASCII text")
+        changes["subject_prefix"] = prefix
+    headers = _section(data, "headers", name)
+    _only(headers, ("verdict", "score", "rules"), f"{name}: headers")
+    for key, value in headers.items():
+        header = _string(value, f"{name}: headers.{key}")
+        if not _HEADER_NAME.fullmatch(header):
+            raise ConfigError(f"{name}: headers.{key} is not a valid header name: {header!r}")
+    if headers:
+        changes["headers"] = HeaderNames(**headers)
+    changes["smtp"] = _numbers_section(data, "smtp", SmtpLimits(), name)
+    changes["relay"] = _numbers_section(data, "relay", RelayLimits(), name)
+    return replace(config, **changes)
+
+
+_HEADER_NAME = re.compile(r"[!-9;-~]+")
+
+
+def _numbers_section(data: Mapping[str, Any], key: str, defaults: Any, name: str) -> Any:
+    section = _section(data, key, name)
+    allowed = tuple(f.name for f in fields(defaults))
+    _only(section, allowed, f"{name}: {key}")
+    values: dict[str, Any] = {}
+    for item, value in section.items():
+        where = f"{name}: {key}.{item}"
+        default = getattr(defaults, item)
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where} must be a list of networks")
+            for network in value:
+                try:
+                    ipaddress.ip_network(network, strict=False)
+                except ValueError:
+                    raise ConfigError(f"{where}: {network!r} is not a network") from None
+            values[item] = tuple(value)
+        else:
+            values[item] = type(default)(_number(value, where, positive=True))
+    return replace(defaults, **values)
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where} must be a non-empty string, got {value!r}")
+    return value
+
+
+def parse_host_port(text: str, where: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[IPv6]:PORT`` into a pair; errors name ``where``."""
+    host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{where} must be HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+def parse_mode(text: str, where: str) -> Mode:
+    try:
+        return Mode(text)
+    except ValueError:
+        raise ConfigError(f"{where} must be after-queue or before-queue, got {text!r}") from None
 
 
 def _section(data: Mapping[str, Any], key: str, name: str) -> Mapping[str, Any]:
