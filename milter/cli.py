@@ -19,6 +19,7 @@ from milter.config import Config, Mode, load_config, parse_host_port, parse_mode
 from milter.envelope import ClientInfo, Envelope
 from milter.errors import ScamMilterError
 from milter.examples import check_examples
+from milter.quarantine_cli import add_quarantine_commands, run_quarantine
 from milter.rule_loader import load_rules_collecting
 from milter.scanner import Scanner
 from milter.verdict import Verdict
@@ -64,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--quarantine-dir", type=Path, metavar="DIR")
     serve.add_argument("--mode", choices=[m.value for m in Mode], help="default after-queue")
 
+    add_quarantine_commands(commands)
+
     rules = commands.add_parser("rules", help="work with rule files")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, parser_class=_Parser)
     lint = rules_commands.add_parser("lint", help="validate rule files and run their examples")
@@ -81,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_check(args, sys.stdout, sys.stderr)
         if args.command == "serve":
             return run_serve(args)
+        if args.command == "quarantine":
+            return run_quarantine(args, sys.stdout, sys.stderr)
         return run_lint(args, sys.stdout, sys.stderr)
     except ScamMilterError as exc:
         print(f"scam-milter: error: {exc}", file=sys.stderr)
