@@ -1,0 +1,138 @@
+"""Throughput through scam-milter against straight into smtp-sink, with Postfix's own tools.
+
+    python bench/smtp_throughput.py [--messages 2000] [--sessions 10] [--size 5000]
+
+In one run: smtp-source sends N messages over S parallel sessions straight into smtp-sink,
+then the same through `scam-milter serve` (shipped rules, after-queue mode) relaying into
+the same smtp-sink. Prints messages per second for both and their ratio; ratios, not
+absolute rates, compare across machines. Needs Postfix's smtp-source and smtp-sink
+(Debian package postfix; ./run-tests installs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def make_message(size: int) -> bytes:
+    """A plain business mail padded to about ``size`` bytes (smtp-source -F sends it)."""
+    head = (
+        "From: Alice Example <alice@example.org>\r\n"
+        "To: Bob Example <bob@example.net>\r\n"
+        "Subject: Quarterly figures\r\n"
+        "Message-ID: <bench@example.org>\r\n"
+        "MIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "\r\n"
+    )
+    line = "The figures for the third quarter are attached to the shared folder.\r\n"
+    body = line * max(1, (size - len(head)) // len(line))
+    return (head + body).encode()
+
+
+def source(port: int, args: argparse.Namespace, message: Path) -> float:
+    command = [
+        "smtp-source",
+        "-s",
+        str(args.sessions),
+        "-m",
+        str(args.messages),
+        "-F",
+        str(message),
+        "-f",
+        "alice@example.org",
+        "-t",
+        "bob@example.net",
+        f"127.0.0.1:{port}",
+    ]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--size", type=int, default=5000)
+    args = parser.parse_args()
+    for tool in ("smtp-source", "smtp-sink"):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            print(f"{tool} not found: install Debian's postfix package", file=sys.stderr)
+            return 2
+    os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin"
+    with tempfile.TemporaryDirectory() as tmp:
+        message = Path(tmp) / "message.eml"
+        message.write_bytes(make_message(args.size))
+        sink_port = free_port()
+        sink = subprocess.Popen(["smtp-sink", f"127.0.0.1:{sink_port}", "256"])
+        proxy = None
+        try:
+            wait_port(sink_port)
+            direct = source(sink_port, args, message)
+            proxy_port = free_port()
+            proxy = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "milter.cli",
+                    "serve",
+                    "--listen",
+                    f"127.0.0.1:{proxy_port}",
+                    "--next-hop",
+                    f"127.0.0.1:{sink_port}",
+                    "--quarantine-dir",
+                    str(Path(tmp) / "quarantine"),
+                ],
+                cwd=ROOT,
+                env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                stderr=subprocess.DEVNULL,
+            )
+            wait_port(proxy_port)
+            through = source(proxy_port, args, message)
+        finally:
+            if proxy is not None:
+                proxy.send_signal(signal.SIGTERM)
+                proxy.wait(timeout=60)
+            sink.terminate()
+            sink.wait(timeout=10)
+    n = args.messages
+    print(
+        f"{n} messages of ~{args.size} bytes, {args.sessions} parallel sessions\n"
+        f"straight into smtp-sink: {n / direct:8.0f} msg/s\n"
+        f"through scam-milter:     {n / through:8.0f} msg/s\n"
+        f"ratio:                   {direct / through:8.3f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

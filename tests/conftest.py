@@ -1,0 +1,47 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from postfix_harness import PostfixInstance, PostfixUnavailable, ensure_postfix
+
+
+@pytest.fixture
+def postfix_factory() -> Iterator[Any]:
+    """Make real Postfix instances configured from docs/postfix.md; all are stopped and
+    their folders removed when the test ends, whatever its outcome.
+
+        pf = postfix_factory("after-queue")            # started; or start=False
+        pf = postfix_factory("before-queue", filter_port=port, delivery="sink")
+
+    Skips the test (with the reason) only when Postfix is missing and cannot be installed.
+    """
+    try:
+        ensure_postfix()
+    except PostfixUnavailable as exc:
+        pytest.skip(f"no Postfix for end-to-end tests: {exc}")
+    base = Path(tempfile.mkdtemp(prefix="scam-milter-postfix-"))
+    base.chmod(0o755)  # Postfix's own users must reach the queue and the Maildir
+    made: list[PostfixInstance] = []
+
+    def make(mode: str = "after-queue", *, start: bool = True, **kwargs: Any) -> PostfixInstance:
+        instance = PostfixInstance(base, mode, **kwargs)
+        made.append(instance)
+        if start:
+            instance.start()
+        return instance
+
+    try:
+        yield make
+    finally:
+        for instance in made:
+            with contextlib.suppress(Exception):
+                instance.stop()
+        shutil.rmtree(base, ignore_errors=True)
