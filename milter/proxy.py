@@ -1,0 +1,176 @@
+"""The filter between the SMTP front and the next hop: scan, decide, act.
+
+Each transaction is mirrored to the next hop as it happens (MAIL and every RCPT get the
+next hop's own reply, so a refused recipient is refused upstream too). At the end of
+DATA the message is scanned, and only then does the proxy either send it on, hold it in
+the quarantine, or refuse it. The client never gets a 250 for a message that is neither
+accepted by the next hop nor durably stored: every failure answers 4xx and Postfix
+retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from milter.config import HeaderNames, Mode
+from milter.envelope import Envelope, Param
+from milter.errors import QuarantineError
+from milter.headers import add_fields, prefix_subject, remove_fields, split_message
+from milter.message_view import decode_header_value
+from milter.quarantine import QuarantineStore
+from milter.relay import Downstream, Relay
+from milter.replies import LOCAL_ERROR, QUARANTINE_UNAVAILABLE, QUARANTINED, REJECTED, Reply
+from milter.scanner import Scanner
+from milter.smtp_front import Transaction
+from milter.verdict import Action, Verdict
+
+log = logging.getLogger("scam_milter")
+verdict_log = logging.getLogger("scam_milter.verdict")
+
+NO_TRANSACTION = Reply(503, "5.5.1 Error: need MAIL command")
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    mode: Mode = Mode.AFTER_QUEUE
+    headers: HeaderNames = field(default_factory=HeaderNames)
+    subject_prefix: str = ""
+
+
+@dataclass
+class _State:
+    """What the proxy keeps on a transaction: the next hop's side of it."""
+
+    downstream: Downstream | None
+    started: float
+
+
+class Proxy:
+    """The ``TransactionHandler`` the SMTP front calls for every transaction."""
+
+    def __init__(
+        self,
+        scanner: Callable[[], Scanner],
+        relay: Relay,
+        store: QuarantineStore,
+        settings: ProxySettings,
+    ) -> None:
+        # A callable, not a Scanner: a reload swaps the scanner between messages and a
+        # message in flight keeps the one it started with.
+        self.scanner = scanner
+        self.relay = relay
+        self.store = store
+        self.settings = settings
+
+    async def mail(self, tx: Transaction) -> Reply:
+        reply, downstream = await self.relay.begin(tx.client, tx.mail_from, tx.mail_params)
+        tx.state = _State(downstream, time.monotonic())
+        return reply
+
+    async def rcpt(self, tx: Transaction, address: str, params: tuple[Param, ...]) -> Reply:
+        state = tx.state
+        if not isinstance(state, _State) or state.downstream is None:
+            return NO_TRANSACTION
+        return await state.downstream.rcpt(address, params)
+
+    async def abort(self, tx: Transaction) -> None:
+        state = tx.state
+        tx.state = None
+        if isinstance(state, _State) and state.downstream is not None:
+            await state.downstream.abort()
+
+    async def data(self, tx: Transaction, raw: bytes) -> Reply:
+        state = tx.state
+        tx.state = None
+        if not isinstance(state, _State) or state.downstream is None:
+            return NO_TRANSACTION
+        downstream = state.downstream
+        envelope = tx.envelope()
+        scanner = self.scanner()
+        try:
+            # The scan is CPU work; in a thread it does not stall other sessions' I/O.
+            verdict = await asyncio.to_thread(scanner.scan, raw, envelope)
+        except Exception:
+            log.exception("scan failed; the message is deferred, never lost")
+            await downstream.abort()
+            return LOCAL_ERROR
+        action = verdict.action
+        if action is Action.REJECT and self.settings.mode is Mode.AFTER_QUEUE:
+            # After the queue, a 5xx makes Postfix bounce to the sender, who is forged
+            # in these scams (backscatter). Hold it instead.
+            action = Action.QUARANTINE
+        if action is Action.QUARANTINE:
+            reply = await self._quarantine(raw, envelope, verdict)
+            await downstream.abort()
+        elif action is Action.REJECT:
+            await downstream.abort()
+            reply = REJECTED
+        else:
+            reply = await downstream.data(self._outgoing(raw, verdict, action))
+        self._log(tx, envelope, verdict, action, reply, state.started)
+        return reply
+
+    async def _quarantine(self, raw: bytes, envelope: Envelope, verdict: Verdict) -> Reply:
+        subject = _subject(raw)
+        try:
+            entry = await asyncio.to_thread(self.store.put, raw, envelope, verdict, subject)
+        except QuarantineError as exc:
+            log.error("quarantine failed, answering 4xx: %s", exc)
+            return QUARANTINE_UNAVAILABLE
+        return Reply(QUARANTINED.code, f"{QUARANTINED.text} as {entry.id}")
+
+    def _outgoing(self, raw: bytes, verdict: Verdict, action: Action) -> bytes:
+        """The message to relay: forged verdict headers removed, tags added when tagging."""
+        names = self.settings.headers
+        message = remove_fields(split_message(raw), names.all())
+        if action is Action.TAG:
+            message = add_fields(
+                message,
+                [
+                    (names.verdict, action.value),
+                    (names.score, f"{verdict.score:g}"),
+                    (names.rules, ", ".join(hit.id for hit in verdict.rules) or "none"),
+                ],
+            )
+            if self.settings.subject_prefix:
+                message = prefix_subject(message, self.settings.subject_prefix)
+        return message.to_bytes()
+
+    def _log(
+        self,
+        tx: Transaction,
+        envelope: Envelope,
+        verdict: Verdict,
+        action: Action,
+        reply: Reply,
+        started: float,
+    ) -> None:
+        record = {
+            "client": {
+                "addr": tx.client.addr,
+                "name": tx.client.name,
+                "helo": tx.client.helo,
+                "ident": tx.client.ident,
+            },
+            "from": envelope.mail_from,
+            "rcpt": list(envelope.rcpt_to),
+            "verdict": verdict.action.value,
+            "action": action.value,
+            "score": verdict.score,
+            "rules": [hit.id for hit in verdict.rules],
+            "reply": f"{reply.code} {reply.text.splitlines()[0] if reply.text else ''}",
+            "seconds": round(time.monotonic() - started, 4),
+        }
+        verdict_log.info(json.dumps(record, ensure_ascii=False))
+
+
+def _subject(raw: bytes) -> str:
+    for field_bytes in split_message(raw).fields:
+        if field_bytes[:8].lower() == b"subject:":
+            return decode_header_value(field_bytes[8:].decode("utf-8", "replace").strip())
+    return ""

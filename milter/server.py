@@ -1,0 +1,193 @@
+"""``scam-milter serve``: wire the parts together and run until told to stop.
+
+Signals: SIGHUP reloads the config file and rules (a broken file keeps the old ones and
+logs why; sessions are not touched); SIGTERM and SIGINT stop accepting, let sessions in
+flight finish within ``smtp.drain_timeout``, then exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from milter.config import Config, load_config
+from milter.errors import ConfigError, ScamMilterError
+from milter.proxy import Proxy, ProxySettings
+from milter.quarantine import QuarantineStore
+from milter.relay import Relay, RelaySettings
+from milter.scanner import Scanner
+from milter.smtp_front import FrontSettings, start_front
+
+log = logging.getLogger("scam_milter")
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Command-line flags: they win over the config file, on start and on every reload."""
+
+    listen: tuple[str, int] | None = None
+    next_hop: tuple[str, int] | None = None
+    quarantine_dir: Path | None = None
+    mode: object | None = None
+
+    def apply(self, config: Config) -> Config:
+        changes = {k: v for k, v in vars(self).items() if v is not None}
+        return replace(config, **changes)
+
+
+class ScannerHolder:
+    """The current scanner; a reload replaces it whole, between messages."""
+
+    def __init__(self, scanner: Scanner) -> None:
+        self.scanner = scanner
+
+    def __call__(self) -> Scanner:
+        return self.scanner
+
+
+def setup_logging() -> None:
+    """Plain lines on stderr (journald adds time and unit); verdicts are one JSON object."""
+    root = logging.getLogger("scam_milter")
+    if root.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    verdicts = logging.getLogger("scam_milter.verdict")
+    verdict_handler = logging.StreamHandler(sys.stderr)
+    verdict_handler.setFormatter(logging.Formatter("%(message)s"))
+    verdicts.addHandler(verdict_handler)
+    verdicts.propagate = False
+
+
+def notify_systemd(state: str) -> None:
+    """sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET, if set."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]  # an abstract socket
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.connect(address)
+            sock.sendall(state.encode("ascii"))
+    except OSError as exc:
+        log.warning("cannot notify systemd (%s): %s", state, exc)
+
+
+def front_settings(config: Config) -> FrontSettings:
+    return FrontSettings(
+        hostname=config.hostname,
+        max_message_size=config.smtp.max_message_size,
+        xforward_networks=tuple(
+            ipaddress.ip_network(n, strict=False) for n in config.smtp.xforward_networks
+        ),
+        command_timeout=config.smtp.command_timeout,
+        data_timeout=config.smtp.data_timeout,
+        max_connections=config.smtp.max_connections,
+    )
+
+
+def relay_settings(config: Config) -> RelaySettings:
+    host, port = config.next_hop
+    return RelaySettings(
+        host=host,
+        port=port,
+        helo_name=config.hostname,
+        connect_timeout=config.relay.connect_timeout,
+        command_timeout=config.relay.command_timeout,
+        data_timeout=config.relay.data_timeout,
+        pool_size=config.relay.pool_size,
+    )
+
+
+def proxy_settings(config: Config) -> ProxySettings:
+    return ProxySettings(
+        mode=config.mode, headers=config.headers, subject_prefix=config.subject_prefix
+    )
+
+
+class Server:
+    def __init__(self, config: Config, config_path: Path | None, overrides: Overrides) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.overrides = overrides
+        self.scanner = ScannerHolder(Scanner.from_rule_paths(config.rule_paths, config.scan))
+        self.store = QuarantineStore(config.quarantine_dir)
+        self.relay = Relay(relay_settings(config))
+        self.proxy = Proxy(self.scanner, self.relay, self.store, proxy_settings(config))
+        self.stopping = asyncio.Event()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        host, port = self.config.listen
+        try:
+            front = await start_front(self.proxy, front_settings(self.config), host, port)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        log.info(
+            "listening on %s:%d (%s), next hop %s:%d, %d rules, quarantine %s",
+            host,
+            front.port,
+            self.config.mode.value,
+            *self.config.next_hop,
+            len(self.scanner().rules),
+            self.config.quarantine_dir,
+        )
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+        notify_systemd("READY=1")
+        await self.stopping.wait()
+        notify_systemd("STOPPING=1")
+        log.info("stopping: no new connections, %d session(s) in flight", front.active_sessions)
+        await front.stop_accepting()
+        await front.drain(self.config.smtp.drain_timeout)
+        await self.relay.close()
+        self.store.close()
+        log.info("stopped")
+        return 0
+
+    async def reload(self) -> None:
+        """Re-read config and rules; anything broken keeps the running ones."""
+        notify_systemd("RELOADING=1")
+        try:
+            config = self.overrides.apply(load_config(self.config_path))
+            scanner = await asyncio.to_thread(
+                Scanner.from_rule_paths, config.rule_paths, config.scan
+            )
+        except ScamMilterError as exc:
+            log.error("reload failed, keeping the running config and rules: %s", exc)
+            notify_systemd("READY=1")
+            return
+        for key in ("listen", "next_hop", "quarantine_dir", "smtp", "relay", "mode"):
+            if getattr(config, key) != getattr(self.config, key):
+                log.warning("reload: %s changed; it takes effect on restart", key)
+        self.scanner.scanner = scanner
+        self.proxy.settings = replace(proxy_settings(config), mode=self.config.mode)
+        self.config = replace(
+            self.config, rule_paths=config.rule_paths, scan=config.scan, headers=config.headers
+        )
+        log.info("reloaded: %d rules", len(scanner.rules))
+        notify_systemd("READY=1")
+
+
+def serve(config_path: Path | None, overrides: Overrides) -> int:
+    """Run the proxy until SIGTERM; raises ScamMilterError for a bad start."""
+    setup_logging()
+    config = overrides.apply(load_config(config_path))
+
+    async def main() -> int:
+        server = Server(config, config_path, overrides)
+        return await server.run()
+
+    return asyncio.run(main())

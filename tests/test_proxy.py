@@ -1,0 +1,283 @@
+"""The proxy with real sockets: SMTP front -> scan -> relay into a recording next hop.
+
+No Postfix here (tests/test_e2e_postfix.py has it): the next hop is our own SMTP front
+with a handler that records what arrives, so every reply it gives can be scripted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import smtplib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from milter.config import Mode
+from milter.envelope import Param
+from milter.errors import QuarantineError
+from milter.proxy import Proxy, ProxySettings
+from milter.quarantine import QuarantineStore
+from milter.relay import Relay, RelaySettings
+from milter.replies import OK, Reply
+from milter.scanner import Scanner
+from milter.smtp_front import FrontSettings, Transaction, start_front
+
+RULES = """\
+- id: TEST_TAG
+  description: tag word
+  score: 6
+  matchers:
+    word:
+      target: body
+      phrases: [tagme]
+  condition: word
+  examples:
+    must_match: [{body: tagme}]
+    must_not_match: [{body: hello}]
+- id: TEST_HOLD
+  description: hold word
+  score: 12
+  matchers:
+    word:
+      target: body
+      phrases: [holdme]
+  condition: word
+  examples:
+    must_match: [{body: holdme}]
+    must_not_match: [{body: hello}]
+- id: TEST_REJECT
+  description: reject word
+  score: 20
+  matchers:
+    word:
+      target: body
+      phrases: [rejectme]
+  condition: word
+  examples:
+    must_match: [{body: rejectme}]
+    must_not_match: [{body: hello}]
+"""
+
+
+@dataclass
+class Recorder:
+    """A next hop that records transactions and answers as scripted."""
+
+    messages: list[tuple[str, list[tuple[str, tuple[Param, ...]]], bytes]] = field(
+        default_factory=list
+    )
+    rcpt_replies: dict[str, Reply] = field(default_factory=dict)
+    data_reply: Reply = OK
+    aborted: int = 0
+
+    async def mail(self, tx: Transaction) -> Reply:
+        return OK
+
+    async def rcpt(self, tx: Transaction, address: str, params: tuple[Param, ...]) -> Reply:
+        return self.rcpt_replies.get(address, OK)
+
+    async def data(self, tx: Transaction, raw: bytes) -> Reply:
+        if self.data_reply.positive:
+            self.messages.append((tx.mail_from, list(tx.recipients), raw))
+        return self.data_reply
+
+    async def abort(self, tx: Transaction) -> None:
+        self.aborted += 1
+
+
+class Loop:
+    """An event loop in a thread, so the test talks to the servers with blocking smtplib."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+
+
+@dataclass
+class Setup:
+    port: int
+    recorder: Recorder
+    store: QuarantineStore
+    proxy: Proxy
+    next_hop_port: int
+
+    def send(
+        self, body: str, *, rcpt: tuple[str, ...] = ("bob@example.net",), raw: bytes | None = None
+    ):
+        message = (
+            raw
+            or (
+                "From: alice@example.org\r\nTo: bob@example.net\r\nSubject: test\r\n\r\n"
+                + body
+                + "\r\n"
+            ).encode()
+        )
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as client:
+            client.ehlo("client.example.org")
+            return client.sendmail("alice@example.org", list(rcpt), message)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    yield from _setup(tmp_path, Mode.AFTER_QUEUE)
+
+
+@pytest.fixture
+def before_queue(tmp_path: Path) -> Iterator[Setup]:
+    yield from _setup(tmp_path, Mode.BEFORE_QUEUE)
+
+
+def _setup(tmp_path: Path, mode: Mode) -> Iterator[Setup]:
+    rules = tmp_path / "rules.yml"
+    rules.write_text(RULES, encoding="utf-8")
+    scanner = Scanner.from_rule_paths([rules])
+    loop = Loop()
+    recorder = Recorder()
+    next_hop = loop.run(start_front(recorder, FrontSettings(), "127.0.0.1", 0))
+    relay = Relay(RelaySettings(port=next_hop.port, connect_timeout=5, command_timeout=10))
+    store = QuarantineStore(tmp_path / "quarantine")
+    proxy = Proxy(
+        lambda: scanner, relay, store, ProxySettings(mode=mode, subject_prefix="[SCAM?] ")
+    )
+    front = loop.run(start_front(proxy, FrontSettings(), "127.0.0.1", 0))
+    try:
+        yield Setup(front.port, recorder, store, proxy, next_hop.port)
+    finally:
+        loop.run(front.stop_accepting())
+        loop.run(front.drain(5))
+        loop.run(next_hop.stop_accepting())
+        loop.run(next_hop.drain(5))
+        loop.run(relay.close())
+        store.close()
+        loop.close()
+
+
+def test_clean_message_arrives_byte_for_byte(setup: Setup) -> None:
+    raw = (
+        b"From: alice@example.org\r\nTo: bob@example.net\r\nSubject: hi\r\n\r\n"
+        b".leading dot\r\n" + b"x" * 1500 + b"\r\ncaf\xc3\xa9\r\n"
+    )
+    assert setup.send("", raw=raw) == {}
+    ((sender, rcpts, got),) = setup.recorder.messages
+    assert got == raw
+    assert sender == "alice@example.org"
+    assert [r for r, _ in rcpts] == ["bob@example.net"]
+
+
+def test_scam_is_quarantined_not_relayed(setup: Setup) -> None:
+    setup.send("please holdme now")
+    assert setup.recorder.messages == []
+    (entry,) = setup.store.list()
+    assert entry.score == 12
+    assert [rule["id"] for rule in entry.rules] == ["TEST_HOLD"]
+    _, raw = setup.store.get(entry.id)
+    assert b"please holdme now" in raw
+
+
+def test_tagged_message_carries_headers_and_forged_ones_are_removed(setup: Setup) -> None:
+    raw = (
+        b"X-Scam-Verdict: accept\r\nX-Scam-Score: -50\r\nFrom: alice@example.org\r\n"
+        b"Subject: offer\r\n\r\ntagme\r\n"
+    )
+    setup.send("", raw=raw)
+    ((_, _, got),) = setup.recorder.messages
+    headers = got.split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert headers[:3] == [b"X-Scam-Verdict: tag", b"X-Scam-Score: 6", b"X-Scam-Rules: TEST_TAG"]
+    assert b"X-Scam-Score: -50" not in got
+    assert b"X-Scam-Verdict: accept" not in got
+    assert b"Subject: [SCAM?] offer" in got
+
+
+def test_forged_headers_removed_from_clean_mail(setup: Setup) -> None:
+    setup.send("", raw=b"X-Scam-Verdict: accept\r\nSubject: x\r\n\r\nhello\r\n")
+    ((_, _, got),) = setup.recorder.messages
+    assert got == b"Subject: x\r\n\r\nhello\r\n"
+
+
+def test_reject_is_quarantined_after_queue(setup: Setup) -> None:
+    setup.send("rejectme")
+    assert setup.recorder.messages == []
+    assert len(setup.store.list()) == 1
+
+
+def test_reject_is_5xx_before_queue(before_queue: Setup) -> None:
+    with pytest.raises(smtplib.SMTPDataError) as caught:
+        before_queue.send("rejectme")
+    assert caught.value.smtp_code == 550
+    assert before_queue.recorder.messages == []
+    assert before_queue.store.list() == []
+
+
+def test_next_hop_refusing_one_recipient_is_mirrored(setup: Setup) -> None:
+    setup.recorder.rcpt_replies["nobody@example.net"] = Reply(550, "5.1.1 No such user")
+    refused = setup.send("hello", rcpt=("bob@example.net", "nobody@example.net"))
+    assert refused == {"nobody@example.net": (550, b"5.1.1 No such user")}
+    ((_, rcpts, _),) = setup.recorder.messages
+    assert [r for r, _ in rcpts] == ["bob@example.net"]
+
+
+@pytest.mark.parametrize("code", [451, 554])
+def test_next_hop_data_reply_is_mirrored(setup: Setup, code: int) -> None:
+    setup.recorder.data_reply = Reply(code, f"{code // 100}.0.0 scripted")
+    with pytest.raises(smtplib.SMTPDataError) as caught:
+        setup.send("hello")
+    assert caught.value.smtp_code == code
+
+
+def test_next_hop_down_is_4xx(setup: Setup) -> None:
+    setup.proxy.relay = Relay(RelaySettings(port=1, connect_timeout=2))
+    with pytest.raises(smtplib.SMTPSenderRefused) as caught:
+        setup.send("hello")
+    assert caught.value.smtp_code == 451
+
+
+def test_quarantine_failure_is_4xx_and_nothing_relayed(setup: Setup, monkeypatch) -> None:
+    def broken(*args, **kwargs):
+        raise QuarantineError("the quarantine disk is full")
+
+    monkeypatch.setattr(setup.store, "put", broken)
+    with pytest.raises(smtplib.SMTPDataError) as caught:
+        setup.send("holdme")
+    assert caught.value.smtp_code == 451
+    assert setup.recorder.messages == []
+
+
+def test_scanner_crash_is_4xx(setup: Setup) -> None:
+    class Broken:
+        def scan(self, raw, envelope):
+            raise RuntimeError("bug")
+
+    setup.proxy.scanner = lambda: Broken()
+    with pytest.raises(smtplib.SMTPDataError) as caught:
+        setup.send("hello")
+    assert caught.value.smtp_code == 451
+    assert setup.recorder.messages == []
+
+
+def test_one_json_log_line_per_message(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="scam_milter.verdict"):
+        setup.send("tagme")
+    (record,) = [r for r in caplog.records if r.name == "scam_milter.verdict"]
+    line = json.loads(record.getMessage())
+    assert line["verdict"] == "tag"
+    assert line["action"] == "tag"
+    assert line["score"] == 6
+    assert line["rules"] == ["TEST_TAG"]
+    assert line["from"] == "alice@example.org"
+    assert line["rcpt"] == ["bob@example.net"]
+    assert line["client"]["addr"] == "127.0.0.1"
+    assert line["reply"].startswith("250")
+    assert line["seconds"] >= 0
