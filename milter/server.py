@@ -133,7 +133,8 @@ class Server:
         try:
             front = await start_front(self.proxy, front_settings(self.config), host, port)
         except OSError as exc:
-            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+            reason = exc.strerror or str(exc).rpartition(": ")[2]
+            raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from exc
         log.info(
             "listening on %s:%d (%s), next hop %s:%d, %d rules, quarantine %s",
             host,

@@ -1,0 +1,239 @@
+"""`scam-milter serve` as a process: readiness, reload on SIGHUP, drain on SIGTERM, bad starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parents[1]
+
+RULE = """\
+- id: TEST_HOLD_WORD
+  description: holds a word
+  score: 12
+  matchers:
+    word:
+      target: body
+      phrases: [{word}]
+  condition: word
+  examples:
+    must_match: [{{body: {word}}}]
+    must_not_match: [{{body: hello}}]
+"""
+
+
+class Sink:
+    """The next hop: records every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append(envelope.original_content)
+        return "250 2.0.0 Ok: queued"
+
+
+class Served:
+    def __init__(self, process: subprocess.Popen, port: int, lines: list[str]) -> None:
+        self.process = process
+        self.port = port
+        self.lines = lines
+
+    def wait_line(self, pattern: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if re.search(pattern, line):
+                    return line
+            time.sleep(0.05)
+        raise AssertionError(f"no log line like {pattern!r}; got:\n" + "".join(self.lines))
+
+    def send(self, body: str) -> None:
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as client:
+            client.sendmail(
+                "alice@example.org",
+                ["bob@example.net"],
+                f"From: alice@example.org\r\nSubject: t\r\n\r\n{body}\r\n".encode(),
+            )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[Sink, int]]:
+    handler = Sink()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield handler, controller.port
+    finally:
+        controller.stop()
+
+
+def start(tmp_path: Path, next_hop: int, rules: Path, extra_env: dict | None = None) -> Served:
+    port = free_port()
+    config = tmp_path / "config.yml"
+    config.write_text(f"rules: [{rules}]\n", encoding="utf-8")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "milter.cli",
+            "serve",
+            "--config",
+            str(config),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--next-hop",
+            f"127.0.0.1:{next_hop}",
+            "--quarantine-dir",
+            str(tmp_path / "quarantine"),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), **(extra_env or {})),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    assert process.stderr is not None
+    stream = process.stderr
+    threading.Thread(target=lambda: lines.extend(iter(stream.readline, "")), daemon=True).start()
+    served = Served(process, port, lines)
+    served.wait_line(r"listening on 127\.0\.0\.1:\d+")
+    return served
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    directory = tmp_path / "rules"
+    directory.mkdir()
+    (directory / "test.yml").write_text(RULE.format(word="holdme"), encoding="utf-8")
+    return directory
+
+
+def stop(served: Served) -> int:
+    served.process.send_signal(signal.SIGTERM)
+    return served.process.wait(timeout=60)
+
+
+def test_serves_reloads_and_stops(tmp_path: Path, sink: tuple[Sink, int], rules: Path) -> None:
+    recorder, sink_port = sink
+    served = start(tmp_path, sink_port, rules)
+    try:
+        served.send("holdme")
+        served.send("hello")
+        assert len(recorder.messages) == 1
+        verdicts = [json.loads(line) for line in served.lines if line.startswith("{")]
+        assert [v["action"] for v in verdicts] == ["quarantine", "accept"]
+
+        # A broken rule file: the reload is refused, the old rules stay.
+        (rules / "test.yml").write_text("- id: broken\n", encoding="utf-8")
+        served.process.send_signal(signal.SIGHUP)
+        line = served.wait_line(r"reload failed")
+        assert "test.yml:1" in line
+        served.send("holdme")
+        assert len(recorder.messages) == 1
+
+        # A good new rule file takes effect without a restart.
+        (rules / "test.yml").write_text(RULE.format(word="newword"), encoding="utf-8")
+        served.process.send_signal(signal.SIGHUP)
+        served.wait_line(r"reloaded: 1 rules")
+        served.send("holdme")
+        served.send("newword")
+        assert len(recorder.messages) == 2
+        assert b"holdme" in recorder.messages[1]
+    finally:
+        code = stop(served)
+    assert code == 0
+    served.wait_line("stopped")
+
+
+def test_sigterm_lets_a_session_in_flight_finish(
+    tmp_path: Path, sink: tuple[Sink, int], rules: Path
+) -> None:
+    recorder, sink_port = sink
+    served = start(tmp_path, sink_port, rules)
+    client = smtplib.SMTP("127.0.0.1", served.port, timeout=30)
+    client.ehlo()
+    client.mail("alice@example.org")
+    client.rcpt("bob@example.net")
+    served.process.send_signal(signal.SIGTERM)
+    served.wait_line(r"stopping")
+    # New connections are refused while the open session is still served.
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", served.port), timeout=2).close()
+    code, _ = client.data(b"Subject: late\r\n\r\nfinished while draining\r\n")
+    assert code == 250
+    client.quit()
+    assert served.process.wait(timeout=60) == 0
+    assert b"finished while draining" in recorder.messages[0]
+
+
+def test_ready_notification(tmp_path: Path, sink: tuple[Sink, int], rules: Path) -> None:
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    address = str(tmp_path / "notify.sock")
+    notify.bind(address)
+    notify.settimeout(30)
+    served = start(tmp_path, sink[1], rules, {"NOTIFY_SOCKET": address})
+    try:
+        assert notify.recv(100) == b"READY=1"
+    finally:
+        stop(served)
+        notify.close()
+
+
+def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "milter.cli", "serve", *args],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_bad_start_is_one_line(tmp_path: Path, rules: Path) -> None:
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    try:
+        config = tmp_path / "c.yml"
+        config.write_text(f"rules: [{rules}]\n", encoding="utf-8")
+        quarantine = f"--quarantine-dir={tmp_path / 'q'}"
+        cases = [
+            (("--listen", "nowhere"), "--listen must be HOST:PORT"),
+            (
+                ("--config", str(config), "--listen", f"127.0.0.1:{port}", quarantine),
+                "cannot listen",
+            ),
+            (("--config", str(tmp_path / "missing.yml")), "cannot read config file"),
+        ]
+        for args, words in cases:
+            result = run_serve(*args)
+            assert result.returncode == 2, result.stderr
+            errors = [line for line in result.stderr.splitlines() if "error" in line]
+            assert len(errors) == 1, result.stderr
+            assert errors[0].startswith("scam-milter: error: ")
+            assert words in errors[0]
+            assert "Traceback" not in result.stderr
+    finally:
+        busy.close()
