@@ -1899,7 +1899,440 @@ Action Against Fraud
     ),
 ]
 
-ALL = [*SEXTORTION, *AUTHORITY, *HAM]
+
+# --- Dutch, French and German phrasings of the Belgian waves ------------------------------
+# Inverted Dutch word order ("dan stuur ik de video naar al uw contacten"), the French
+# "tu" form, German "sonst schicke ich ..." and the du form, and the Dutch, French and
+# German wording of the police letters ("onderzoek naar u", "vous faites l'objet d'une
+# enquête", "Strafverfahren gegen Sie"). The hams are their near misses.
+
+BTC_NL_U = wallet("scam-milter test: sextortion nl u-form inverted")
+BTC_NL_JE = wallet("scam-milter test: sextortion nl je-form passive", version=5)
+BTC_FR_TU = wallet("scam-milter test: sextortion fr tutoiement")
+BTC_FR_FORMAL = wallet("scam-milter test: sextortion fr formal", version=5)
+BTC_DE_SIE = wallet("scam-milter test: sextortion de sonst familie")
+BTC_DE_DU = wallet("scam-milter test: sextortion de duzen", version=5)
+
+WAVES = [
+    Mail(
+        name="scam/sextortion_nl_u_inverted",
+        sender="Beveiliging <melding.4471@veilig-postvak.example>",
+        to="an.desmet@example.be",
+        subject="Uw apparaat is gehackt - lees dit aandachtig",
+        date="Mon, 04 Mar 2024 07:12:45 +0100",
+        received=received(
+            "veilig-postvak.example",
+            "203.0.113.44",
+            "mx.example.be",
+            "Mon, 04 Mar 2024 07:12:49 +0100",
+        ),
+        text=f"""\
+Goedendag,
+
+Ik ben een professionele hacker en ik heb slecht nieuws voor u.
+
+Een paar maanden geleden heb ik toegang gekregen tot uw apparaten via een virus
+dat ik op een website had geplaatst die u bezocht. Sindsdien volg ik alles wat u
+doet.
+
+U bezoekt regelmatig sites voor volwassenen. Terwijl u naar die filmpjes keek,
+heb ik met uw webcam een video gemaakt waarop u te zien bent terwijl u uzelf
+bevredigt.
+
+Ik stel voor dat u 1.300 euro in bitcoin overmaakt naar het volgende adres:
+
+{BTC_NL_U}
+
+Betaalt u niet binnen 72 uur, dan stuur ik de video naar al uw contacten, uw
+collega's en uw familie. Zodra de betaling binnen is, wis ik alles.
+
+Verwittig de politie niet: dat heeft geen zin, ik kan niet opgespoord worden.
+Ik zie meteen wanneer u dit bericht hebt gelezen.
+""",
+    ),
+    Mail(
+        name="scam/sextortion_nl_je_passive",
+        sender="<noreply@node-88.mailrelay.example>",
+        to="jens.wouters@example.be",
+        subject="Ik heb beelden van je",
+        date="Tue, 05 Mar 2024 23:41:08 +0100",
+        received=received(
+            "node-88.mailrelay.example",
+            "198.51.100.88",
+            "mx.example.be",
+            "Tue, 05 Mar 2024 23:41:11 +0100",
+        ),
+        text=f"""\
+Hoi,
+
+Ik heb beelden van je terwijl je je aftrekt voor een pornofilmpje.
+
+Stuur 1.100 euro in BTC naar deze wallet: {BTC_NL_JE}
+
+Je hebt 48 uur. Anders worden de beelden naar al je contacten gestuurd.
+Als je naar de politie gaat, stuur ik alles meteen door.
+""",
+    ),
+    Mail(
+        name="scam/govspoof_nl_onderzoek_proces_verbaal",
+        sender="Federale Politie - Cel Kinderbescherming <dossiers@fedpol-onderzoek.example>",
+        to="bart.maes@example.be",
+        subject="Onderzoek naar u - dossier 2024/CK/44817",
+        date="Wed, 06 Mar 2024 10:05:31 +0100",
+        received=received(
+            "fedpol-onderzoek.example",
+            "192.0.2.171",
+            "mx.example.be",
+            "Wed, 06 Mar 2024 10:05:35 +0100",
+        ),
+        text="""\
+FEDERALE POLITIE
+Federal Computer Crime Unit (FCCU)
+Cel Kinderbescherming
+
+Geachte heer, mevrouw,
+
+Naar aanleiding van een cyberinfiltratie door onze diensten werd een onderzoek
+naar u geopend. U wordt ervan verdacht beelden van seksueel misbruik van
+minderjarigen te hebben bekeken en gedeeld op het internet.
+
+Er werd een proces-verbaal tegen u opgesteld, dat zal worden overgemaakt aan het
+parket.
+
+U wordt verzocht te reageren binnen 72 uur door uw verklaring per e-mail naar dit
+adres te sturen. Zonder antwoord binnen deze termijn wordt een aanhoudingsbevel
+uitgevaardigd en wordt u opgenomen in het register van zedendelinquenten.
+
+Met vriendelijke groeten,
+
+Hoofdcommissaris J. Verstraete
+Federale Gerechtelijke Politie
+""",
+    ),
+    Mail(
+        name="scam/sextortion_fr_tutoiement",
+        sender="Anonyme <x.9912@boite-securisee.example>",
+        to="lucas.dupont@example.be",
+        subject="Ton appareil a été piraté",
+        date="Thu, 07 Mar 2024 02:17:54 +0100",
+        received=received(
+            "boite-securisee.example",
+            "203.0.113.212",
+            "mx.example.be",
+            "Thu, 07 Mar 2024 02:17:58 +0100",
+        ),
+        text=f"""\
+Salut,
+
+J'ai une vidéo où l'on te voit te masturber devant un site porno.
+
+Envoie 950 € en bitcoin à cette adresse dans les 48 heures :
+{BTC_FR_TU}
+
+Sinon je l'enverrai à tous tes contacts. Ne préviens pas la police.
+""",
+    ),
+    Mail(
+        name="scam/sextortion_fr_vouvoiement_formel",
+        sender="Service Client <service.client@mx-relais.example>",
+        to="isabelle.lambert@example.fr",
+        subject="Concernant votre sécurité",
+        date="Fri, 08 Mar 2024 15:33:20 +0100",
+        received=received(
+            "mx-relais.example", "198.51.100.61", "mx.example.fr", "Fri, 08 Mar 2024 15:33:24 +0100"
+        ),
+        text=f"""\
+Madame, Monsieur,
+
+Je me permets de vous écrire car j'ai pris le contrôle de votre ordinateur il y a
+plusieurs semaines au moyen d'un cheval de troie.
+
+Lors de vos visites sur des sites pour adultes, votre caméra a enregistré des
+images compromettantes de vous.
+
+Je vous demande de régler la somme de 1 200 euros en bitcoin à l'adresse
+suivante :
+
+{BTC_FR_FORMAL}
+
+Vous disposez de 72 heures. Faute de paiement, je me verrai contraint de faire
+parvenir l'enregistrement à l'ensemble de vos contacts ainsi qu'à votre employeur.
+
+Il est inutile de contacter la police. Si vous prévenez la gendarmerie, la vidéo
+sera diffusée immédiatement.
+""",
+    ),
+    Mail(
+        name="scam/govspoof_fr_convoque_poursuites",
+        sender="Cabinet du Procureur <secretariat@parquet-convocations.example>",
+        to="thomas.renard@example.fr",
+        subject="Vous êtes convoqué(e) - enquête judiciaire n° 2024/0917",
+        date="Mon, 11 Mar 2024 09:21:47 +0100",
+        received=received(
+            "parquet-convocations.example",
+            "192.0.2.90",
+            "mx.example.fr",
+            "Mon, 11 Mar 2024 09:21:50 +0100",
+        ),
+        text="""\
+MINISTÈRE DE LA JUSTICE
+Office mineurs (OFMIN) - Brigade de protection des mineurs
+
+Madame, Monsieur,
+
+Vous faites l'objet d'une enquête judiciaire à la suite d'une saisie informatique
+ordonnée par le juge d'instruction. Il vous est reproché la consultation et le
+partage de contenus pédopornographiques sur internet.
+
+Vous êtes convoqué(e) afin de vous expliquer sur ces faits. Des poursuites
+judiciaires seront engagées à votre encontre.
+
+Veuillez répondre à ce courriel dans un délai de 72 heures en nous faisant
+parvenir vos justifications. Passé ce délai, un mandat d'arrêt sera délivré et
+votre nom sera inscrit au fichier des auteurs d'infractions sexuelles.
+
+Commissaire divisionnaire P. Garnier
+""",
+    ),
+    Mail(
+        name="scam/sextortion_de_sonst_familie",
+        sender="Sicherheitsdienst <sicherheit.2231@postfach-info.example>",
+        to="stefan.wagner@example.de",
+        subject="Ihr Gerät wurde kompromittiert",
+        date="Tue, 12 Mar 2024 06:48:12 +0100",
+        received=received(
+            "postfach-info.example",
+            "203.0.113.131",
+            "mx.example.de",
+            "Tue, 12 Mar 2024 06:48:15 +0100",
+        ),
+        text=f"""\
+Guten Tag,
+
+ich habe vor einigen Monaten Zugriff auf Ihr Gerät erhalten, als Sie eine
+infizierte Webseite besucht haben. Seitdem beobachte ich Sie.
+
+Sie besuchen regelmäßig Pornoseiten. Dabei habe ich über Ihre Webcam ein Video
+aufgenommen, in dem Sie sich selbst befriedigen.
+
+Überweisen Sie 1.500 EUR in Bitcoin an folgende Adresse:
+
+{BTC_DE_SIE}
+
+Sie haben 48 Stunden Zeit. Wenn Sie nicht zahlen, schicke ich das Video an Ihre
+Familie, Ihre Freunde und Ihre Arbeitskollegen.
+
+Schalten Sie nicht die Polizei ein, das bringt Ihnen nichts. Ich sehe genau, wann
+Sie diese Nachricht gelesen haben.
+""",
+    ),
+    Mail(
+        name="scam/sextortion_de_duzen",
+        sender="<admin@cdn-7731.example>",
+        to="lena.schmidt@example.de",
+        subject="Ich weiß, was du getan hast",
+        date="Wed, 13 Mar 2024 21:09:39 +0100",
+        received=received(
+            "cdn-7731.example", "198.51.100.177", "mx.example.de", "Wed, 13 Mar 2024 21:09:42 +0100"
+        ),
+        text=f"""\
+Hallo,
+
+ich habe ein Video davon, wie du dich selbst befriedigst, während du Pornos
+schaust.
+
+Du hast 72 Stunden, um 800 EUR in Bitcoin an diese Adresse zu senden:
+{BTC_DE_DU}
+
+Andernfalls sende ich das Video an alle deine Kontakte. Geh nicht zur Polizei.
+""",
+    ),
+    Mail(
+        name="scam/govspoof_de_strafverfahren",
+        sender="Polizeipräsidium - Kriminalpolizei <ermittlungen@kripo-verfahren.example>",
+        to="michael.koch@example.de",
+        subject="Strafverfahren gegen Sie - Aktenzeichen 412 Js 8831/24",
+        date="Thu, 14 Mar 2024 11:42:05 +0100",
+        received=received(
+            "kripo-verfahren.example",
+            "192.0.2.212",
+            "mx.example.de",
+            "Thu, 14 Mar 2024 11:42:09 +0100",
+        ),
+        text="""\
+BUNDESKRIMINALAMT
+Abteilung Cyberkriminalität
+
+Sehr geehrte Damen und Herren,
+
+gegen Sie wurde ein Strafverfahren eingeleitet. Sie werden beschuldigt,
+kinderpornografische Inhalte im Internet angesehen und verbreitet zu haben.
+Ihnen wird außerdem Exhibitionismus vorgeworfen.
+
+Hiermit erhalten Sie Ihre Vorladung. Sie werden aufgefordert, innerhalb von 72
+Stunden per E-Mail eine schriftliche Stellungnahme einzureichen.
+
+Sollten Sie nicht fristgerecht antworten, wird ein Haftbefehl gegen Sie erlassen
+und Ihr Name wird in das Register für Sexualstraftäter eingetragen.
+
+Mit freundlichen Grüßen
+
+Kriminalhauptkommissar R. Hoffmann
+""",
+    ),
+    Mail(
+        name="ham/nl_newsletter_vakantievideo",
+        sender="VideoMaker <nieuwsbrief@videomaker.example>",
+        to="lies.janssens@example.be",
+        subject="Je vakantiefilmpje in 3 klikken",
+        date="Mon, 26 Aug 2024 10:00:00 +0200",
+        text="""\
+Hallo Lies,
+
+Je vakantie zit erop! Met de nieuwe VideoMaker-app maak je in een paar klikken een
+filmpje van je mooiste beelden. Stuur de video naar je familie of deel hem met al
+je contacten via WhatsApp.
+
+Wil je dat we de video meteen naar je familie sturen? Vink dan "automatisch
+delen" aan in de instellingen.
+
+Nieuw: neem jezelf op met de webcam van je laptop en voeg een persoonlijke
+boodschap toe aan je filmpje.
+
+Deze week krijg je 50% korting op het jaarabonnement: slechts 14,99 euro in plaats
+van 29,99 euro. De actie loopt nog 48 uur. Betalen kan met Bancontact of
+kredietkaart.
+
+Veel plezier,
+Het VideoMaker-team
+
+Uitschrijven: https://videomaker.example/uitschrijven
+""",
+    ),
+    Mail(
+        name="ham/nl_insurance_proces_verbaal",
+        sender="Schadedienst Woningverzekering <schade@verzekeraar.example>",
+        to="pieter.claes@example.be",
+        subject="Uw schadedossier S-2024-5521: proces-verbaal gevraagd",
+        date="Tue, 12 Mar 2024 14:20:00 +0100",
+        text="""\
+Geachte heer Claes,
+
+Wij hebben uw schadeaangifte van 3 maart goed ontvangen (dossier S-2024-5521).
+De lokale politie heeft naar aanleiding van de inbraak een proces-verbaal
+opgesteld. Om uw dossier verder te behandelen, hebben wij het nummer van dit
+proces-verbaal nodig.
+
+U wordt verzocht te reageren binnen 72 uur, zodat onze expert zijn bezoek kan
+inplannen. Gelieve ook foto's van de schade en de facturen van de gestolen
+toestellen te bezorgen.
+
+De vrijstelling in uw polis bedraagt 250 euro.
+
+Met vriendelijke groeten,
+Sarah Peeters
+Schadebeheerder
+""",
+    ),
+    Mail(
+        name="ham/fr_prevention_sextorsion_police",
+        sender="Zone de police - Prévention <prevention.zp5339@police.belgium.eu>",
+        to="ecole.saint-joseph@example.be",
+        subject="Sextorsion : ne te laisse pas piéger !",
+        date="Wed, 13 Mar 2024 08:30:00 +0100",
+        text="""\
+SEXTORSION : NE TE LAISSE PAS PIÉGER
+
+Tu as fait une rencontre en ligne et on te menace maintenant d'envoyer une vidéo
+intime à tous tes contacts si tu ne paies pas ? Tu n'es pas seul(e).
+
+« J'enverrai la vidéo à tous tes contacts », « si tu ne paies pas 500 euros en
+bitcoins », « ne préviens pas la police » : ce sont les phrases typiques des
+maîtres chanteurs. C'est une arnaque.
+
+Ce que tu dois faire :
+- ne paie pas, même une petite somme ;
+- garde les preuves (captures d'écran, pseudo, adresse du compte) ;
+- bloque la personne et signale le profil ;
+- parles-en à un adulte de confiance et préviens la police.
+
+Tu peux porter plainte dans n'importe quel commissariat.
+
+Le service Prévention de votre zone de police
+""",
+    ),
+    Mail(
+        name="ham/fr_syndic_poursuites",
+        sender="Syndic Immo Gestion <comptabilite@syndic-immo.example>",
+        to="claire.fontaine@example.fr",
+        subject="Assemblée générale et arriéré de charges",
+        date="Thu, 14 Mar 2024 16:45:00 +0100",
+        text="""\
+Madame Fontaine,
+
+Vous êtes convoqué(e) à l'assemblée générale ordinaire des copropriétaires de la
+résidence Les Tilleuls, le 14 juin à 18 h 30. Le procès-verbal de la dernière
+assemblée générale est joint à ce courriel.
+
+Par ailleurs, nous constatons un arriéré de charges de 1 245,60 € sur votre
+compte. Veuillez régler cette somme dans un délai de 8 jours. À défaut, nous
+serons contraints d'engager des poursuites judiciaires à votre encontre devant le
+tribunal judiciaire.
+
+Veuillez agréer, Madame, nos salutations distinguées.
+
+Le service comptabilité
+Syndic Immo Gestion
+""",
+    ),
+    Mail(
+        name="ham/de_mahnung_amtsgericht",
+        sender="Stadtwerke Musterstadt <forderungen@stadtwerke-musterstadt.example>",
+        to="markus.becker@example.de",
+        subject="Letzte Mahnung - Kundennummer 40021877",
+        date="Fri, 15 Mar 2024 07:30:00 +0100",
+        text="""\
+Sehr geehrter Herr Becker,
+
+trotz unserer Zahlungserinnerung vom 20. Februar ist der Betrag von 312,40 EUR
+noch offen. Bitte überweisen Sie den Betrag innerhalb von 7 Tagen auf unser Konto.
+
+Sollten Sie nicht zahlen, werden wir ohne weitere Ankündigung ein gerichtliches
+Mahnverfahren beim Amtsgericht gegen Sie einleiten und die Forderung an ein
+Inkassobüro übergeben. Die Kosten dafür gehen zu Ihren Lasten.
+
+Sie werden gebeten, sich bei Fragen an unseren Kundenservice zu wenden.
+
+Mit freundlichen Grüßen
+Stadtwerke Musterstadt - Forderungsmanagement
+""",
+    ),
+    Mail(
+        name="ham/de_hochzeitsvideo_familie",
+        sender="Tobias Schmidt <tobias.schmidt@example.de>",
+        to="jana.schmidt@example.de",
+        subject="Das Hochzeitsvideo ist fertig",
+        date="Sat, 16 Mar 2024 19:12:00 +0100",
+        text="""\
+Hallo Jana,
+
+das Video von der Hochzeit ist fertig! Ich habe alles mit der neuen Kamera
+aufgenommen, auch die Rede von Opa.
+
+Ich schicke das Video heute Abend an die ganze Familie und an deine Freunde aus
+dem Chor. Falls du nicht willst, dass ich es an alle deine Kontakte aus der Liste
+schicke, sag mir kurz Bescheid.
+
+Die Fotos lade ich morgen hoch.
+
+Liebe Grüße
+Tobias
+""",
+    ),
+]
+
+
+ALL = [*SEXTORTION, *AUTHORITY, *HAM, *WAVES]
 
 
 def main() -> None:
