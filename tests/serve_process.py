@@ -1,0 +1,108 @@
+"""Run `scam-milter serve` as a child process for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from postfix_harness import wait_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class ServeProcess:
+    """One `scam-milter serve`; its stderr (logs, verdict lines) is collected in ``lines``."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        listen: int,
+        next_hop: int,
+        mode: str,
+        rules: list[Path],
+        extra_config: str = "",
+    ) -> None:
+        self.workdir = workdir
+        self.port = listen
+        self.next_hop = next_hop
+        self.quarantine = workdir / "quarantine"
+        self.config = workdir / "config.yml"
+        self.config.write_text(
+            f"rules: [{', '.join(str(r) for r in rules)}]\nmode: {mode}\n{extra_config}",
+            encoding="utf-8",
+        )
+        self.lines: list[str] = []
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> ServeProcess:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "milter.cli",
+                "serve",
+                "--config",
+                str(self.config),
+                "--listen",
+                f"127.0.0.1:{self.port}",
+                "--next-hop",
+                f"127.0.0.1:{self.next_hop}",
+                "--quarantine-dir",
+                str(self.quarantine),
+            ],
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        stream = self.process.stderr
+        assert stream is not None
+        threading.Thread(
+            target=lambda: self.lines.extend(iter(stream.readline, "")), daemon=True
+        ).start()
+        wait_port(self.port, timeout=30)
+        return self
+
+    def verdicts(self) -> list[dict]:
+        return [json.loads(line) for line in list(self.lines) if line.startswith("{")]
+
+    def wait_verdicts(self, n: int, timeout: float = 20) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.verdicts()
+            if len(found) >= n:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"fewer than {n} verdicts; log:\n" + "".join(self.lines))
+
+    def wait_line(self, pattern: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if re.search(pattern, line):
+                    return line
+            time.sleep(0.05)
+        raise AssertionError(f"no log line like {pattern!r}; log:\n" + "".join(self.lines))
+
+    def stop(self) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(timeout=10)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
