@@ -11,6 +11,7 @@ retries.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -89,7 +90,18 @@ class Proxy:
         tx.state = None
         if not isinstance(state, _State) or state.downstream is None:
             return NO_TRANSACTION
+        try:
+            return await self._finish(tx, state, raw)
+        except asyncio.CancelledError:
+            # The client went away mid-scan: end the next hop's transaction too, or its
+            # connection would linger until garbage collection.
+            with contextlib.suppress(Exception):
+                await state.downstream.abort()
+            raise
+
+    async def _finish(self, tx: Transaction, state: _State, raw: bytes) -> Reply:
         downstream = state.downstream
+        assert downstream is not None
         envelope = tx.envelope()
         scanner = self.scanner()
         try:
