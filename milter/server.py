@@ -122,6 +122,15 @@ class Server:
         self.config_path = config_path
         self.overrides = overrides
         self.scanner = ScannerHolder(Scanner.from_rule_paths(config.rule_paths, config.scan))
+        if config.quarantine_dir == Config().quarantine_dir:
+            # The shipped default lives in /var/lib/scam-milter, which systemd's
+            # StateDirectory makes; a plain `pip install . && scam-milter serve` has none.
+            try:
+                config.quarantine_dir.parent.mkdir(mode=0o700, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot create {config.quarantine_dir.parent}: {exc.strerror or exc}"
+                ) from exc
         self.store = QuarantineStore(config.quarantine_dir)
         self.relay = Relay(relay_settings(config))
         self.proxy = Proxy(self.scanner, self.relay, self.store, proxy_settings(config))
