@@ -7,11 +7,14 @@ euro" as 1300 EUR; these can. Everything here is pure: no I/O and no mutable sta
 
 from __future__ import annotations
 
+import itertools
 import re
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+
+import ahocorasick
 
 from milter.crypto_address import (
     base58_int,
@@ -50,16 +53,16 @@ Detector = Callable[[NormalizedText, DetectorContext], list[Hit]]
 # --- Addresses --------------------------------------------------------------------------
 #
 # Scammers split addresses so that no regex sees them whole: "1J9mG ro5tq DNje8 ...",
-# "bc1q-xxxx-yyyy", or a line break in the middle. The scan cuts the text into runs of
-# ASCII letters and digits (chunks) and, from each chunk that can begin an address, tries
-# that chunk joined with the next ones. Only checksum-valid joins count, so a false join
-# needs a checksum collision. The work is bounded per chunk (at most _MAX_CHUNKS pieces,
-# no longer than the longest address of the kind), so the scan is linear in the text.
+# "bc1q-xxxx-yyyy", or a line break in the middle. The scan looks at runs of ASCII letters
+# and digits (chunks): from each chunk that can begin an address, it tries that chunk
+# joined with the next ones. Only checksum-valid joins count, so a false join needs a
+# checksum collision. The work is bounded per chunk (at most _MAX_CHUNKS pieces, no longer
+# than the longest address of the kind), so the scan is linear in the text.
+#
+# Almost no chunk of ordinary text can begin an address, so one regex finds the chunks
+# that can (at C speed), and chunks are only cut out from there on: cutting every word of
+# every message into chunks in Python was most of the cost of a scan.
 
-_CHUNK = re.compile(r"[0-9A-Za-z]+")
-# What may stand between two pieces of one address: up to three of space, hyphen, dot,
-# underscore (" - " included). Newlines are already single spaces after normalisation.
-_JOINER = re.compile(r"[ ._-]{1,3}")
 # Enough for a 62-character bech32 address in groups of four.
 _MAX_CHUNKS = 16
 # A Monero check can cost a Keccak permutation in pure Python (about half a millisecond):
@@ -67,29 +70,32 @@ _MAX_CHUNKS = 16
 # text stuffed with them cannot make the scan slow.
 _MAX_MONERO_CHECKS = 200
 
-_B58, _HEX, _BECH = 1, 2, 4
-_B58_CHUNK = re.compile(r"[1-9A-HJ-NP-Za-km-z]+")
-_HEX_CHUNK = re.compile(r"[0-9a-fA-F]+")
-# The bech32 data alphabet, either case, plus '1' so that "bc" + "1q..." can be joined
-# (the checksum rejects a stray '1').
-_BECH_CHUNK = re.compile(r"[qpzry9x8gf2tvdw0s3jn54khce6mua7l1]+", re.IGNORECASE | re.ASCII)
-_BECH_START = re.compile(r"bc(?:1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]*)?", re.IGNORECASE | re.ASCII)
-_ETH_START = re.compile(r"0x[0-9a-fA-F]*")
-
 _BITCOIN = "bitcoin"
 _ETHEREUM = "ethereum"
 _MONERO = "monero"
+_KINDS = (_BITCOIN, _ETHEREUM, _MONERO)
+_ALL_KINDS = frozenset(_KINDS)
+
+_B58_CLASS = "[1-9A-HJ-NP-Za-km-z]"
+_HEX_CLASS = "[0-9a-fA-F]"
+_BECH32_DATA = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH_DATA_CLASS = f"[{_BECH32_DATA}{_BECH32_DATA.upper()}]"
+# Later bech32 pieces may hold a '1' too, so that "bc" + "1q..." can be joined (the
+# checksum rejects a stray '1').
+_BECH_PIECE_CLASS = f"[1{_BECH32_DATA}{_BECH32_DATA.upper()}]"
+# Not preceded / followed by an ASCII letter or digit: a whole chunk.
+_CHUNK_START = "(?<![0-9A-Za-z].)"  # placed after the chunk's first character
+_CHUNK_END = "(?![0-9A-Za-z])"
 
 
-def _chunk_classes(chunk: str) -> int:
-    classes = 0
-    if _B58_CHUNK.fullmatch(chunk):
-        classes |= _B58
-    if _HEX_CHUNK.fullmatch(chunk):
-        classes |= _HEX
-    if _BECH_CHUNK.fullmatch(chunk):
-        classes |= _BECH
-    return classes
+def _link(piece_class: str) -> re.Pattern[str]:
+    """The next piece of an address: a joiner, then a whole chunk of ``piece_class``
+    (a chunk with any other character ends the candidate).
+
+    What may stand between two pieces: up to three of space, hyphen, dot, underscore
+    (" - " included); newlines are already single spaces after normalisation.
+    """
+    return re.compile(rf"[ ._-]{{1,3}}({piece_class}+){_CHUNK_END}")
 
 
 # Lengths worth checking, by what the candidate starts with: Base58Check needs 25-35
@@ -99,33 +105,70 @@ _BASE58CHECK_LENGTHS = frozenset(range(25, 36))
 _SEGWIT_LENGTHS = frozenset(range(14, 75))
 _ETHEREUM_LENGTHS = frozenset({42})
 _MONERO_LENGTHS = frozenset({95, 106})
-_NOTHING: tuple[int, frozenset[int]] = (0, frozenset())
-_START_CHARS = frozenset("13bB480")
 
 
-def _start(chunk: str, kinds: frozenset[str]) -> tuple[int, frozenset[int]]:
-    """The alphabets an address beginning with ``chunk`` continues in, and its lengths."""
-    first = chunk[0]
-    if first in "13" and _BITCOIN in kinds and _B58_CHUNK.fullmatch(chunk):
-        return _B58, _BASE58CHECK_LENGTHS
-    if first in "bB" and _BITCOIN in kinds and _BECH_START.fullmatch(chunk):
-        return _BECH, _SEGWIT_LENGTHS
-    if first in "48" and _MONERO in kinds and _B58_CHUNK.fullmatch(chunk):
-        return _B58, _MONERO_LENGTHS
-    if first == "0" and _ETHEREUM in kinds and _ETH_START.fullmatch(chunk):
-        return _HEX, _ETHEREUM_LENGTHS
-    return _NOTHING
+@dataclass(frozen=True)
+class _Start:
+    """How an address of ``kind`` begins with the character it is keyed by."""
+
+    kind: str
+    rest: str  # a regex for the rest of the first chunk
+    link: re.Pattern[str]  # the next piece, see _link
+    lengths: frozenset[int]
 
 
-def _address_value(candidate: str, b58: int | None, ones: int) -> str | None:
+_B58_LINK = _link(_B58_CLASS)
+_BECH_LINK = _link(_BECH_PIECE_CLASS)
+_STARTS: Mapping[str, _Start] = types.MappingProxyType(
+    {
+        "1": _Start(_BITCOIN, f"{_B58_CLASS}*", _B58_LINK, _BASE58CHECK_LENGTHS),
+        "3": _Start(_BITCOIN, f"{_B58_CLASS}*", _B58_LINK, _BASE58CHECK_LENGTHS),
+        "b": _Start(_BITCOIN, f"[cC](?:1{_BECH_DATA_CLASS}*)?", _BECH_LINK, _SEGWIT_LENGTHS),
+        "B": _Start(_BITCOIN, f"[cC](?:1{_BECH_DATA_CLASS}*)?", _BECH_LINK, _SEGWIT_LENGTHS),
+        "4": _Start(_MONERO, f"{_B58_CLASS}*", _B58_LINK, _MONERO_LENGTHS),
+        "8": _Start(_MONERO, f"{_B58_CLASS}*", _B58_LINK, _MONERO_LENGTHS),
+        "0": _Start(_ETHEREUM, f"x{_HEX_CLASS}*", _link(_HEX_CLASS), _ETHEREUM_LENGTHS),
+    }
+)
+
+
+def _start_pattern(kinds: frozenset[str]) -> re.Pattern[str]:
+    """The first chunks of addresses of ``kinds``.
+
+    Each alternative opens with its literal first character (the chunk-start check comes
+    after it), so the engine can skip ahead to those characters instead of trying every
+    position of the text.
+    """
+    alternatives = [
+        f"{re.escape(first)}{_CHUNK_START}{start.rest}"
+        for first, start in _STARTS.items()
+        if start.kind in kinds
+    ]
+    if not alternatives:
+        return re.compile("(?!)")  # matches nothing
+    return re.compile(f"(?:{'|'.join(alternatives)}){_CHUNK_END}")
+
+
+# One pattern for every combination of kinds, built once.
+_START_PATTERNS: Mapping[frozenset[str], re.Pattern[str]] = types.MappingProxyType(
+    {
+        frozenset(kinds): _start_pattern(frozenset(kinds))
+        for size in range(len(_KINDS) + 1)
+        for kinds in itertools.combinations(_KINDS, size)
+    }
+)
+
+
+def _address_value(candidate: str, b58: int | None) -> str | None:
     """The canonical spelling of ``candidate`` if it is a valid address, else None.
 
-    ``b58`` is the candidate's Base58 value when all of it is Base58 (else None) and
-    ``ones`` its count of leading '1's. The caller has already checked that the kind
-    the first character implies is wanted and that the length fits it.
+    ``b58`` is the Base58 value of a candidate that starts with '1' or '3'. The caller
+    has already checked that the kind the first character implies is wanted, that the
+    candidate is in that kind's alphabet, and that its length fits the kind.
     """
     first = candidate[0]
     if first in "13":
+        ones = len(candidate) - len(candidate.lstrip("1"))
         return candidate if b58 is not None and is_bitcoin_base58_value(b58, ones) else None
     if first in "bB":
         # BIP-173: lower case is the canonical form.
@@ -138,33 +181,22 @@ def _address_value(candidate: str, b58: int | None, ones: int) -> str | None:
 def _scan_addresses(text: str, kinds: frozenset[str]) -> tuple[list[Hit], int]:
     """Hits for addresses of ``kinds`` in ``text`` (a ``cased`` text), and the number of
     candidates validated (the tests use it to show that the work stays linear)."""
-    spans = [m.span() for m in _CHUNK.finditer(text)]
-    pieces = [text[start:end] for start, end in spans]
-    count = len(spans)
-    # Computed the first time a join reaches a chunk: whether a joiner links it to the
-    # previous chunk, its alphabets, and its Base58 value.
-    linked: list[bool | None] = [None] * count
-    classes_of: list[int | None] = [None] * count
-    value_of: dict[int, int | None] = {}
+    starts = _START_PATTERNS[kinds & _ALL_KINDS]
     hits: list[Hit] = []
     checked = 0
     monero_checks = 0
-    found_until = 0
-    for i in range(count):
-        start = spans[i][0]
-        if start < found_until:
-            continue  # part of an address already reported
-        candidate = pieces[i]
-        if candidate[0] not in _START_CHARS:
-            continue  # most words: no address starts this way, skip the full check
-        classes, lengths = _start(candidate, kinds)
-        if not classes:
-            continue
+    position = 0
+    while (first := starts.search(text, position)) is not None:
+        start, end = first.span()
+        position = end
+        how = _STARTS[text[start]]
+        lengths = how.lengths
         longest = max(lengths)
-        b58 = base58_int(candidate) if classes & _B58 else None
-        ones = len(candidate) - len(candidate.lstrip("1"))
-        j = i
-        limit = min(i + _MAX_CHUNKS, count)
+        candidate = first.group()
+        # The Base58 value of candidate[:decoded], for a Base58Check candidate ('1', '3').
+        b58 = 0 if candidate[0] in "13" else None
+        decoded = 0
+        pieces = 1
         while True:
             size = len(candidate)
             if size in lengths:
@@ -173,33 +205,25 @@ def _scan_addresses(text: str, kinds: frozenset[str]) -> tuple[list[Hit], int]:
                     if monero_checks > _MAX_MONERO_CHECKS:
                         break
                 checked += 1
-                value = _address_value(candidate, b58, ones)
+                if b58 is not None and decoded < size:
+                    # Decoded only once a length fits, and only what was not decoded
+                    # for a shorter length: most candidates never fit any.
+                    rest = base58_int(candidate[decoded:])
+                    b58 = None if rest is None else b58 * 58 ** (size - decoded) + rest
+                    decoded = size
+                value = _address_value(candidate, b58)
                 if value is not None:
-                    hits.append(Hit(start, spans[j][1], value, cased=True))
-                    found_until = spans[j][1]
+                    hits.append(Hit(start, end, value, cased=True))
+                    position = end  # the address's later pieces begin nothing
                     break
-            j += 1
-            if j >= limit:
+            if pieces == _MAX_CHUNKS:
                 break
-            if linked[j] is None:
-                linked[j] = _JOINER.fullmatch(text, spans[j - 1][1], spans[j][0]) is not None
-            piece = pieces[j]
-            if not linked[j] or size + len(piece) > longest:
+            link = how.link.match(text, end)
+            if link is None or size + len(link[1]) > longest:
                 break
-            piece_classes = classes_of[j]
-            if piece_classes is None:
-                piece_classes = classes_of[j] = _chunk_classes(piece)
-            classes &= piece_classes
-            if not classes:
-                break
-            if b58 is not None:
-                if j not in value_of:
-                    value_of[j] = base58_int(piece)
-                piece_value = value_of[j]
-                b58 = None if piece_value is None else b58 * 58 ** len(piece) + piece_value
-                if ones == size:
-                    ones += len(piece) - len(piece.lstrip("1"))
-            candidate += piece
+            candidate += link[1]
+            end = link.end()
+            pieces += 1
     return hits, checked
 
 
@@ -263,8 +287,13 @@ def _alternation(words: Iterable[str]) -> str:
 
 
 # Thousands grouped by '.', ',', space or apostrophe ("1.300", "1 300", "1'300"), then an
-# optional decimal part; which mark is the decimal one is decided in _parse_amount.
-_NUMBER = r"(?:[0-9]{1,3}(?:[.,' ’][0-9]{3})+|[0-9]{1,12})(?:[.,][0-9]{1,8})?"
+# optional decimal part; which mark is the decimal one is decided in _parse_amount. Written
+# as a first digit and the rest, so that _MONEY_ANCHOR can continue a number it has begun.
+# At most five groups (below 10^18): an unbounded "+" made long runs like "000 000 000 …"
+# quadratic, since a match is tried from every group; no ransom needs more.
+_NUMBER_REST = r"(?:[0-9]{0,2}(?:[.,' ’][0-9]{3}){1,5}|[0-9]{0,11})(?:[.,][0-9]{1,8})?"
+_NUMBER = rf"[0-9]{_NUMBER_REST}"
+_POST_CURRENCY = rf"{_alternation(_SYMBOLS)}|(?:{_alternation(_WORDS)})(?![0-9a-z])"
 _MONEY = re.compile(
     rf"""
     (?:
@@ -273,11 +302,59 @@ _MONEY = re.compile(
     |
         (?<![0-9a-z.,])(?P<number>{_NUMBER})
         (?:[.,]-{{1,2}})?          # Dutch and German "1.300,- euro"
-        \ ?(?P<post>{_alternation(_SYMBOLS)}|(?:{_alternation(_WORDS)})(?![0-9a-z]))
+        \ ?(?P<post>{_POST_CURRENCY})
     )
     """,
     re.VERBOSE,
 )
+
+# Every amount has a number, whose first digit begins a run of digits, and an amount with
+# a currency in front begins at most _MAX_PREFIX characters before that digit ("us$ 5").
+# finditer tries _MONEY at every position of the text, which was nearly all of the
+# detector's cost; _money_matches tries it only near the digits _MONEY_ANCHOR finds. That
+# pattern opens with a character class, so the engine skips ahead to digits, and it only
+# looks around the digit (consuming nothing else), so no digit is passed over.
+_MAX_PREFIX = max(map(len, _PREFIX_CURRENCIES)) + 1  # and a space
+_PREFIX_FIRST = frozenset(prefix[0] for prefix in _PREFIX_CURRENCIES)
+# One look-behind per length (a look-behind must have a fixed width).
+_PREFIX_BEHIND = "|".join(
+    f"(?<=(?:{_alternation(p for p in _PREFIX_CURRENCIES if len(p) == size)}){space}.)"
+    for size in sorted({len(p) for p in _PREFIX_CURRENCIES})
+    for space in ("", "\\ ")
+)
+_MONEY_ANCHOR = re.compile(
+    rf"""
+    [0-9](?<![0-9].)                    # the first digit of a run
+    (?:
+        {_PREFIX_BEHIND}                # a currency in front
+    |
+        (?<![0-9a-z.,].)                # or a currency after the number
+        (?={_NUMBER_REST}(?:[.,]-{{1,2}})?\ ?(?:{_POST_CURRENCY}))
+    )
+    """,
+    re.VERBOSE,
+)
+
+
+def _money_matches(text: str) -> Iterator[re.Match[str]]:
+    """What ``_MONEY.finditer(text)`` finds, trying only where an amount can begin."""
+    done = 0  # the end of the last match: matches do not overlap
+    for anchor in _MONEY_ANCHOR.finditer(text):
+        digit = anchor.start()
+        if digit < done:
+            continue
+        match = None
+        # Positions in increasing order, as finditer tries them: a currency in front
+        # first, then the number itself. (A position before two close digits may be
+        # tried for each; it fails alike both times.)
+        for start in range(max(done, digit - _MAX_PREFIX), digit):
+            if text[start] in _PREFIX_FIRST and (match := _MONEY.match(text, start)):
+                break
+        else:
+            match = _MONEY.match(text, digit)
+        if match is not None:
+            done = match.end()
+            yield match
 
 
 def _parse_amount(number: str, crypto: bool) -> Decimal | None:
@@ -315,7 +392,7 @@ def _format_amount(amount: Decimal) -> str:
 def _money_amount(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
     """Amounts with a currency, valued as "1300 EUR" or "0.1 BTC"."""
     hits = []
-    for match in _MONEY.finditer(normalized.text):
+    for match in _money_matches(normalized.text):
         currency = _CURRENCIES[match["pre"] or match["post"]]
         number = match["pre_number"] or match["number"]
         amount = _parse_amount(number, currency in _CRYPTO)
@@ -445,6 +522,51 @@ _DEADLINE = re.compile(
     """,
     re.VERBOSE,
 )
+
+
+# Every deadline has a number right before its unit: "48 hours", "48-hours", "48hours".
+# finditer tries _DEADLINE at every position of the text, which was nearly all of the
+# detector's cost; _deadline_matches tries it only a little before such a pair. One
+# Aho-Corasick pass (in C) over all pairs finds them, overlapping ones included; for a
+# number in digits a pair holds only its last digit. The automaton is complete before
+# use and only read afterwards.
+def _number_unit_automaton() -> ahocorasick.Automaton:
+    """Every number word or digit, then nothing, a space or a hyphen, then a unit."""
+    automaton = ahocorasick.Automaton(ahocorasick.STORE_LENGTH)
+    for number in (*_NUMBER_WORDS, *"0123456789"):
+        for separator in ("", " ", "-"):
+            for unit in (*_HOURS, *_DAYS):
+                automaton.add_word(number + separator + unit)
+    automaton.make_automaton()
+    return automaton
+
+
+_NUMBER_UNIT = _number_unit_automaton()
+# How far before its pair a deadline can begin: the longest preposition and its space,
+# and the two digits of a number in digits that its pair leaves out.
+_DEADLINE_LEAD = max(map(len, _PREPOSITIONS)) + 1 + 2
+_WORD_CHAR = re.compile(r"\w")
+
+
+def _deadline_matches(text: str) -> Iterator[re.Match[str]]:
+    """What ``_DEADLINE.finditer(text)`` finds, trying only where a deadline can begin."""
+    pairs = sorted(
+        {
+            end + 1 - length
+            for end, length in _NUMBER_UNIT.iter(text)
+            if not _WORD_CHAR.match(text, end + 1)  # the unit must end a word
+        }
+    )
+    done = 0  # the end of the last match: matches do not overlap
+    tried = 0  # no position before this one is left to try
+    for pair in pairs:
+        for start in range(max(done, tried, pair - _DEADLINE_LEAD), pair + 1):
+            if start >= done and (match := _DEADLINE.match(text, start)):
+                done = match.end()
+                yield match
+        tried = pair + 1
+
+
 # "10 h 30", "18h30": a time of day, not a duration.
 _CLOCK_TIME = re.compile(r" ?[0-9]")
 _MAX_HOURS = 240
@@ -454,7 +576,7 @@ _MAX_DAYS = 30
 def _deadline(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
     """Time limits ("within 48 hours", "binnen 2 dagen"), valued as "48 hours", "2 days"."""
     hits = []
-    for match in _DEADLINE.finditer(normalized.text):
+    for match in _deadline_matches(normalized.text):
         word = match["number"]
         if match["hours"] == "h" and _CLOCK_TIME.match(normalized.text, match.end()):
             continue
@@ -502,6 +624,11 @@ def _recipient_address(normalized: NormalizedText, context: DetectorContext) -> 
     for address in dict.fromkeys(r.strip().lower() for r in context.recipients):
         local, at, _domain = address.rpartition("@")
         if not at or not local:
+            continue
+        # Both patterns below contain the local part literally. Most texts lack it, and
+        # `in` says so far faster than a pattern that opens with a look-behind, which the
+        # engine tries at every position.
+        if local not in text:
             continue
         # Not inside a longer address: no address character before it, and not followed
         # by more domain ("...@example.com.evil.org").

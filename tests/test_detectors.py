@@ -269,6 +269,24 @@ def test_money_amount_finds_every_amount() -> None:
     assert [value for value, _ in found] == ["1300 EUR", "1450 USD", "0.05 BTC"]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The detector tries its pattern only near digits; where amounts meet or overlap
+        # it must still find what a scan of every position finds.
+        ("100 eur 200", [("100 EUR", "100 eur")]),
+        ("5 $ 10", [("5 USD", "5 $")]),
+        ("€ 1 300 000 usd 5", [("1300000 EUR", "€ 1 300 000"), ("5 USD", "usd 5")]),
+        ("a$5, $6", [("6 USD", "$6")]),
+        ("€5€6", [("5 EUR", "€5")]),
+        ("us$5 and 7$", [("5 USD", "us$5"), ("7 USD", "7$")]),
+        ("1.000.0000 euro", [("1000 EUR", "1.000.0000 euro")]),
+    ],
+)
+def test_money_amount_where_amounts_meet(text: str, expected: list[tuple[str, str]]) -> None:
+    assert detect("money_amount", text) == expected
+
+
 # --- deadline ----------------------------------------------------------------------------
 
 
@@ -332,6 +350,30 @@ def test_deadline_rejects(text: str) -> None:
     assert detect("deadline", text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The detector tries its pattern only a little before a number and unit; the
+        # longest prepositions must still fit, and neighbours must not hide each other.
+        (
+            "innerhalb der nächsten 48 Stunden",
+            [("48 hours", "innerhalb der nächsten 48 Stunden")],
+        ),
+        (
+            "binnen de komende vierentwintig uur",
+            [("24 hours", "binnen de komende vierentwintig uur")],
+        ),
+        ("in 2 days 3 hours", [("2 days", "in 2 days"), ("3 hours", "3 hours")]),
+        ("a h 5 h", [("5 hours", "5 h")]),
+        ("within one h 2 days", [("2 days", "2 days")]),
+        ("24 hours ago, 12 hours", [("12 hours", "12 hours")]),
+        ("within 1234 hours", []),
+    ],
+)
+def test_deadline_where_phrases_meet(text: str, expected: list[tuple[str, str]]) -> None:
+    assert detect("deadline", text) == expected
+
+
 # --- recipient_address -------------------------------------------------------------------
 
 ME = ("john.smith@example.com",)
@@ -385,3 +427,11 @@ def test_recipient_address_rejects(text: str) -> None:
 
 def test_recipient_address_without_recipients() -> None:
     assert detect("recipient_address", "john.smith@example.com") == []
+
+
+def test_money_amount_is_linear_on_long_digit_groups() -> None:
+    # Unbounded thousands groups once made this quadratic: 100 KB took about 90 s.
+    text = normalize("000 " * 25_000 + "euro")
+    start = time.monotonic()
+    DETECTORS["money_amount"](text, DetectorContext())
+    assert time.monotonic() - start < 10
