@@ -66,6 +66,9 @@ class SmtpLimits:
     command_timeout: float = 300.0  # RFC 5321 4.5.3.2: at least 5 minutes per command
     data_timeout: float = 600.0
     drain_timeout: float = 60.0  # SIGTERM: how long sessions in flight may take to finish
+    # Processes sharing the listening socket: scanning is CPU-bound Python, so one
+    # process uses one core. 1 runs everything in the main process.
+    workers: int = 1
     xforward_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
 
 

@@ -8,12 +8,15 @@ flight finish within ``smtp.drain_timeout``, then exit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import os
 import signal
 import socket
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -116,21 +119,37 @@ def proxy_settings(config: Config) -> ProxySettings:
     )
 
 
+def _prepare_quarantine_dir(config: Config) -> None:
+    if config.quarantine_dir == Config().quarantine_dir:
+        # The shipped default lives in /var/lib/scam-milter, which systemd's
+        # StateDirectory makes; a plain `pip install . && scam-milter serve` has none.
+        try:
+            config.quarantine_dir.parent.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create {config.quarantine_dir.parent}: {exc.strerror or exc}"
+            ) from exc
+
+
 class Server:
-    def __init__(self, config: Config, config_path: Path | None, overrides: Overrides) -> None:
+    """One event loop serving SMTP: the whole proxy, or one worker of several."""
+
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path | None,
+        overrides: Overrides,
+        *,
+        sock: socket.socket | None = None,
+        ready: Callable[[], None] = lambda: notify_systemd("READY=1"),
+    ) -> None:
+        self.sock = sock
+        self.ready = ready
         self.config = config
         self.config_path = config_path
         self.overrides = overrides
         self.scanner = ScannerHolder(Scanner.from_rule_paths(config.rule_paths, config.scan))
-        if config.quarantine_dir == Config().quarantine_dir:
-            # The shipped default lives in /var/lib/scam-milter, which systemd's
-            # StateDirectory makes; a plain `pip install . && scam-milter serve` has none.
-            try:
-                config.quarantine_dir.parent.mkdir(mode=0o700, exist_ok=True)
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot create {config.quarantine_dir.parent}: {exc.strerror or exc}"
-                ) from exc
+        _prepare_quarantine_dir(config)
         self.store = QuarantineStore(config.quarantine_dir)
         self.relay = Relay(relay_settings(config))
         self.proxy = Proxy(self.scanner, self.relay, self.store, proxy_settings(config))
@@ -140,7 +159,9 @@ class Server:
         loop = asyncio.get_running_loop()
         host, port = self.config.listen
         try:
-            front = await start_front(self.proxy, front_settings(self.config), host, port)
+            front = await start_front(
+                self.proxy, front_settings(self.config), host, port, sock=self.sock
+            )
         except OSError as exc:
             reason = exc.strerror or str(exc).rpartition(": ")[2]
             raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from exc
@@ -156,7 +177,7 @@ class Server:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
-        notify_systemd("READY=1")
+        self.ready()
         await self.stopping.wait()
         notify_systemd("STOPPING=1")
         log.info("stopping: no new connections, %d session(s) in flight", front.active_sessions)
@@ -195,9 +216,106 @@ def serve(config_path: Path | None, overrides: Overrides) -> int:
     """Run the proxy until SIGTERM; raises ScamMilterError for a bad start."""
     setup_logging()
     config = overrides.apply(load_config(config_path))
+    if config.smtp.workers > 1:
+        return Supervisor(config, config_path, overrides).run()
 
     async def main() -> int:
         server = Server(config, config_path, overrides)
         return await server.run()
 
     return asyncio.run(main())
+
+
+class Supervisor:
+    """Pre-forked workers sharing one listening socket, as classic Unix servers do.
+
+    Scanning is CPU-bound Python, so one process uses one core; with ``smtp.workers``
+    processes the proxy uses several. The parent validates everything first (rules,
+    quarantine, the address to listen on), so a bad start is still one line; then it
+    only forwards signals to the workers and replaces a worker that dies.
+    """
+
+    def __init__(self, config: Config, config_path: Path | None, overrides: Overrides) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.overrides = overrides
+        self.workers: dict[int, int] = {}  # pid -> worker number
+        self.stopping = False
+
+    def run(self) -> int:
+        # Fail here, once, rather than in every worker.
+        Scanner.from_rule_paths(self.config.rule_paths, self.config.scan)
+        _prepare_quarantine_dir(self.config)
+        QuarantineStore(self.config.quarantine_dir).close()
+        host, port = self.config.listen
+        try:
+            sock = socket.create_server((host, port), backlog=1024)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        pending = [self.spawn(number, sock) for number in range(self.config.smtp.workers)]
+        for ready in pending:
+            with os.fdopen(ready, "rb") as pipe:
+                pipe.read(1)  # a byte when that worker listens; EOF if it died first
+        log.info("%d workers listening on %s:%d", len(self.workers), host, port)
+        notify_systemd("READY=1")
+        signal.signal(signal.SIGTERM, self.forward_stop)
+        signal.signal(signal.SIGINT, self.forward_stop)
+        signal.signal(signal.SIGHUP, self.forward)
+        while self.workers:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            number = self.workers.pop(pid, None)
+            if number is None or self.stopping:
+                continue
+            log.error(
+                "worker %d (pid %d) died with status %d; starting another", number, pid, status
+            )
+            time.sleep(1)  # a worker that dies at once must not spin the CPU
+            os.close(self.spawn(number, sock))
+        sock.close()
+        log.info("stopped")
+        return 0
+
+    def spawn(self, number: int, sock: socket.socket) -> int:
+        """Fork worker ``number``; returns the read end of its readiness pipe."""
+        ready_read, ready_write = os.pipe()
+        pid = os.fork()
+        if pid:
+            os.close(ready_write)
+            self.workers[pid] = number
+            return ready_read
+        os.close(ready_read)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        code = 1
+        try:
+            code = asyncio.run(self.worker(sock, ready_write))
+        except ScamMilterError as exc:
+            log.error("worker %d cannot start: %s", number, exc)
+        except BaseException:
+            log.exception("worker %d crashed", number)
+        finally:
+            os._exit(code)
+
+    async def worker(self, sock: socket.socket, ready_write: int) -> int:
+        def ready() -> None:
+            # A replacement worker's pipe has no reader: nobody waits for it.
+            with contextlib.suppress(OSError):
+                os.write(ready_write, b"1")
+            os.close(ready_write)
+
+        server = Server(self.config, self.config_path, self.overrides, sock=sock, ready=ready)
+        return await server.run()
+
+    def forward(self, signum: int, _frame: object) -> None:
+        for pid in list(self.workers):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    def forward_stop(self, signum: int, frame: object) -> None:
+        if not self.stopping:
+            notify_systemd("STOPPING=1")
+        self.stopping = True
+        self.forward(signal.SIGTERM, frame)

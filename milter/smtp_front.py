@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import socket
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -249,14 +250,23 @@ class FrontServer:
 
 
 async def start_front(
-    handler: TransactionHandler, settings: FrontSettings, host: str, port: int
+    handler: TransactionHandler,
+    settings: FrontSettings,
+    host: str,
+    port: int,
+    *,
+    sock: socket.socket | None = None,
 ) -> FrontServer:
-    """Listen on ``host``:``port`` (0 picks a free port, see ``FrontServer.port``)."""
+    """Listen on ``host``:``port`` (0 picks a free port, see ``FrontServer.port``), or
+    accept on ``sock``, a listening socket shared by several worker processes."""
     loop = asyncio.get_running_loop()
     front = FrontServer(handler, settings, loop)
     # A plain asyncio server, not aiosmtpd's Controller: the Controller runs its own
     # loop in a thread, and we want the front in the proxy's loop.
-    front._server = await loop.create_server(lambda: _FrontSMTP(front), host, port)
+    if sock is not None:
+        front._server = await loop.create_server(lambda: _FrontSMTP(front), sock=sock)
+    else:
+        front._server = await loop.create_server(lambda: _FrontSMTP(front), host, port)
     # Kept now: after stop_accepting the server has no sockets left to ask.
     front._port = int(front._server.sockets[0].getsockname()[1])
     return front

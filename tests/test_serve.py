@@ -237,3 +237,70 @@ def test_bad_start_is_one_line(tmp_path: Path, rules: Path) -> None:
             assert "Traceback" not in result.stderr
     finally:
         busy.close()
+
+
+def children(pid: int) -> list[str]:
+    """The pids whose parent is ``pid``, read from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == str(pid):
+            found.append(stat.parent.name)
+    return found
+
+
+def test_workers_share_the_port_and_are_replaced(
+    tmp_path: Path, sink: tuple[Sink, int], rules: Path
+) -> None:
+    recorder, sink_port = sink
+    port = free_port()
+    config = tmp_path / "config.yml"
+    config.write_text(f"rules: [{rules}]\nsmtp: {{workers: 2}}\n", encoding="utf-8")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "milter.cli",
+            "serve",
+            f"--config={config}",
+            f"--listen=127.0.0.1:{port}",
+            f"--next-hop=127.0.0.1:{sink_port}",
+            f"--quarantine-dir={tmp_path / 'q'}",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    stream = process.stderr
+    assert stream is not None
+    threading.Thread(target=lambda: lines.extend(iter(stream.readline, "")), daemon=True).start()
+    served = Served(process, port, lines)
+    try:
+        served.wait_line(r"2 workers listening")
+        for _ in range(6):
+            served.send("hello")
+        served.send("holdme")
+        assert len(recorder.messages) == 6
+        # A worker that dies is replaced, and the service goes on meanwhile.
+        workers = children(process.pid)
+        assert len(workers) == 2
+        os.kill(int(workers[0]), signal.SIGKILL)
+        served.wait_line(r"died .* starting another")
+        for _ in range(4):
+            served.send("hello")
+        assert len(recorder.messages) == 10
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            now = children(process.pid)
+            if len(now) == 2 and workers[0] not in now:
+                break
+            time.sleep(0.1)
+        assert len(now) == 2 and workers[0] not in now
+    finally:
+        code = stop(served)
+    assert code == 0
