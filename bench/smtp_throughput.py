@@ -88,6 +88,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=5000)
     parser.add_argument("--file", action="store_true", help="send a real mail, not filler")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="scam-milter's smtp.workers")
     args = parser.parse_args()
     for tool in ("smtp-source", "smtp-sink"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
@@ -110,6 +111,8 @@ def main() -> int:
         sink = subprocess.Popen(
             ["smtp-sink", *user, "-d", f"{dump}/%M.", f"127.0.0.1:{sink_port}", "256"]
         )
+        config = Path(tmp) / "config.yml"
+        config.write_text(f"smtp: {{workers: {args.workers}}}\n", encoding="utf-8")
         proxy = None
         direct: list[float] = []
         through: list[float] = []
@@ -128,6 +131,8 @@ def main() -> int:
                     f"127.0.0.1:{sink_port}",
                     "--quarantine-dir",
                     str(Path(tmp) / "quarantine"),
+                    "--config",
+                    str(config),
                 ],
                 cwd=ROOT,
                 env=dict(os.environ, PYTHONPATH=str(ROOT)),
@@ -151,6 +156,7 @@ def main() -> int:
     kind = "a 5 KB business mail" if args.file else f"smtp-source's {args.size}-byte filler"
     print(
         f"{n} messages ({kind}), {args.sessions} parallel sessions, "
+        f"{args.workers} worker(s), "
         f"median of {args.rounds} alternating rounds\n"
         f"straight into smtp-sink: {direct_rate:8.0f} msg/s  "
         f"(rounds: {', '.join(f'{n / t:.0f}' for t in direct)})\n"
