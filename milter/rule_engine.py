@@ -20,6 +20,7 @@ from milter.condition import evaluate, necessary_triggers
 from milter.detectors import DETECTORS, DetectorContext, Hit
 from milter.normalize import NormalizedText
 from milter.rule_loader import (
+    LOOKAHEAD_SLACK,
     DetectorMatcher,
     Matcher,
     PhraseMatcher,
@@ -74,6 +75,7 @@ class RuleSet:
         """``prefilter=False`` evaluates every rule on every message: for tests and benchmarks."""
         self.rules: tuple[Rule, ...] = tuple(order_rules(rules))
         self.regex_timeout = regex_timeout
+        self.prefilter = prefilter
         self._position = {rule.id: i for i, rule in enumerate(self.rules)}
         triggers: dict[str, frozenset[TriggerKey] | None] = {}
         literal_index: dict[str, dict[str, set[int]]] = {}
@@ -312,13 +314,20 @@ class _Run:
         for target in matcher.targets:
             for text in self.target(target):
                 found = None
-                for pattern, literals in zip(matcher.patterns, matcher.literals, strict=True):
+                widths = matcher.widths or (None,) * len(matcher.patterns)
+                for pattern, literals, width in zip(
+                    matcher.patterns, matcher.literals, widths, strict=True
+                ):
+                    windows: list[tuple[int, int]] | None = None
                     if literals is not None:
                         if found is None:
                             found = self.occurrences_in(text)
                         if not all(any(lit in found for lit in group) for group in literals):
                             continue
-                    for m in self.finditer(pattern, text.text, f"{rule.id}.{matcher.name}"):
+                        if width is not None and self.ruleset.prefilter:
+                            windows = _windows(found, literals, width, len(text.text))
+                    where = f"{rule.id}.{matcher.name}"
+                    for m in self.search(pattern, text.text, windows, where):
                         value = m.group()
                         if value not in seen:
                             seen[value] = text.evidence(m.start(), m.end())
@@ -337,12 +346,58 @@ class _Run:
                         return _result(seen.values())
         return _NO
 
-    def finditer(self, pattern: regex.Pattern, text: str, where: str) -> Iterable[regex.Match]:
+    def search(
+        self,
+        pattern: regex.Pattern,
+        text: str,
+        windows: list[tuple[int, int]] | None,
+        where: str,
+    ) -> Iterable[regex.Match]:
+        """Matches in the whole text, or only inside ``windows`` (each found once)."""
+        if windows is None:
+            yield from self.finditer(pattern, text, where)
+            return
+        last_end = -1
+        for start, end in windows:
+            for m in self.finditer(pattern, text, where, start, end):
+                if m.start() >= last_end:
+                    last_end = m.end() if m.end() > m.start() else m.end() + 1
+                    yield m
+
+    def finditer(
+        self, pattern: regex.Pattern, text: str, where: str, pos: int = 0, endpos: int | None = None
+    ) -> Iterable[regex.Match]:
         """Matches of ``pattern``, stopping (with a note) when the time bound is reached."""
         try:
-            yield from pattern.finditer(text, timeout=self.ruleset.regex_timeout)
+            yield from pattern.finditer(
+                text,
+                pos,
+                len(text) if endpos is None else endpos,
+                timeout=self.ruleset.regex_timeout,
+            )
         except TimeoutError:
             self.notes.append(f"regex time limit reached in {where}")
+
+
+def _windows(
+    found: dict[str, list[int]], literals: tuple[frozenset[str], ...], width: int, size: int
+) -> list[tuple[int, int]]:
+    """Where a match of at most ``width`` characters can be: around each occurrence of
+    the rarest required literal set. Overlapping windows are merged."""
+    group = min(literals, key=lambda g: sum(len(found.get(lit, ())) for lit in g))
+    spans = []
+    for literal in group:
+        for last in found.get(literal, ()):
+            first = last - len(literal) + 1
+            spans.append((max(0, last + 1 - width), min(size, first + width + LOOKAHEAD_SLACK)))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _bounded(content: str, start: int, end: int, phrase: str) -> bool:

@@ -92,6 +92,9 @@ class RegexMatcher:
     # Per pattern: literal sets such that any match holds one literal of each, or None.
     literals: tuple[Literals | None, ...]
     min_count: int = 1
+    # Per pattern: the longest match it can make, when short enough to search only
+    # around the required literals (see window_width), else None.
+    widths: tuple[int | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -517,7 +520,8 @@ def _compile_matcher(name: str, spec: Any, fail: Any) -> Matcher:
             except regex.error as exc:
                 raise fail(f"matcher {name!r}: bad regex {pattern!r}: {exc}", "regex") from None
             literals.append(required_literals(pattern))
-        return RegexMatcher(name, targets, tuple(compiled), tuple(literals), min_count)
+        widths = tuple(window_width(p) for p in patterns)
+        return RegexMatcher(name, targets, tuple(compiled), tuple(literals), min_count, widths)
 
     if kind == "phrases":
         raw_phrases = spec["phrases"]
@@ -614,6 +618,49 @@ def required_literals(pattern: str) -> Literals | None:
         return None
     found.sort(key=_selectivity, reverse=True)
     return tuple(found[:_MAX_LITERAL_SETS])
+
+
+# A regex whose matches are at most this long is searched only in windows around its
+# required literal; lookaheads may read this far past a window's end.
+MAX_WINDOW = 2000
+LOOKAHEAD_SLACK = 64
+
+
+def window_width(pattern: str) -> int | None:
+    """The longest match of ``pattern``, if bounded by MAX_WINDOW and with no lookahead
+    reading further than LOOKAHEAD_SLACK; else None (search the whole text)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = sre_parse.parse(pattern, 0)
+    except (sre_constants.error, RecursionError, OverflowError, ValueError):
+        return None
+    if not _lookaheads_short(list(parsed)):
+        return None
+    width = parsed.getwidth()[1]
+    return width if width <= MAX_WINDOW else None
+
+
+def _lookaheads_short(items: list) -> bool:
+    for op, av in items:
+        if op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
+            direction, sub = av
+            if direction == 1 and sub.getwidth()[1] > LOOKAHEAD_SLACK:
+                return False
+            if not _lookaheads_short(list(sub)):
+                return False
+        elif op is sre_constants.SUBPATTERN:
+            if not _lookaheads_short(list(av[-1])):
+                return False
+        elif op is sre_constants.BRANCH:
+            if not all(_lookaheads_short(list(b)) for b in av[1]):
+                return False
+        elif op in _REPEATS:
+            if not _lookaheads_short(list(av[2])):
+                return False
+        elif _ATOMIC is not None and op is _ATOMIC and not _lookaheads_short(list(av)):
+            return False
+    return True
 
 
 # Checking more sets than this costs more than the regex runs it saves.
