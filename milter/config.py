@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -67,8 +68,12 @@ class SmtpLimits:
     data_timeout: float = 600.0
     drain_timeout: float = 60.0  # SIGTERM: how long sessions in flight may take to finish
     # Processes sharing the listening socket: scanning is CPU-bound Python, so one
-    # process uses one core. 1 runs everything in the main process.
-    workers: int = 1
+    # process uses one core. 0 means one per core; 1 runs all in the main process.
+    workers: int = 0
+
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
     xforward_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
 
 
@@ -236,7 +241,11 @@ def _numbers_section(data: Mapping[str, Any], key: str, defaults: Any, name: str
                     raise ConfigError(f"{where}: {network!r} is not a network") from None
             values[item] = tuple(value)
         else:
-            values[item] = type(default)(_number(value, where, positive=True))
+            # workers may be 0 ("one per core"); every other number must be positive.
+            number = _number(value, where, positive=item != "workers")
+            if number < 0 or (isinstance(default, int) and number != int(number)):
+                raise ConfigError(f"{where} must be a whole number from 0, got {value!r}")
+            values[item] = type(default)(number)
     return replace(defaults, **values)
 
 

@@ -177,6 +177,20 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def _set_wal(db: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting while another process does the same: the switch takes an
+    exclusive lock that SQLite's busy timeout does not wait for."""
+    deadline = _time.monotonic() + 10.0
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or _time.monotonic() > deadline:
+                raise
+            _time.sleep(0.02)
+
+
 class QuarantineStore:
     """Held messages in one directory: files written durably, listed through an index."""
 
@@ -481,7 +495,7 @@ class QuarantineStore:
         # by the threads, serialised by self._lock.
         db = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            _set_wal(db)
             # FULL: a committed insert survives a power cut, like the files it indexes.
             db.execute("PRAGMA synchronous=FULL")
             # Looked at and created inside one write transaction: two instances starting

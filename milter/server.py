@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import ipaddress
 import logging
 import os
@@ -16,9 +17,10 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from milter.config import Config, load_config
 from milter.errors import ConfigError, ScamMilterError
@@ -216,14 +218,37 @@ def serve(config_path: Path | None, overrides: Overrides) -> int:
     """Run the proxy until SIGTERM; raises ScamMilterError for a bad start."""
     setup_logging()
     config = overrides.apply(load_config(config_path))
-    if config.smtp.workers > 1:
+    if config.smtp.worker_count() > 1:
         return Supervisor(config, config_path, overrides).run()
 
     async def main() -> int:
         server = Server(config, config_path, overrides)
         return await server.run()
 
-    return asyncio.run(main())
+    return _run_loop(main())
+
+
+def _run_loop(main: Coroutine[Any, Any, int]) -> int:
+    """Run ``main`` on uvloop when it is installed (libuv's loop: measurably faster for
+    many short SMTP sessions), else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Ask Linux to send us SIGTERM when the supervisor dies, however it dies: orphaned
+    workers would keep the port and stop a restarted service from listening."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class Supervisor:
@@ -241,6 +266,7 @@ class Supervisor:
         self.overrides = overrides
         self.workers: dict[int, int] = {}  # pid -> worker number
         self.stopping = False
+        self.sock: socket.socket | None = None
 
     def run(self) -> int:
         # Fail here, once, rather than in every worker.
@@ -252,7 +278,9 @@ class Supervisor:
             sock = socket.create_server((host, port), backlog=1024)
         except OSError as exc:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-        pending = [self.spawn(number, sock) for number in range(self.config.smtp.workers)]
+        self.sock = sock
+        count = self.config.smtp.worker_count()
+        pending = [self.spawn(number, sock) for number in range(count)]
         for ready in pending:
             with os.fdopen(ready, "rb") as pipe:
                 pipe.read(1)  # a byte when that worker listens; EOF if it died first
@@ -281,6 +309,7 @@ class Supervisor:
     def spawn(self, number: int, sock: socket.socket) -> int:
         """Fork worker ``number``; returns the read end of its readiness pipe."""
         ready_read, ready_write = os.pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid:
             os.close(ready_write)
@@ -289,9 +318,10 @@ class Supervisor:
         os.close(ready_read)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
+        _stop_with_parent(parent)
         code = 1
         try:
-            code = asyncio.run(self.worker(sock, ready_write))
+            code = _run_loop(self.worker(sock, ready_write))
         except ScamMilterError as exc:
             log.error("worker %d cannot start: %s", number, exc)
         except BaseException:
@@ -317,5 +347,9 @@ class Supervisor:
     def forward_stop(self, signum: int, frame: object) -> None:
         if not self.stopping:
             notify_systemd("STOPPING=1")
+            # Our copy of the listening socket must go too, or the kernel would keep
+            # queueing new connections that no worker will ever accept.
+            if self.sock is not None:
+                self.sock.close()
         self.stopping = True
         self.forward(signal.SIGTERM, frame)

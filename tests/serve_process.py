@@ -62,6 +62,9 @@ class ServeProcess:
             env=dict(os.environ, PYTHONPATH=str(ROOT)),
             stderr=subprocess.PIPE,
             text=True,
+            # Its own process group: kill() takes the supervisor and its workers together,
+            # as systemd does with the service's control group.
+            start_new_session=True,
         )
         stream = self.process.stderr
         assert stream is not None
@@ -103,6 +106,7 @@ class ServeProcess:
             return self.process.wait(timeout=10)
 
     def kill(self) -> None:
+        """SIGKILL to every process of the service at once."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)

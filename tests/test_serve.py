@@ -304,3 +304,41 @@ def test_workers_share_the_port_and_are_replaced(
     finally:
         code = stop(served)
     assert code == 0
+
+
+def test_workers_stop_when_the_supervisor_is_killed(
+    tmp_path: Path, sink: tuple[Sink, int], rules: Path
+) -> None:
+    port = free_port()
+    config = tmp_path / "config.yml"
+    config.write_text(f"rules: [{rules}]\nsmtp: {{workers: 2}}\n", encoding="utf-8")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "milter.cli",
+            "serve",
+            f"--config={config}",
+            f"--listen=127.0.0.1:{port}",
+            f"--next-hop=127.0.0.1:{sink[1]}",
+            f"--quarantine-dir={tmp_path / 'q'}",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while len(children(process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = children(process.pid)
+    assert len(workers) == 2
+    process.kill()  # the supervisor alone, with no chance to clean up
+    process.wait(timeout=10)
+    # The workers follow it, so a restarted service can listen on the port again.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    with socket.socket() as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))
