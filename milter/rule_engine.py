@@ -10,6 +10,7 @@ its condition lazily, running a regex only when its own literal was seen.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -112,6 +113,11 @@ class RuleSet:
             for rule in self.rules
             for name, matcher in rule.matchers.items()
         }
+        # A literal like "xxx" matches at every position of "xxxxxxxx…": in the automaton
+        # it would cost a Python step per character of such a run. These are looked up
+        # with str.find instead, their positions capped (see _Run.occurrences_in).
+        self._periodic = tuple(sorted(lit for lit in literals if _periodic(lit)))
+        literals -= set(self._periodic)
         self._automaton: ahocorasick.Automaton | None = None
         if literals:
             automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
@@ -184,6 +190,7 @@ class _Run:
         self.source = source
         self.context = context
         self.occurrences: dict[int, dict[str, list[int]]] = {}
+        self.overflowed: set[tuple[int, str]] = set()
         self.detections: dict[tuple[int, str], list[Hit]] = {}
         self.texts: dict[str, Sequence[NormalizedText]] = {}
         self.results: dict[str, RuleMatch | None] = {}
@@ -198,14 +205,29 @@ class _Run:
         return texts
 
     def occurrences_in(self, text: NormalizedText) -> dict[str, list[int]]:
+        """literal -> end index (inclusive) of each occurrence in ``text.text``."""
         key = id(text)
         found = self.occurrences.get(key)
         if found is None:
             found = {}
+            content = text.text
             automaton = self.ruleset._automaton
-            if automaton is not None and text.text:
-                for end, literal in automaton.iter(text.text):
+            if automaton is not None and content:
+                for end, literal in automaton.iter(content):
                     found.setdefault(literal, []).append(end)
+            for literal in self.ruleset._periodic:
+                position = content.find(literal)
+                if position < 0:
+                    continue
+                ends = found[literal] = []
+                while position >= 0:
+                    if len(ends) == MAX_PERIODIC_POSITIONS:
+                        # The list is incomplete: phrase checks and regex windows that
+                        # rely on it fall back to searching the whole text.
+                        self.overflowed.add((key, literal))
+                        break
+                    ends.append(position + len(literal) - 1)
+                    position = content.find(literal, position + 1)
             self.occurrences[key] = found
         return found
 
@@ -296,6 +318,11 @@ class _Run:
                         if _bounded(content, start, end + 1, phrase):
                             seen[phrase] = text.evidence(start, end + 1)
                             break
+                    else:
+                        if (id(text), phrase) in self.overflowed:
+                            m = _word_pattern(phrase).search(content)
+                            if m is not None:
+                                seen[phrase] = text.evidence(m.start(), m.end())
                     if len(seen) >= matcher.min_count:
                         return _result(seen.values())
                 for pattern, pieces in matcher.fuzzy:
@@ -326,6 +353,10 @@ class _Run:
                             continue
                         if width is not None and self.ruleset.prefilter:
                             windows = _windows(found, literals, width, len(text.text))
+                            if windows is not None and any(
+                                (id(text), lit) in self.overflowed for g in literals for lit in g
+                            ):
+                                windows = None  # incomplete positions: search everything
                     where = f"{rule.id}.{matcher.name}"
                     for m in self.search(pattern, text.text, windows, where):
                         value = m.group()
@@ -398,6 +429,23 @@ def _windows(
         else:
             merged.append((start, end))
     return merged
+
+
+MAX_PERIODIC_POSITIONS = 64
+
+
+def _periodic(literal: str) -> bool:
+    """True when the literal repeats itself within half its length ("xxx", "abab")."""
+    size = len(literal)
+    return any(literal[k:] == literal[:-k] for k in range(1, size // 2 + 1))
+
+
+@functools.lru_cache(maxsize=256)
+def _word_pattern(phrase: str) -> regex.Pattern:
+    """The phrase as a whole word, for when its recorded positions are incomplete."""
+    before = r"(?<!\w)" if _is_word(phrase[0]) else ""
+    after = r"(?!\w)" if _is_word(phrase[-1]) else ""
+    return regex.compile(before + regex.escape(phrase) + after)
 
 
 def _bounded(content: str, start: int, end: int, phrase: str) -> bool:

@@ -179,3 +179,47 @@ def test_regex_time_limit_is_a_note_not_a_crash(tmp_path: Path) -> None:
     outcome = ruleset.match(source({"body": ["word " * 400_000 + "!zzz"]}), DetectorContext())
     assert outcome.matches == ()
     assert outcome.notes == ("regex time limit reached in SLOW.slow",)
+
+
+def test_self_repeating_literal_past_its_position_cap(tmp_path: Path) -> None:
+    # "xxx" matches everywhere in a run of x: its positions are capped, and a match
+    # after the cap must still be found (by searching the whole text).
+    path = tmp_path / "xxx.yml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            - id: XXX_WORD
+              description: the word xxx
+              score: 1
+              matchers:
+                word:
+                  target: body
+                  phrases: [xxx]
+              condition: word
+              examples:
+                must_match: [{body: xxx}]
+                must_not_match: [{body: xxxx}]
+            - id: XXX_NEAR_VIDEO
+              description: xxx near video
+              score: 1
+              matchers:
+                near:
+                  target: body
+                  regex: '\\bxxx\\b.{0,20}\\bvideo'
+              condition: near
+              examples:
+                must_match: [{body: xxx video}]
+                must_not_match: [{body: xxxx video}]
+            """
+        ),
+        encoding="utf-8",
+    )
+    rules = load_rule_file(path)
+    text = "x" * 5000 + " and then an xxx video"
+    for prefilter in (True, False):
+        outcome = RuleSet(rules, prefilter=prefilter).match(
+            source({"body": [text]}), DetectorContext()
+        )
+        assert {m.rule.id for m in outcome.matches} == {"XXX_WORD", "XXX_NEAR_VIDEO"}
+    outcome = RuleSet(rules).match(source({"body": ["x" * 5000]}), DetectorContext())
+    assert outcome.matches == ()
