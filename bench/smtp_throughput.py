@@ -184,7 +184,8 @@ def main() -> int:
     kind = "a 5 KB business mail" if args.file else f"smtp-source's {args.size}-byte filler"
     print(
         f"{n} messages ({kind}), {args.sessions} parallel sessions, scam-milter with "
-        f"{args.workers} worker(s); {args.rounds} rounds, msg/s per round\n"
+        f"{args.workers or f'one per core ({os.cpu_count()})'} worker(s); "
+        f"{args.rounds} rounds, msg/s per round\n"
         f"straight into smtp-sink:          {rates(direct)}\n"
         f"through a plain aiosmtpd relay:   {rates(baseline)}\n"
         f"through scam-milter:              {rates(through)}\n"
