@@ -290,6 +290,17 @@ def test_dsn_parameters_arrive_intact(stack: StackFactory, mode: str) -> None:
 # --- Failure paths: no message lost, none delivered twice --------------------------------
 
 
+def after_queue_proxy(tmp_path: Path, postfix: PostfixInstance, next_hop: int) -> ServeProcess:
+    """A started proxy on ``postfix``'s filter port, relaying to ``next_hop``."""
+    return ServeProcess(
+        tmp_path,
+        listen=postfix.filter_port,
+        next_hop=next_hop,
+        mode="after-queue",
+        rules=[shipped_rules_dir()],
+    ).start()
+
+
 def test_next_hop_down_then_back(postfix_factory, tmp_path: Path) -> None:
     postfix = postfix_factory(
         "after-queue",
@@ -297,13 +308,7 @@ def test_next_hop_down_then_back(postfix_factory, tmp_path: Path) -> None:
         main_extra={"minimal_backoff_time": "300s", "maximal_backoff_time": "300s"},
     )
     dead = free_port()
-    proxy = ServeProcess(
-        tmp_path,
-        listen=postfix.filter_port,
-        next_hop=dead,
-        mode="after-queue",
-        rules=[shipped_rules_dir()],
-    ).start()
+    proxy = after_queue_proxy(tmp_path, postfix, dead)
     try:
         postfix.start()
         with smtplib.SMTP("127.0.0.1", postfix.smtp_port, timeout=60) as client:
@@ -313,13 +318,7 @@ def test_next_hop_down_then_back(postfix_factory, tmp_path: Path) -> None:
         assert len(postfix.queue()) == 1
         proxy.stop()
         # The next hop is back: the proxy relays to the reinjection server again.
-        proxy = ServeProcess(
-            tmp_path,
-            listen=postfix.filter_port,
-            next_hop=postfix.reinject_port,
-            mode="after-queue",
-            rules=[shipped_rules_dir()],
-        ).start()
+        proxy = after_queue_proxy(tmp_path, postfix, postfix.reinject_port)
         postfix.flush()
         postfix.wait_delivered(1)
         postfix.wait_queue_empty(timeout=30)
@@ -388,13 +387,7 @@ class ScriptedNextHop:
 def test_next_hop_answering_5xx(postfix_factory, tmp_path: Path) -> None:
     postfix = postfix_factory("after-queue", start=False)
     refusing = ScriptedNextHop(b"554 5.7.0 scripted refusal\r\n")
-    proxy = ServeProcess(
-        tmp_path,
-        listen=postfix.filter_port,
-        next_hop=refusing.port,
-        mode="after-queue",
-        rules=[shipped_rules_dir()],
-    ).start()
+    proxy = after_queue_proxy(tmp_path, postfix, refusing.port)
     try:
         postfix.start()
         with smtplib.SMTP("127.0.0.1", postfix.smtp_port, timeout=60) as client:
@@ -446,13 +439,7 @@ def test_proxy_killed_mid_message_then_restarted(postfix_factory, tmp_path: Path
         main_extra={"minimal_backoff_time": "300s", "maximal_backoff_time": "300s"},
     )
     stalling = ScriptedNextHop(None)
-    proxy = ServeProcess(
-        tmp_path,
-        listen=postfix.filter_port,
-        next_hop=stalling.port,
-        mode="after-queue",
-        rules=[shipped_rules_dir()],
-    ).start()
+    proxy = after_queue_proxy(tmp_path, postfix, stalling.port)
     try:
         postfix.start()
         with smtplib.SMTP("127.0.0.1", postfix.smtp_port, timeout=60) as client:
@@ -461,13 +448,7 @@ def test_proxy_killed_mid_message_then_restarted(postfix_factory, tmp_path: Path
         proxy.kill()  # SIGKILL while the message is in the middle of the proxy
         postfix.wait_log(r"status=deferred")
         assert len(postfix.queue()) == 1
-        proxy = ServeProcess(
-            tmp_path,
-            listen=postfix.filter_port,
-            next_hop=postfix.reinject_port,
-            mode="after-queue",
-            rules=[shipped_rules_dir()],
-        ).start()
+        proxy = after_queue_proxy(tmp_path, postfix, postfix.reinject_port)
         postfix.flush()
         postfix.wait_delivered(1)
         postfix.wait_queue_empty(timeout=30)
