@@ -51,6 +51,9 @@ class ViewLimits:
     pdf_max_pages: int = 10
     pdf_max_seconds: float = 2.0
     pdf_max_bytes: int = 10_000_000
+    # For the whole message: each part is bounded, but hundreds of hostile parts (slow
+    # HTML) could still add up to minutes. Parts after the budget are not read.
+    max_seconds: float = 20.0
 
     def __post_init__(self) -> None:
         for name in ("max_parts", "max_depth", "max_text_chars", "pdf_max_pages"):
@@ -58,6 +61,8 @@ class ViewLimits:
                 raise ValueError(f"View limit {name} must be 0 or more.")
         if self.pdf_max_seconds < 0 or self.pdf_max_bytes < 0:
             raise ValueError("PDF limits must be 0 or more.")
+        if self.max_seconds < 0:
+            raise ValueError("View limit max_seconds must be 0 or more.")
 
 
 @dataclass(frozen=True)
@@ -265,6 +270,7 @@ class _Builder:
     decoded_bytes: int = 0
     pdf_seconds: float = 0.0
     stopped_parts: bool = False
+    started: float = field(default_factory=time.monotonic)
 
     def defect(self, text: str) -> None:
         if len(self.defects) < MAX_DEFECTS and text not in self.defects:
@@ -372,6 +378,14 @@ class _Builder:
             if not self.stopped_parts:
                 self.stopped_parts = True
                 self.defect(f"more than {self.limits.max_parts} MIME parts; the rest not read")
+            return
+        if self.parts and time.monotonic() - self.started > self.limits.max_seconds:
+            if not self.stopped_parts:
+                self.stopped_parts = True
+                self.defect(
+                    f"reading the message took over {self.limits.max_seconds:g} s; "
+                    f"parts after the first {self.parts} not read"
+                )
             return
         self.parts += 1
         self._read_defects(part)

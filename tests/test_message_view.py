@@ -505,3 +505,14 @@ def test_decode_encoded_words_directly() -> None:
     assert decode_encoded_words("x =?utf-8?q?a?= y") == "x a y"
     assert decode_encoded_words("=?utf-8*en?q?hi?=") == "hi"
     assert decode_encoded_words("no words") == "no words"
+
+
+def test_time_budget_stops_reading_later_parts() -> None:
+    parts = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(10))
+    raw = b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + parts + b"--b--\r\n"
+    full = parse_message(raw, Envelope(), ViewLimits())
+    assert len(full.text_parts) == 10
+    cut = parse_message(raw, Envelope(), ViewLimits(max_seconds=0))
+    # The multipart container counts as the first part; nothing after the budget.
+    assert cut.text_parts == ()
+    assert any("parts after the first 1 not read" in d for d in cut.defects)
