@@ -495,7 +495,7 @@ _ARTICLE_NUMBERS = frozenset(
     {"a", "an", "een", "un", "une", "ein", "eine", "einem", "einer", "una"}
 )
 _HOURS = (
-    "hours", "hour", "hrs", "hr", "h", "uur", "uren", "heures", "heure",
+    "hours", "hour", "hrs", "hr", "h", "uur", "uren", "u", "heures", "heure",
     "stunden", "stunde", "std", "horas", "hora",
 )  # fmt: skip
 _DAYS = (
@@ -578,7 +578,13 @@ def _deadline(normalized: NormalizedText, context: DetectorContext) -> list[Hit]
     hits = []
     for match in _deadline_matches(normalized.text):
         word = match["number"]
-        if match["hours"] == "h" and _CLOCK_TIME.match(normalized.text, match.end()):
+        if match["hours"] in ("h", "u") and _CLOCK_TIME.match(normalized.text, match.end()):
+            continue  # "18h30", the Belgian "14u30": a time of day
+        if match["hours"] == "u" and (
+            not match["prep"] or not word.isdigit() or match.end("number") != match.start("hours")
+        ):
+            # Flemish "72u" for hours, but only as "binnen 72u": "u" alone is also the
+            # Dutch "you", and "4u" is "for you".
             continue
         if word.isdigit():
             count = int(word)

@@ -73,13 +73,13 @@ class Proxy:
     async def mail(self, tx: Transaction) -> Reply:
         reply, downstream = await self.relay.begin(tx.client, tx.mail_from, tx.mail_params)
         tx.state = _State(downstream, time.monotonic())
-        return reply
+        return _upstream(reply)
 
     async def rcpt(self, tx: Transaction, address: str, params: tuple[Param, ...]) -> Reply:
         state = tx.state
         if not isinstance(state, _State) or state.downstream is None:
             return NO_TRANSACTION
-        return await state.downstream.rcpt(address, params)
+        return _upstream(await state.downstream.rcpt(address, params))
 
     async def abort(self, tx: Transaction) -> None:
         state = tx.state
@@ -131,7 +131,7 @@ class Proxy:
             await downstream.abort()
             reply = REJECTED
         else:
-            reply = await downstream.data(self._outgoing(raw, verdict, action))
+            reply = _upstream(await downstream.data(self._outgoing(raw, verdict, action)))
         self._log(tx, envelope, verdict, action, reply, state.started)
         return reply
 
@@ -187,6 +187,15 @@ class Proxy:
             "seconds": round(time.monotonic() - started, 4),
         }
         verdict_log.info(json.dumps(record, ensure_ascii=False))
+
+
+def _upstream(reply: Reply) -> Reply:
+    """The next hop's reply as we pass it on. A 421 closes the next hop's connection,
+    not the client's: passed on unchanged it would promise a close that never comes
+    (RFC 5321 section 3.8), so it becomes the same temporary failure as a 451."""
+    if reply.code == 421:
+        return Reply(451, reply.text)
+    return reply
 
 
 def _subject(raw: bytes) -> str:

@@ -298,6 +298,7 @@ def test_money_amount_where_amounts_meet(text: str, expected: list[tuple[str, st
         ("24h", "24 hours"),
         ("48 hrs", "48 hours"),
         ("binnen 72 uur", "72 hours"),
+        ("binnen 72u", "72 hours"),  # Flemish shorthand
         ("binnen 2 dagen", "2 days"),
         ("48 uur", "48 hours"),
         ("sous 48 heures", "48 hours"),
@@ -333,6 +334,10 @@ def test_deadline_finds(text: str, value: str) -> None:
     [
         "hours of work",
         "a day at the beach",
+        "om 14u30",  # a time of day
+        "thanks 4u",
+        "ik geef u 72 u",
+        "binnen 14u30",
         "un jour, peut-être",
         "2 hours ago",
         "241 hours",

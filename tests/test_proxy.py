@@ -281,3 +281,10 @@ def test_one_json_log_line_per_message(setup: Setup, caplog: pytest.LogCaptureFi
     assert line["client"]["addr"] == "127.0.0.1"
     assert line["reply"].startswith("250")
     assert line["seconds"] >= 0
+
+
+def test_next_hop_421_becomes_451(setup: Setup) -> None:
+    setup.recorder.rcpt_replies["busy@example.net"] = Reply(421, "4.3.2 shutting down")
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
+        setup.send("hello", rcpt=("busy@example.net",))
+    assert caught.value.recipients == {"busy@example.net": (451, b"4.3.2 shutting down")}
