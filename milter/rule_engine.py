@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import ahocorasick
@@ -143,9 +144,7 @@ def _matcher_triggers(
     if isinstance(matcher, DetectorMatcher):
         return frozenset(("det", target, matcher.detector) for target in matcher.targets)
     if isinstance(matcher, PhraseMatcher):
-        values = set(matcher.phrases)
-        for _pattern, pieces in matcher.fuzzy:
-            values |= pieces
+        values = _matcher_literals(matcher)
         return frozenset(("lit", target, value) for target in matcher.targets for value in values)
     union: set[str] = set()
     for literals in matcher.literals:
@@ -190,7 +189,8 @@ class _Run:
         self.source = source
         self.context = context
         self.occurrences: dict[int, dict[str, list[int]]] = {}
-        self.overflowed: set[tuple[int, str]] = set()
+        # id(text) -> literals whose recorded positions in that text are incomplete.
+        self.overflowed: dict[int, set[str]] = {}
         self.detections: dict[tuple[int, str], list[Hit]] = {}
         self.texts: dict[str, Sequence[NormalizedText]] = {}
         self.results: dict[str, RuleMatch | None] = {}
@@ -224,7 +224,7 @@ class _Run:
                     if len(ends) == MAX_PERIODIC_POSITIONS:
                         # The list is incomplete: phrase checks and regex windows that
                         # rely on it fall back to searching the whole text.
-                        self.overflowed.add((key, literal))
+                        self.overflowed.setdefault(key, set()).add(literal)
                         break
                     ends.append(position + len(literal) - 1)
                     position = content.find(literal, position + 1)
@@ -319,7 +319,7 @@ class _Run:
                             seen[phrase] = text.evidence(start, end + 1)
                             break
                     else:
-                        if (id(text), phrase) in self.overflowed:
+                        if phrase in self.overflowed.get(id(text), ()):
                             m = _word_pattern(phrase).search(content)
                             if m is not None:
                                 seen[phrase] = text.evidence(m.start(), m.end())
@@ -338,10 +338,11 @@ class _Run:
 
     def match_regex(self, rule: Rule, matcher: RegexMatcher) -> MatcherResult:
         seen: dict[str, str] = {}
+        where = f"{rule.id}.{matcher.name}"
+        widths = matcher.widths or (None,) * len(matcher.patterns)
         for target in matcher.targets:
             for text in self.target(target):
                 found = None
-                widths = matcher.widths or (None,) * len(matcher.patterns)
                 for pattern, literals, width in zip(
                     matcher.patterns, matcher.literals, widths, strict=True
                 ):
@@ -352,12 +353,8 @@ class _Run:
                         if not all(any(lit in found for lit in group) for group in literals):
                             continue
                         if width is not None and self.ruleset.prefilter:
-                            windows = _windows(found, literals, width, len(text.text))
-                            if windows is not None and any(
-                                (id(text), lit) in self.overflowed for g in literals for lit in g
-                            ):
-                                windows = None  # incomplete positions: search everything
-                    where = f"{rule.id}.{matcher.name}"
+                            incomplete = self.overflowed.get(id(text), frozenset())
+                            windows = _windows(found, literals, width, len(text.text), incomplete)
                     for m in self.search(pattern, text.text, windows, where):
                         value = m.group()
                         if value not in seen:
@@ -411,11 +408,18 @@ class _Run:
 
 
 def _windows(
-    found: dict[str, list[int]], literals: tuple[frozenset[str], ...], width: int, size: int
-) -> list[tuple[int, int]]:
+    found: dict[str, list[int]],
+    literals: tuple[frozenset[str], ...],
+    width: int,
+    size: int,
+    incomplete: AbstractSet[str],
+) -> list[tuple[int, int]] | None:
     """Where a match of at most ``width`` characters can be: around each occurrence of
-    the rarest required literal set. Overlapping windows are merged."""
+    the rarest required literal set. Overlapping windows are merged. None (search the
+    whole text) when that set's recorded positions are ``incomplete``."""
     group = min(literals, key=lambda g: sum(len(found.get(lit, ())) for lit in g))
+    if not incomplete.isdisjoint(group):
+        return None
     spans = []
     for literal in group:
         for last in found.get(literal, ()):
