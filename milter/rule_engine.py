@@ -10,7 +10,6 @@ its condition lazily, running a regex only when its own literal was seen.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -118,6 +117,7 @@ class RuleSet:
         # it would cost a Python step per character of such a run. These are looked up
         # with str.find instead, their positions capped (see _Run.occurrences_in).
         self._periodic = tuple(sorted(lit for lit in literals if _periodic(lit)))
+        self._whole_words = {lit: _word_pattern(lit) for lit in self._periodic}
         literals -= set(self._periodic)
         self._automaton: ahocorasick.Automaton | None = None
         if literals:
@@ -320,7 +320,7 @@ class _Run:
                             break
                     else:
                         if phrase in self.overflowed.get(id(text), ()):
-                            m = _word_pattern(phrase).search(content)
+                            m = self.ruleset._whole_words[phrase].search(content)
                             if m is not None:
                                 seen[phrase] = text.evidence(m.start(), m.end())
                     if len(seen) >= matcher.min_count:
@@ -444,7 +444,6 @@ def _periodic(literal: str) -> bool:
     return any(literal[k:] == literal[:-k] for k in range(1, size // 2 + 1))
 
 
-@functools.lru_cache(maxsize=256)
 def _word_pattern(phrase: str) -> regex.Pattern:
     """The phrase as a whole word, for when its recorded positions are incomplete."""
     before = r"(?<!\w)" if _is_word(phrase[0]) else ""

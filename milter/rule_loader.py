@@ -514,14 +514,18 @@ def _compile_matcher(name: str, spec: Any, fail: Any) -> Matcher:
             raise fail(f"matcher {name!r}: regex must be a pattern or a list of patterns", "regex")
         compiled = []
         literals = []
+        widths = []
         for pattern in patterns:
             try:
                 compiled.append(regex.compile(pattern, regex.IGNORECASE))
             except regex.error as exc:
                 raise fail(f"matcher {name!r}: bad regex {pattern!r}: {exc}", "regex") from None
-            literals.append(required_literals(pattern))
-        widths = tuple(window_width(p) for p in patterns)
-        return RegexMatcher(name, targets, tuple(compiled), tuple(literals), min_count, widths)
+            parsed = _parse_pattern(pattern)
+            literals.append(_literals_of(parsed))
+            widths.append(_width_of(parsed))
+        return RegexMatcher(
+            name, targets, tuple(compiled), tuple(literals), min_count, tuple(widths)
+        )
 
     if kind == "phrases":
         raw_phrases = spec["phrases"]
@@ -599,6 +603,16 @@ def _pieces(phrase: str, distance: int) -> frozenset[str]:
 # --- Required literals of a regex ----------------------------------------------------
 
 
+def _parse_pattern(pattern: str) -> Any | None:
+    """The stdlib parser's tree of ``pattern``, or None for syntax only ``regex`` knows."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return sre_parse.parse(pattern, 0)
+    except (sre_constants.error, RecursionError, OverflowError, ValueError):
+        return None
+
+
 def required_literals(pattern: str) -> Literals | None:
     """Sets of literals such that every match of ``pattern`` contains one of each set.
 
@@ -607,11 +621,11 @@ def required_literals(pattern: str) -> Literals | None:
     using syntax only the ``regex`` module knows get None and are always run (correct,
     just not prefiltered).
     """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            parsed = sre_parse.parse(pattern, 0)
-    except (sre_constants.error, RecursionError, OverflowError, ValueError):
+    return _literals_of(_parse_pattern(pattern))
+
+
+def _literals_of(parsed: Any | None) -> Literals | None:
+    if parsed is None:
         return None
     found = _seq_literals(list(parsed))
     if not found:
@@ -629,13 +643,11 @@ LOOKAHEAD_SLACK = 64
 def window_width(pattern: str) -> int | None:
     """The longest match of ``pattern``, if bounded by MAX_WINDOW and with no lookahead
     reading further than LOOKAHEAD_SLACK; else None (search the whole text)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            parsed = sre_parse.parse(pattern, 0)
-    except (sre_constants.error, RecursionError, OverflowError, ValueError):
-        return None
-    if not _lookaheads_short(list(parsed)):
+    return _width_of(_parse_pattern(pattern))
+
+
+def _width_of(parsed: Any | None) -> int | None:
+    if parsed is None or not _lookaheads_short(list(parsed)):
         return None
     width = parsed.getwidth()[1]
     return width if width <= MAX_WINDOW else None
