@@ -494,17 +494,23 @@ class _FrontSMTP(SMTP):
 
     # -- commands ------------------------------------------------------------------------
 
-    @syntax("EHLO hostname")
-    async def smtp_EHLO(self, hostname: str | None) -> None:
+    async def _greeted(self, verb: str, hostname: str | None) -> bool:
+        """Common to EHLO and HELO; False (after a 501) when the name is missing."""
         if not hostname:
-            await self._send(Reply(501, "5.5.4 Syntax: EHLO hostname"))
-            return
-        # RFC 5321 4.1.4: EHLO in a session resets it as RSET does.
+            await self._send(Reply(501, f"5.5.4 Syntax: {verb} hostname"))
+            return False
+        # RFC 5321 4.1.4: EHLO or HELO in a session resets it as RSET does.
         await self._abort_transaction()
         self._xforward = None
         assert self.session is not None
         self.session.host_name = hostname
-        self.session.extended_smtp = True
+        self.session.extended_smtp = verb == "EHLO"
+        return True
+
+    @syntax("EHLO hostname")
+    async def smtp_EHLO(self, hostname: str | None) -> None:
+        if not await self._greeted("EHLO", hostname):
+            return
         lines = [
             self.hostname,
             "PIPELINING",
@@ -520,15 +526,8 @@ class _FrontSMTP(SMTP):
 
     @syntax("HELO hostname")
     async def smtp_HELO(self, hostname: str | None) -> None:
-        if not hostname:
-            await self._send(Reply(501, "5.5.4 Syntax: HELO hostname"))
-            return
-        await self._abort_transaction()
-        self._xforward = None
-        assert self.session is not None
-        self.session.host_name = hostname
-        self.session.extended_smtp = False
-        await self.push(f"250 {self.hostname}")
+        if await self._greeted("HELO", hostname):
+            await self.push(f"250 {self.hostname}")
 
     @syntax("XFORWARD attribute=value ...", when="_xforward_ok")
     async def smtp_XFORWARD(self, arg: str | None) -> None:
