@@ -82,23 +82,37 @@ def _attach(message: EmailMessage, attachment: dict[str, Any]) -> None:
         )
 
 
-def make_pdf(text: str) -> bytes:
-    """A minimal one-page PDF showing ``text``, so examples can carry a PDF accusation."""
-    lines = text.splitlines() or [""]
-    escaped = [line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") for line in lines]
-    ops = ["BT", "/F1 11 Tf", "14 TL", "50 780 Td"]
-    for line in escaped:
-        ops.append(f"({line.encode('latin-1', 'replace').decode('latin-1')}) Tj T*")
-    ops.append("ET")
-    stream = zlib.compress("\n".join(ops).encode("latin-1", "replace"))
+def make_pdf(*pages: str) -> bytes:
+    """A minimal PDF, one page per argument showing its lines, so examples (and tests)
+    can carry an accusation in a PDF attachment."""
+    pages = pages or ("",)
+    count = len(pages)
+    font = 3 + 2 * count  # catalog, page tree, then a page and its content per page
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
-        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode(),
     ]
+    for index, text in enumerate(pages):
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            f"/Resources << /Font << /F1 {font} 0 R >> >> /Contents {4 + 2 * index} 0 R >>".encode()
+        )
+        shown = []
+        for line in text.splitlines() or [""]:
+            escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            shown.append(f"({escaped}) Tj")
+        # T* moves to the next line between lines only, so the text reads back as given.
+        ops = ["BT", "/F1 11 Tf", "14 TL", "50 780 Td", "\nT* ".join(shown), "ET"]
+        stream = zlib.compress("\n".join(ops).encode("latin-1", "replace"))
+        objects.append(
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream)
+            + stream
+            + b"\nendstream"
+        )
+    objects.append(
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+    )
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):

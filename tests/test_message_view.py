@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from milter.envelope import Envelope
+from milter.examples import make_pdf
 from milter.html_text import HtmlText
 from milter.message_view import (
     Attachment,
@@ -21,30 +22,6 @@ from milter.message_view import (
     decode_encoded_words,
     parse_message,
 )
-
-
-def make_pdf(text: str) -> bytes:
-    """A one-page PDF showing ``text`` (same construction as in test_pdf_text)."""
-    stream = f"BT /F1 12 Tf 72 712 Td ({text}) Tj ET".encode("latin-1")
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-        b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
-        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 6\n0000000000 65535 f \n"
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size 6 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
-
 
 PDF = make_pdf("Convocation police federale")
 PDF_B64 = base64.encodebytes(PDF)
