@@ -87,10 +87,16 @@ def sink() -> Iterator[tuple[Sink, int]]:
         controller.stop()
 
 
-def start(tmp_path: Path, next_hop: int, rules: Path, extra_env: dict | None = None) -> Served:
+def start(
+    tmp_path: Path,
+    next_hop: int,
+    rules: Path,
+    extra_env: dict | None = None,
+    extra_config: str = "",
+) -> Served:
     port = free_port()
     config = tmp_path / "config.yml"
-    config.write_text(f"rules: [{rules}]\n", encoding="utf-8")
+    config.write_text(f"rules: [{rules}]\n{extra_config}", encoding="utf-8")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -256,30 +262,8 @@ def test_workers_share_the_port_and_are_replaced(
     tmp_path: Path, sink: tuple[Sink, int], rules: Path
 ) -> None:
     recorder, sink_port = sink
-    port = free_port()
-    config = tmp_path / "config.yml"
-    config.write_text(f"rules: [{rules}]\nsmtp: {{workers: 2}}\n", encoding="utf-8")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "milter.cli",
-            "serve",
-            f"--config={config}",
-            f"--listen=127.0.0.1:{port}",
-            f"--next-hop=127.0.0.1:{sink_port}",
-            f"--quarantine-dir={tmp_path / 'q'}",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: list[str] = []
-    stream = process.stderr
-    assert stream is not None
-    threading.Thread(target=lambda: lines.extend(iter(stream.readline, "")), daemon=True).start()
-    served = Served(process, port, lines)
+    served = start(tmp_path, sink_port, rules, extra_config="smtp: {workers: 2}\n")
+    process = served.process
     try:
         served.wait_line(r"2 workers listening")
         for _ in range(6):
@@ -309,24 +293,8 @@ def test_workers_share_the_port_and_are_replaced(
 def test_workers_stop_when_the_supervisor_is_killed(
     tmp_path: Path, sink: tuple[Sink, int], rules: Path
 ) -> None:
-    port = free_port()
-    config = tmp_path / "config.yml"
-    config.write_text(f"rules: [{rules}]\nsmtp: {{workers: 2}}\n", encoding="utf-8")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "milter.cli",
-            "serve",
-            f"--config={config}",
-            f"--listen=127.0.0.1:{port}",
-            f"--next-hop=127.0.0.1:{sink[1]}",
-            f"--quarantine-dir={tmp_path / 'q'}",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-        stderr=subprocess.DEVNULL,
-    )
+    served = start(tmp_path, sink[1], rules, extra_config="smtp: {workers: 2}\n")
+    port, process = served.port, served.process
     deadline = time.monotonic() + 30
     while len(children(process.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
