@@ -1,0 +1,120 @@
+"""A real DNS server on loopback for the authentication tests (dnslib, UDP and TCP).
+
+The records come from zone-file lines the test writes (``name. IN TXT "..."``). Names
+listed in ``timeouts`` get no answer at all, so a client's timeout path runs for real;
+``servfail`` names get SERVFAIL. CNAMEs are followed within the zone, as a recursive
+resolver would, so dnspython sees the same answers it would on the Internet.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from dnslib import QTYPE, RCODE, RR, DNSError, DNSRecord
+from dnslib.server import BaseResolver, DNSLogger, DNSServer
+
+
+class _QuietLogger(DNSLogger):
+    def __init__(self) -> None:
+        super().__init__(log="-request,-reply,-truncated,-error,-recv,-send,-data")
+
+
+def _key(name: object) -> str:
+    return str(name).rstrip(".").lower()
+
+
+class _ZoneResolver(BaseResolver):
+    def __init__(self) -> None:
+        self.records: dict[str, list[RR]] = {}
+        self.timeouts: set[str] = set()
+        self.servfail: set[str] = set()
+        self.queries: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    def resolve(self, request: DNSRecord, handler: object) -> DNSRecord:
+        qname = _key(request.q.qname)
+        qtype = QTYPE[request.q.qtype]
+        with self.lock:
+            self.queries.append((qname, qtype))
+            records, timeouts, servfail = self.records, self.timeouts, self.servfail
+        if qname in timeouts:
+            # dnslib sends nothing when the resolver raises DNSError: the client waits.
+            raise DNSError(f"no answer for {qname} (test timeout)")
+        reply = request.reply()
+        if qname in servfail:
+            reply.header.rcode = RCODE.SERVFAIL
+            return reply
+        name, seen = qname, set()
+        while True:
+            found = records.get(name)
+            if found is None:
+                if name == qname:
+                    reply.header.rcode = RCODE.NXDOMAIN
+                return reply
+            exact = [rr for rr in found if QTYPE[rr.rtype] == qtype]
+            if exact:
+                for rr in exact:
+                    reply.add_answer(rr)
+                return reply
+            cnames = [rr for rr in found if rr.rtype == QTYPE.CNAME]
+            if not cnames or name in seen:
+                return reply
+            seen.add(name)
+            reply.add_answer(cnames[0])
+            name = _key(cnames[0].rdata.label)
+
+
+class DnsZoneServer:
+    """Serves zone lines on 127.0.0.1:<free port> over UDP and TCP until ``stop()``."""
+
+    def __init__(
+        self,
+        zone: str = "",
+        *,
+        timeouts: Iterable[str] = (),
+        servfail: Iterable[str] = (),
+    ) -> None:
+        self._resolver = _ZoneResolver()
+        self.set_zone(zone, timeouts=timeouts, servfail=servfail)
+        self._udp = DNSServer(self._resolver, address="127.0.0.1", port=0, logger=_QuietLogger())
+        self.port: int = self._udp.server.server_address[1]
+        self._tcp = DNSServer(
+            self._resolver, address="127.0.0.1", port=self.port, tcp=True, logger=_QuietLogger()
+        )
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def queries(self) -> list[tuple[str, str]]:
+        with self._resolver.lock:
+            return list(self._resolver.queries)
+
+    def set_zone(
+        self, zone: str, *, timeouts: Iterable[str] = (), servfail: Iterable[str] = ()
+    ) -> None:
+        records: dict[str, list[RR]] = {}
+        for rr in RR.fromZone(zone) if zone.strip() else ():
+            records.setdefault(_key(rr.rname), []).append(rr)
+        with self._resolver.lock:
+            self._resolver.records = records
+            self._resolver.timeouts = {_key(n) for n in timeouts}
+            self._resolver.servfail = {_key(n) for n in servfail}
+
+    def start(self) -> DnsZoneServer:
+        self._udp.start_thread()
+        self._tcp.start_thread()
+        return self
+
+    def stop(self) -> None:
+        for server in (self._udp, self._tcp):
+            server.stop()
+            server.server.server_close()
+
+    def __enter__(self) -> DnsZoneServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
