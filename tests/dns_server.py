@@ -2,8 +2,12 @@
 
 The records come from zone-file lines the test writes (``name. IN TXT "..."``). Names
 listed in ``timeouts`` get no answer at all, so a client's timeout path runs for real;
-``servfail`` names get SERVFAIL. CNAMEs are followed within the zone, as a recursive
-resolver would, so dnspython sees the same answers it would on the Internet.
+``servfail`` names get SERVFAIL; ``partial_timeouts`` names answer only the types they
+hold records of and leave every other question unanswered (the openspf suite's
+``TIMEOUT`` next to records). Records the zone-file parser cannot express (empty TXT,
+odd bytes, type SPF) can be given as dnslib ``RR`` objects in ``records``. CNAMEs are
+followed within the zone, as a recursive resolver would, so dnspython sees the same
+answers it would on the Internet.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class _ZoneResolver(BaseResolver):
         self.records: dict[str, list[RR]] = {}
         self.timeouts: set[str] = set()
         self.servfail: set[str] = set()
+        self.partial_timeouts: set[str] = set()
         self.queries: list[tuple[str, str]] = []
         self.lock = threading.Lock()
 
@@ -38,9 +43,14 @@ class _ZoneResolver(BaseResolver):
         with self.lock:
             self.queries.append((qname, qtype))
             records, timeouts, servfail = self.records, self.timeouts, self.servfail
+            partial_timeouts = self.partial_timeouts
         if qname in timeouts:
             # dnslib sends nothing when the resolver raises DNSError: the client waits.
             raise DNSError(f"no answer for {qname} (test timeout)")
+        if qname in partial_timeouts and not any(
+            QTYPE[rr.rtype] == qtype for rr in records.get(qname, ())
+        ):
+            raise DNSError(f"no {qtype} answer for {qname} (test timeout)")
         reply = request.reply()
         if qname in servfail:
             reply.header.rcode = RCODE.SERVFAIL
@@ -74,9 +84,17 @@ class DnsZoneServer:
         *,
         timeouts: Iterable[str] = (),
         servfail: Iterable[str] = (),
+        records: Iterable[RR] = (),
+        partial_timeouts: Iterable[str] = (),
     ) -> None:
         self._resolver = _ZoneResolver()
-        self.set_zone(zone, timeouts=timeouts, servfail=servfail)
+        self.set_zone(
+            zone,
+            timeouts=timeouts,
+            servfail=servfail,
+            records=records,
+            partial_timeouts=partial_timeouts,
+        )
         self._udp = DNSServer(self._resolver, address="127.0.0.1", port=0, logger=_QuietLogger())
         self.port: int = self._udp.server.server_address[1]
         self._tcp = DNSServer(
@@ -93,15 +111,22 @@ class DnsZoneServer:
             return list(self._resolver.queries)
 
     def set_zone(
-        self, zone: str, *, timeouts: Iterable[str] = (), servfail: Iterable[str] = ()
+        self,
+        zone: str,
+        *,
+        timeouts: Iterable[str] = (),
+        servfail: Iterable[str] = (),
+        records: Iterable[RR] = (),
+        partial_timeouts: Iterable[str] = (),
     ) -> None:
-        records: dict[str, list[RR]] = {}
-        for rr in RR.fromZone(zone) if zone.strip() else ():
-            records.setdefault(_key(rr.rname), []).append(rr)
+        by_name: dict[str, list[RR]] = {}
+        for rr in [*(RR.fromZone(zone) if zone.strip() else ()), *records]:
+            by_name.setdefault(_key(rr.rname), []).append(rr)
         with self._resolver.lock:
-            self._resolver.records = records
+            self._resolver.records = by_name
             self._resolver.timeouts = {_key(n) for n in timeouts}
             self._resolver.servfail = {_key(n) for n in servfail}
+            self._resolver.partial_timeouts = {_key(n) for n in partial_timeouts}
 
     def start(self) -> DnsZoneServer:
         self._udp.start_thread()
