@@ -1,6 +1,7 @@
 """Throughput through scam-milter against straight into smtp-sink, with Postfix's own tools.
 
     python bench/smtp_throughput.py [--messages 2000] [--sessions 10] [--size 5000]
+                                    [--file] [--auth]
 
 In one run, round after round: smtp-source sends N messages over S parallel sessions
 straight into smtp-sink (which stores them, as a real next hop would), then through the
@@ -9,6 +10,11 @@ plain aiosmtpd+smtplib relay of NOTES.md (bench/plain_relay.py), then through
 rates of every round and the median ratio of each relay to the direct run; ratios, not
 absolute rates, compare across machines. Needs Postfix's smtp-source and smtp-sink
 (Debian package postfix; ./run-tests installs it).
+
+Sender authentication is off unless ``--auth``: then the message (the business mail of
+``--file``) carries a DKIM signature and a Received header of a trusted MTA naming the
+client, and a local DNS server (dnslib's zone resolver, as NOTES.md runs it) answers SPF,
+DKIM and DMARC; scam-milter caches the answers after the first message.
 """
 
 from __future__ import annotations
@@ -61,6 +67,71 @@ def make_message(size: int) -> bytes:
     return (head + body).encode()
 
 
+BENCH_MTA = "mx.bench.example"  # the trusted MTA whose Received header names the client
+CLIENT_IP = "192.0.2.7"
+
+
+def auth_message(message: bytes) -> tuple[bytes, str]:
+    """``message`` signed by example.org and received by the trusted MTA; and the zone
+    that makes it pass SPF, DKIM and DMARC."""
+    # Imported here: only --auth needs them (cryptography comes with the test extras).
+    import base64
+
+    import dkim
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    public = base64.b64encode(
+        private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    ).decode()
+    signature = dkim.sign(message, b"bench", b"example.org", pem)
+    received = (
+        f"Received: from mail.example.org (mail.example.org [{CLIENT_IP}])\r\n"
+        f"\tby {BENCH_MTA} (Postfix) with ESMTP id 4B; Fri, 27 Nov 2026 10:00:00 +0100\r\n"
+        "Return-Path: <alice@example.org>\r\n"
+    ).encode()
+    record = f"v=DKIM1; k=rsa; p={public}"
+    chunks = " ".join(f'"{record[i : i + 200]}"' for i in range(0, len(record), 200))
+    zone = "\n".join(
+        [
+            f'example.org. 3600 IN TXT "v=spf1 ip4:{CLIENT_IP} -all"',
+            '_dmarc.example.org. 3600 IN TXT "v=DMARC1; p=reject"',
+            f"bench._domainkey.example.org. 3600 IN TXT {chunks}",
+            "",
+        ]
+    )
+    return received + signature + message, zone
+
+
+def start_dns(zone_file: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dnslib.zoneresolver",
+            "--zone",
+            str(zone_file),
+            "--address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log=-request,-reply,-recv,-send",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)  # dnslib is ready in about 0.4 s (NOTES.md); UDP has no port to poll
+    return server, port
+
+
 def source(port: int, args: argparse.Namespace, message: Path) -> float:
     # Without --file, smtp-source makes its own message of --size bytes (as NOTES.md
     # measured); with it, a realistic business mail of about that size.
@@ -89,11 +160,15 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--size", type=int, default=5000)
     parser.add_argument("--file", action="store_true", help="send a real mail, not filler")
+    parser.add_argument(
+        "--auth", action="store_true", help="SPF, DKIM and DMARC on (implies --file)"
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--workers", type=int, default=0, help="scam-milter's smtp.workers (0: one per core)"
     )
     args = parser.parse_args()
+    args.file = args.file or args.auth
     for tool in ("smtp-source", "smtp-sink"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             print(f"{tool} not found: install Debian's postfix package", file=sys.stderr)
@@ -101,7 +176,18 @@ def main() -> int:
     os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin"
     with tempfile.TemporaryDirectory() as tmp:
         message = Path(tmp) / "message.eml"
-        message.write_bytes(make_message(args.size))
+        content = make_message(args.size)
+        dns = None
+        auth_config = "auth: {enabled: false}\n"
+        if args.auth:
+            content, zone = auth_message(content)
+            zone_file = Path(tmp) / "zone.txt"
+            zone_file.write_text(zone, encoding="ascii")
+            dns, dns_port = start_dns(zone_file)
+            auth_config = (
+                f"auth: {{dns_servers: ['127.0.0.1:{dns_port}'], trusted_mtas: [{BENCH_MTA}]}}\n"
+            )
+        message.write_bytes(content)
         sink_port = free_port()
         # The sink stores every message (-d), as a real next hop would and as NOTES.md
         # measured; as root it must drop privileges (-u) to a user owning the directory.
@@ -116,7 +202,7 @@ def main() -> int:
             ["smtp-sink", *user, "-d", f"{dump}/%M.", f"127.0.0.1:{sink_port}", "256"]
         )
         config = Path(tmp) / "config.yml"
-        config.write_text(f"smtp: {{workers: {args.workers}}}\n", encoding="utf-8")
+        config.write_text(f"smtp: {{workers: {args.workers}}}\n{auth_config}", encoding="utf-8")
         proxy = None
         plain = None
         direct: list[float] = []
@@ -172,6 +258,9 @@ def main() -> int:
                     process.wait(timeout=60)
             sink.terminate()
             sink.wait(timeout=10)
+            if dns is not None:
+                dns.terminate()
+                dns.wait(timeout=10)
     n = args.messages
 
     def rates(times: list[float]) -> str:
@@ -182,6 +271,8 @@ def main() -> int:
     plain_ratios = [d / b for d, b in zip(direct, baseline, strict=True)]
     proxy_ratios = [d / t for d, t in zip(direct, through, strict=True)]
     kind = "a 5 KB business mail" if args.file else f"smtp-source's {args.size}-byte filler"
+    if args.auth:
+        kind += ", DKIM-signed, with SPF, DKIM and DMARC checked"
     print(
         f"{n} messages ({kind}), {args.sessions} parallel sessions, scam-milter with "
         f"{args.workers or f'one per core ({os.cpu_count()})'} worker(s); "

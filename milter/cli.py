@@ -11,14 +11,18 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn, TextIO
 
 from milter import __version__
-from milter.config import Config, Mode, load_config, parse_host_port, parse_mode
+from milter.auth import Authenticator
+from milter.auth_results import AuthResults
+from milter.config import Config, Mode, dns_servers, load_config, parse_host_port, parse_mode
 from milter.envelope import ClientInfo, Envelope
-from milter.errors import ScamMilterError
+from milter.errors import RuleError, ScamMilterError
 from milter.examples import check_examples
+from milter.identities import IdentityRegistry
 from milter.quarantine_cli import add_quarantine_commands, run_quarantine
 from milter.rule_loader import load_rules_collecting
 from milter.scanner import Scanner
@@ -57,6 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--client-ip", help="the connecting client's address")
     check.add_argument("--helo", help="the client's HELO name")
+    check.add_argument(
+        "--dns-server",
+        action="append",
+        metavar="HOST:PORT",
+        help="name server for SPF, DKIM and DMARC (repeatable; default: config, else system)",
+    )
+    check.add_argument(
+        "--offline",
+        action="store_true",
+        help="no DNS: report auth as unavailable, scan the content",
+    )
 
     serve = commands.add_parser("serve", help="run the SMTP proxy in front of Postfix")
     serve.add_argument("--config", type=Path, help="config file (YAML)")
@@ -64,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--next-hop", metavar="HOST:PORT", help="default 127.0.0.1:10026")
     serve.add_argument("--quarantine-dir", type=Path, metavar="DIR")
     serve.add_argument("--mode", choices=[m.value for m in Mode], help="default after-queue")
+    serve.add_argument(
+        "--dns-server", action="append", metavar="HOST:PORT", help="name server (repeatable)"
+    )
 
     add_quarantine_commands(commands)
 
@@ -126,6 +144,7 @@ def run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     config = _config(args)
     paths = tuple(args.rules) if args.rules else config.rule_paths
     scanner = Scanner.from_rule_paths(paths, config.scan)
+    authenticator = _check_authenticator(args, config)
     envelope = Envelope(
         mail_from=args.mail_from,
         rcpt_to=tuple(args.rcpt),
@@ -137,7 +156,8 @@ def run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         while reported < len(errors):
             print(f"scam-milter: error: {errors[reported]}", file=err)
             reported += 1
-        verdict = scanner.scan(raw, envelope)
+        auth = authenticator.authenticate(raw, envelope) if authenticator is not None else None
+        verdict = scanner.scan(raw, envelope, auth)
         if args.json:
             out.write(json.dumps(verdict_json(name, verdict), ensure_ascii=False) + "\n")
         else:
@@ -148,6 +168,16 @@ def run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_USAGE if errors else EXIT_OK
 
 
+def _check_authenticator(args: argparse.Namespace, config: Config) -> Authenticator | None:
+    if args.offline or not config.auth.enabled:
+        return None
+    settings = config.auth
+    if args.dns_server:
+        servers = dns_servers(args.dns_server, "--dns-server")
+        settings = replace(settings, dns=replace(settings.dns, servers=servers))
+    return Authenticator(settings)
+
+
 def verdict_json(name: str, verdict: Verdict) -> dict[str, object]:
     return {
         "file": name,
@@ -156,8 +186,11 @@ def verdict_json(name: str, verdict: Verdict) -> dict[str, object]:
         "rules": [
             {"id": h.id, "score": h.score, "evidence": list(h.evidence)} for h in verdict.rules
         ],
-        # Sender authentication is not wired into `check` yet: null means "not checked".
-        "auth": None,
+        "auth": (
+            verdict.auth.to_json()
+            if isinstance(verdict.auth, AuthResults)
+            else {"result": "unavailable", "reason": "not checked (offline or auth disabled)"}
+        ),
         "notes": list(verdict.notes),
     }
 
@@ -168,7 +201,10 @@ def verdict_text(name: str, verdict: Verdict) -> str:
         lines.append(f"  {hit.id} {hit.score:+g}")
         for quote in hit.evidence:
             lines.append(f"      {quote!r}")
-    lines.append("  auth: not checked")
+    if isinstance(verdict.auth, AuthResults):
+        lines.append(f"  auth: {verdict.auth.header_value('check').partition('; ')[2]}")
+    else:
+        lines.append("  auth: unavailable (offline or auth disabled)")
     for note in verdict.notes:
         lines.append(f"  note: {note}")
     return "\n".join(lines) + "\n"
@@ -186,6 +222,7 @@ def run_serve(args: argparse.Namespace) -> int:
         next_hop=parse_host_port(args.next_hop, "--next-hop") if args.next_hop else None,
         quarantine_dir=args.quarantine_dir,
         mode=parse_mode(args.mode, "--mode") if args.mode else None,
+        dns_servers=dns_servers(args.dns_server, "--dns-server") if args.dns_server else None,
     )
     return serve(args.config, overrides)
 
@@ -197,11 +234,18 @@ def run_lint(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     config = _config(args)
     paths = tuple(args.paths) if args.paths else config.rule_paths
     rules, errors = load_rules_collecting(paths)
+    identities = None
+    try:
+        # The registry of the rules linted, over the configured one: a site file in
+        # rules.d extends the shipped registry, and its rules' examples need both.
+        identities = IdentityRegistry.load(dict.fromkeys((*config.rule_paths, *paths)))
+    except RuleError as exc:
+        errors.append(exc)
     for error in errors:
         print(f"{error}", file=err)
     failures = []
     if rules:
-        scanner = Scanner(rules, config.scan)
+        scanner = Scanner(rules, config.scan, identities)
         failures = check_examples(scanner)
     for failure in failures:
         print(f"{failure}", file=err)

@@ -13,11 +13,13 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from milter.dns import DnsSettings, parse_server
 from milter.errors import ConfigError
 from milter.message_view import ViewLimits
 from milter.scanner import ScanSettings
@@ -86,6 +88,34 @@ class RelayLimits:
 
 
 @dataclass(frozen=True)
+class QuarantineSettings:
+    # Held mail older than this is expired once a day by `serve` (and by `quarantine
+    # purge` without --older-than); None keeps it until an admin deletes it.
+    retention: timedelta | None = None
+
+
+# Where `serve` writes its one JSON line per message: a stream (journald takes both) or
+# a file path, reopened on SIGHUP so logrotate can rotate it.
+VERDICT_LOG_STREAMS = ("stderr", "stdout")
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    enabled: bool = True
+    # The authserv-id of our Authentication-Results headers; empty: the config's hostname.
+    authserv_id: str = ""
+    dns: DnsSettings = field(default_factory=DnsSettings)
+    timeout: float = 5.0  # for all the lookups of one message together
+    # What a DNS failure does to a message: "scan" it without the missing results
+    # (temperror in the header and in the rules' view), or "tempfail" it (451, Postfix
+    # retries later, when the DNS may answer).
+    on_dns_failure: str = "scan"
+    # Host names of MTAs whose Received header tells the client when the session does not.
+    trusted_mtas: tuple[str, ...] = ()
+    max_dkim_signatures: int = 5
+
+
+@dataclass(frozen=True)
 class Config:
     rule_paths: tuple[Path, ...] = field(default_factory=default_rule_paths)
     scan: ScanSettings = field(default_factory=ScanSettings)
@@ -98,7 +128,13 @@ class Config:
     subject_prefix: str = ""
     smtp: SmtpLimits = field(default_factory=SmtpLimits)
     relay: RelayLimits = field(default_factory=RelayLimits)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
+    verdict_log: str = "stderr"  # one of VERDICT_LOG_STREAMS, or an absolute file path
     source: str = "<defaults>"
+
+    def authserv_id(self) -> str:
+        return self.auth.authserv_id or self.hostname
 
 
 _TOP_KEYS = (
@@ -114,6 +150,18 @@ _TOP_KEYS = (
     "subject_prefix",
     "smtp",
     "relay",
+    "auth",
+    "quarantine",
+    "verdict_log",
+)
+_AUTH_KEYS = (
+    "enabled",
+    "authserv_id",
+    "dns_servers",
+    "dns_timeout",
+    "timeout",
+    "on_dns_failure",
+    "trusted_mtas",
 )
 _LIMIT_KEYS = (*(f.name for f in fields(ViewLimits)), "regex_timeout")
 
@@ -179,8 +227,57 @@ def config_from_mapping(data: Mapping[str, Any], name: str, base: Path) -> Confi
             thresholds=thresholds, limits=ViewLimits(**view_values), regex_timeout=regex_timeout
         ),
         source=name,
+        auth=_auth_settings(data, name),
     )
     return _serve_settings(config, data, name, base)
+
+
+def _auth_settings(data: Mapping[str, Any], name: str) -> AuthSettings:
+    section = _section(data, "auth", name)
+    _only(section, _AUTH_KEYS, f"{name}: auth")
+    where = f"{name}: auth"
+    settings = AuthSettings()
+    changes: dict[str, Any] = {}
+    if "enabled" in section:
+        if not isinstance(section["enabled"], bool):
+            raise ConfigError(f"{where}.enabled must be true or false")
+        changes["enabled"] = section["enabled"]
+    if "authserv_id" in section:
+        value = _string(section["authserv_id"], f"{where}.authserv_id")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*", value):
+            raise ConfigError(f"{where}.authserv_id must be a host name, got {value!r}")
+        changes["authserv_id"] = value
+    if "timeout" in section:
+        changes["timeout"] = _number(section["timeout"], f"{where}.timeout", positive=True)
+    if "on_dns_failure" in section:
+        value = section["on_dns_failure"]
+        if value not in ("scan", "tempfail"):
+            raise ConfigError(f"{where}.on_dns_failure must be scan or tempfail, got {value!r}")
+        changes["on_dns_failure"] = value
+    if "trusted_mtas" in section:
+        value = section["trusted_mtas"]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(f"{where}.trusted_mtas must be a list of host names")
+        changes["trusted_mtas"] = tuple(value)
+    dns = settings.dns
+    if "dns_servers" in section:
+        dns = replace(dns, servers=dns_servers(section["dns_servers"], f"{where}.dns_servers"))
+    if "dns_timeout" in section:
+        dns = replace(
+            dns, timeout=_number(section["dns_timeout"], f"{where}.dns_timeout", positive=True)
+        )
+    return replace(settings, dns=dns, **changes)
+
+
+def dns_servers(value: Any, where: str) -> tuple[tuple[str, int], ...]:
+    """A list of ``HOST[:PORT]`` strings (or one) into (host, port) pairs."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
+        raise ConfigError(f"{where} must be HOST:PORT or a list of them")
+    try:
+        return tuple(parse_server(item) for item in items)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _serve_settings(config: Config, data: Mapping[str, Any], name: str, base: Path) -> Config:
@@ -217,7 +314,31 @@ def _serve_settings(config: Config, data: Mapping[str, Any], name: str, base: Pa
         changes["headers"] = HeaderNames(**headers)
     changes["smtp"] = _numbers_section(data, "smtp", SmtpLimits(), name)
     changes["relay"] = _numbers_section(data, "relay", RelayLimits(), name)
+    quarantine = _section(data, "quarantine", name)
+    _only(quarantine, ("retention",), f"{name}: quarantine")
+    if quarantine.get("retention") is not None:
+        where = f"{name}: quarantine.retention"
+        changes["quarantine"] = QuarantineSettings(
+            retention=parse_duration(_string(quarantine["retention"], where), where)
+        )
+    if "verdict_log" in data:
+        target = _string(data["verdict_log"], f"{name}: verdict_log")
+        changes["verdict_log"] = (
+            target if target in VERDICT_LOG_STREAMS else str((base / target).absolute())
+        )
     return replace(config, **changes)
+
+
+_DURATION = re.compile(r"(\d{1,9})\s*([smhdw])")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str, where: str) -> timedelta:
+    """``30d``, ``24h``, ``90m``, ``2w`` or ``3600s`` into a timedelta; errors name ``where``."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None:
+        raise ConfigError(f"{where} must be a duration like 30d, 24h or 90m, got {text!r}")
+    return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
 
 
 _HEADER_NAME = re.compile(r"[!-9;-~]+")

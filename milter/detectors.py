@@ -24,6 +24,7 @@ from milter.crypto_address import (
     is_ethereum_address,
     is_monero_address,
 )
+from milter.identities import IdentityRegistry
 from milter.normalize import NormalizedText
 
 __all__ = ["DETECTORS", "Detector", "DetectorContext", "Hit"]
@@ -38,6 +39,9 @@ class Hit:
     end: int
     value: str
     cased: bool
+    # A quote to show instead of the text at start:end (detectors that judge a text
+    # as a whole, such as a domain, quote what they found there).
+    evidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class DetectorContext:
     """What a detector may know about the message besides its text."""
 
     recipients: tuple[str, ...] = ()  # lower-case addresses of the message's recipients
+    identities: IdentityRegistry | None = None  # the protected identities (identities.py)
+    from_domain: str = ""  # the From header's domain
 
 
 Detector = Callable[[NormalizedText, DetectorContext], list[Hit]]
@@ -650,6 +656,63 @@ def _recipient_address(normalized: NormalizedText, context: DetectorContext) -> 
     return hits
 
 
+# --- Protected identities ----------------------------------------------------------------
+#
+# These judge a domain or a claim against the registry of authorities (identities.py).
+# Domains are read from the original text: normalisation folds look-alike characters, and
+# "pоlice.be" with a Cyrillic "о" must not become the real police.be.
+
+
+def _domain_in(normalized: NormalizedText) -> str:
+    value = normalized.original.strip().strip("<>")
+    return value.rpartition("@")[2] if "@" in value else value
+
+
+def _whole(normalized: NormalizedText, value: str, evidence: str) -> Hit:
+    return Hit(0, len(normalized.text), value, cased=False, evidence=evidence)
+
+
+def _protected_domain(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
+    """A domain (or address) of a protected authority, or under one."""
+    registry = context.identities
+    domain = _domain_in(normalized)
+    identity = registry.owner(domain) if registry is not None and domain else None
+    if identity is None:
+        return []
+    return [_whole(normalized, identity.id, domain)]
+
+
+def _lookalike_domain(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
+    """A domain (or address) made to look like a protected authority's."""
+    registry = context.identities
+    domain = _domain_in(normalized)
+    match = registry.lookalike(domain) if registry is not None and domain else None
+    if match is None:
+        return []
+    # The quote is the domain as written; what it imitates is in the value, which keeps
+    # two look-alikes of different authorities apart.
+    return [_whole(normalized, f"{match.domain}~{match.protected}", domain)]
+
+
+def _identity_claim(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
+    """The text presents the sender as an authority the From domain does not belong to.
+
+    Mail from the authority's own domain is left to the DMARC rules: a claim is only
+    suspect here when it comes from somewhere else (freemail, a look-alike, any domain).
+    """
+    registry = context.identities
+    if registry is None:
+        return []
+    owner = registry.owner(context.from_domain) if context.from_domain else None
+    # The claim's offsets are in the original text, not in the normalised one a Hit
+    # indexes: the hit spans the text and quotes the claim itself.
+    return [
+        _whole(normalized, claim.identity.id, claim.evidence)
+        for claim in registry.claims(normalized.original)
+        if claim.identity != owner
+    ]
+
+
 DETECTORS: Mapping[str, Detector] = types.MappingProxyType(
     {
         "bitcoin_address": _address_detector(_BITCOIN),
@@ -657,5 +720,8 @@ DETECTORS: Mapping[str, Detector] = types.MappingProxyType(
         "money_amount": _money_amount,
         "deadline": _deadline,
         "recipient_address": _recipient_address,
+        "protected_domain": _protected_domain,
+        "lookalike_domain": _lookalike_domain,
+        "identity_claim": _identity_claim,
     }
 )

@@ -11,11 +11,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
+from email.utils import parseaddr
 from typing import Any
 
+from milter.auth_results import AuthResults
+from milter.dkim_check import DkimResult
+from milter.dmarc import DmarcResult
 from milter.envelope import Envelope
 from milter.rule_loader import Rule
 from milter.scanner import Scanner
+from milter.spf_check import SpfResult
 
 DEFAULT_FROM = "Sender <sender@example.org>"
 DEFAULT_TO = "recipient@example.net"
@@ -66,6 +71,27 @@ def build_example(example: Mapping[str, Any]) -> tuple[bytes, Envelope]:
     for attachment in example.get("attachments", ()):
         _attach(message, dict(attachment))
     return message.as_bytes(policy=SMTP), envelope
+
+
+def example_auth(example: Mapping[str, Any]) -> AuthResults | None:
+    """The authentication results an example states (``auth: {dmarc: pass, …}``), as
+    the scanner would get them; None (nothing checked) when it states none."""
+    spec = example.get("auth")
+    if spec is None:
+        return None
+    _, from_address = parseaddr(str(example.get("from", DEFAULT_FROM)))
+    domain = from_address.rpartition("@")[2].lower()
+    spf = SpfResult(spec["spf"], domain, "mailfrom") if "spf" in spec else None
+    dkim_spec = spec.get("dkim", ())
+    dkim = tuple(
+        DkimResult(result, domain, "example")
+        for result in ([dkim_spec] if isinstance(dkim_spec, str) else dkim_spec)
+    )
+    dmarc = None
+    if "dmarc" in spec:
+        passed = spec["dmarc"] == "pass"
+        dmarc = DmarcResult(spec["dmarc"], domain, None, None, passed, passed)
+    return AuthResults(spf=spf, dkim=dkim, dmarc=dmarc, from_domain=domain)
 
 
 def _attach(message: EmailMessage, attachment: dict[str, Any]) -> None:
@@ -139,11 +165,11 @@ def check_examples(scanner: Scanner, rules: Iterable[Rule] | None = None) -> lis
         ):
             for number, example in enumerate(examples, start=1):
                 raw, envelope = build_example(example)
-                verdict = scanner.scan(raw, envelope)
+                verdict = scanner.scan(raw, envelope, example_auth(example))
                 matched = rule.id in verdict.matched_ids
                 if matched != (kind == "must_match"):
                     failures.append(ExampleFailure(rule, kind, number, tuple(verdict.matched_ids)))
     return failures
 
 
-__all__ = ["ExampleFailure", "build_example", "check_examples", "make_pdf"]
+__all__ = ["ExampleFailure", "build_example", "check_examples", "example_auth", "make_pdf"]

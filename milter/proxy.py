@@ -18,14 +18,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from milter.auth import Authenticator, dns_failed
+from milter.auth_results import AuthResults, authserv_id_of
 from milter.config import HeaderNames, Mode
 from milter.envelope import Envelope, Param
 from milter.errors import QuarantineError
-from milter.headers import add_fields, prefix_subject, remove_fields, split_message
+from milter.headers import (
+    RawMessage,
+    add_fields,
+    field_name,
+    prefix_subject,
+    remove_fields,
+    split_message,
+)
 from milter.message_view import decode_header_value
 from milter.quarantine import QuarantineStore
 from milter.relay import Downstream, Relay
-from milter.replies import LOCAL_ERROR, QUARANTINE_UNAVAILABLE, QUARANTINED, REJECTED, Reply
+from milter.replies import (
+    AUTH_UNAVAILABLE,
+    LOCAL_ERROR,
+    QUARANTINE_UNAVAILABLE,
+    QUARANTINED,
+    REJECTED,
+    Reply,
+)
 from milter.scanner import Scanner
 from milter.smtp_front import Transaction
 from milter.verdict import Action, Verdict
@@ -43,6 +59,12 @@ class ProxySettings:
     mode: Mode = Mode.AFTER_QUEUE
     headers: HeaderNames = field(default_factory=HeaderNames)
     subject_prefix: str = ""
+    # The authserv-id of the Authentication-Results header we add; such headers that
+    # arrive from outside with this id are forgeries and are removed.
+    authserv_id: str = "scam-milter"
+    # A DNS failure during authentication defers the message (451) instead of scanning
+    # it without the missing results.
+    tempfail_on_dns_failure: bool = False
 
 
 @dataclass
@@ -62,6 +84,7 @@ class Proxy:
         relay: Relay,
         store: QuarantineStore,
         settings: ProxySettings,
+        authenticator: Authenticator | None = None,
     ) -> None:
         # A callable, not a Scanner: a reload swaps the scanner between messages and a
         # message in flight keeps the one it started with.
@@ -69,6 +92,8 @@ class Proxy:
         self.relay = relay
         self.store = store
         self.settings = settings
+        # None: authentication is off; a reload may swap it between messages.
+        self.authenticator = authenticator
 
     async def mail(self, tx: Transaction) -> Reply:
         reply, downstream = await self.relay.begin(tx.client, tx.mail_from, tx.mail_params)
@@ -106,15 +131,20 @@ class Proxy:
         assert downstream is not None
         envelope = tx.envelope()
         scanner = self.scanner()
+        auth = await self._authenticate(raw, envelope)
+        if auth is not None and self.settings.tempfail_on_dns_failure and dns_failed(auth):
+            await downstream.abort()
+            self._log_deferred(tx, envelope, auth, state.started)
+            return AUTH_UNAVAILABLE
         try:
             if len(raw) <= INLINE_SCAN_BYTES:
                 # A few milliseconds of CPU: handing it to a thread costs more than it
                 # saves (the GIL serialises the work anyway).
-                verdict = scanner.scan(raw, envelope)
+                verdict = scanner.scan(raw, envelope, auth)
             else:
                 # A big message (PDFs, long HTML) may take a while: keep the loop free
                 # for the other sessions' I/O meanwhile.
-                verdict = await asyncio.to_thread(scanner.scan, raw, envelope)
+                verdict = await asyncio.to_thread(scanner.scan, raw, envelope, auth)
         except Exception:
             log.exception("scan failed; the message is deferred, never lost")
             await downstream.abort()
@@ -135,6 +165,17 @@ class Proxy:
         self._log(tx, envelope, verdict, action, reply, state.started)
         return reply
 
+    async def _authenticate(self, raw: bytes, envelope: Envelope) -> AuthResults | None:
+        authenticator = self.authenticator
+        if authenticator is None:
+            return None
+        try:
+            return await authenticator.authenticate_async(raw, envelope)
+        except Exception:
+            # A bug in a check must not cost the message: scan it without the results.
+            log.exception("authentication failed; scanning without its results")
+            return AuthResults(spf=None, dkim=(), dmarc=None, note="authentication failed")
+
     async def _quarantine(self, raw: bytes, envelope: Envelope, verdict: Verdict) -> Reply:
         subject = _subject(raw)
         try:
@@ -148,6 +189,13 @@ class Proxy:
         """The message to relay: forged verdict headers removed, tags added when tagging."""
         names = self.settings.headers
         message = remove_fields(split_message(raw), names.all())
+        auth = verdict.auth
+        if isinstance(auth, AuthResults):
+            authserv_id = self.settings.authserv_id
+            message = _remove_our_auth_results(message, authserv_id)
+            message = add_fields(
+                message, [("Authentication-Results", auth.header_value(authserv_id))]
+            )
         if action is Action.TAG:
             message = add_fields(
                 message,
@@ -171,6 +219,8 @@ class Proxy:
         started: float,
     ) -> None:
         record = {
+            # UTC, whole seconds: a verdict log file has no other time stamp.
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "client": {
                 "addr": tx.client.addr,
                 "name": tx.client.name,
@@ -187,6 +237,43 @@ class Proxy:
             "seconds": round(time.monotonic() - started, 4),
         }
         verdict_log.info(json.dumps(record, ensure_ascii=False))
+
+    def _log_deferred(
+        self, tx: Transaction, envelope: Envelope, auth: AuthResults, started: float
+    ) -> None:
+        record = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "client": {"addr": tx.client.addr, "name": tx.client.name, "helo": tx.client.helo},
+            "from": envelope.mail_from,
+            "rcpt": list(envelope.rcpt_to),
+            "verdict": None,
+            "action": "tempfail",
+            "auth": _auth_record(auth),
+            "reply": f"{AUTH_UNAVAILABLE.code} {AUTH_UNAVAILABLE.text}",
+            "seconds": round(time.monotonic() - started, 4),
+        }
+        verdict_log.info(json.dumps(record, ensure_ascii=False))
+
+
+def _auth_record(auth: object) -> object:
+    return auth.to_json() if isinstance(auth, AuthResults) else None
+
+
+def _remove_our_auth_results(message: RawMessage, authserv_id: str) -> RawMessage:
+    """Drop Authentication-Results fields that claim to be ours (RFC 8601 section 5):
+    only we may write them, so one arriving from outside is forged."""
+    wanted = authserv_id.lower()
+    kept = []
+    for raw_field in message.fields:
+        if field_name(raw_field) == "authentication-results":
+            value = raw_field.split(b":", 1)[1].decode("ascii", "replace")
+            found = authserv_id_of(value)
+            if found is not None and found.lower() == wanted:
+                continue
+        kept.append(raw_field)
+    if len(kept) == len(message.fields):
+        return message
+    return RawMessage(tuple(kept), message.separator, message.body, message.newline)
 
 
 def _upstream(reply: Reply) -> Reply:

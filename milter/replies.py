@@ -42,6 +42,8 @@ OK = Reply(250, "2.0.0 OK")
 QUARANTINED = Reply(250, "2.0.0 OK: held for review")
 REJECTED = Reply(550, "5.7.1 Message refused: it looks like an extortion or impersonation scam")
 LOCAL_ERROR = Reply(451, "4.3.0 Error in processing, please try again later")
+# RFC 3463 X.4.3: a directory (DNS) failure; Postfix retries, when the DNS may answer.
+AUTH_UNAVAILABLE = Reply(451, "4.4.3 Sender authentication unavailable, try again later")
 QUARANTINE_UNAVAILABLE = Reply(451, "4.3.0 Cannot store the message for review, try again later")
 NEXT_HOP_DOWN = Reply(451, "4.4.1 Next hop unavailable, try again later")
 NEXT_HOP_TIMEOUT = Reply(451, "4.4.2 Next hop timed out, try again later")

@@ -369,7 +369,11 @@ class _Run:
             for text in self.target(target):
                 for hit in self.detect(text, matcher.detector):
                     if hit.value not in seen:
-                        seen[hit.value] = text.evidence(hit.start, hit.end, cased=hit.cased)
+                        seen[hit.value] = (
+                            hit.evidence
+                            if hit.evidence is not None
+                            else text.evidence(hit.start, hit.end, cased=hit.cased)
+                        )
                     if len(seen) >= matcher.min_count:
                         return _result(seen.values())
         return _NO

@@ -41,6 +41,10 @@ TARGETS = frozenset(
         "attachment.text",
         "envelope.from",
         "envelope.rcpt",
+        "signature",
+        "auth.spf",
+        "auth.dkim",
+        "auth.dmarc",
     }
 )
 RULE_KEYS = (
@@ -70,8 +74,11 @@ EXAMPLE_KEYS = frozenset(
         "envelope_from",
         "envelope_rcpt",
         "raw",
+        "auth",
     }
 )
+# What an example may state of sender authentication (examples.example_auth).
+EXAMPLE_AUTH_RESULTS = ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")
 _ID = regex.compile(r"(?:__)?[A-Z][A-Z0-9_]*")
 _MATCHER_NAME = regex.compile(r"[a-z][a-z0-9_]*")
 _MAX_DISTANCE = 2
@@ -223,12 +230,26 @@ def _read_yaml(path: Path) -> tuple[Any, _Positions]:
 # --- Files -------------------------------------------------------------------------
 
 
+# In a rules directory, this file is the protected-identities registry (identities.py),
+# not rules.
+IDENTITIES_FILE = "identities.yml"
+
+
 def rule_files(paths: Iterable[Path]) -> list[Path]:
-    """The ``*.yml`` files named by ``paths`` (files, or directories read in name order)."""
+    """The ``*.yml`` files named by ``paths`` (files, or directories read in name order);
+    a directory's ``identities.yml`` is the identity registry and is left out."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.suffix == ".yml" and p.is_file()))
+            files.extend(
+                sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.suffix == ".yml" and p.is_file() and p.name != IDENTITIES_FILE
+                )
+            )
+        elif path.name == IDENTITIES_FILE:
+            continue
         elif path.exists():
             files.append(path)
         else:
@@ -471,8 +492,20 @@ def _check_example(example: Any, fail: Any) -> None:
         raise fail(
             f"unknown example key {unknown[0]!r} (allowed: {', '.join(sorted(EXAMPLE_KEYS))})"
         )
-    if "raw" in example and len(example) > 1:
-        raise fail("an example with raw takes no other keys")
+    if "raw" in example and set(example) - {"raw", "auth"}:
+        raise fail("an example with raw takes no other keys but auth")
+    if "auth" in example:
+        _check_example_auth(example["auth"], fail)
+
+
+def _check_example_auth(spec: Any, fail: Any) -> None:
+    allowed = ", ".join(EXAMPLE_AUTH_RESULTS)
+    if not isinstance(spec, dict) or not spec or set(spec) - {"spf", "dkim", "dmarc"}:
+        raise fail("example auth must be a mapping of spf, dkim and dmarc to results")
+    for method, value in spec.items():
+        values = value if method == "dkim" and isinstance(value, list) else [value]
+        if not all(v in EXAMPLE_AUTH_RESULTS for v in values):
+            raise fail(f"example auth {method}: {value!r} is not a result ({allowed})")
 
 
 _MATCHER_KINDS = ("regex", "phrases", "detector", "rule")

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from milter.detectors import DetectorContext
 from milter.envelope import Envelope
+from milter.identities import IdentityRegistry
 from milter.message_view import MessageView, ViewLimits, parse_message
 from milter.rule_engine import RuleSet
-from milter.rule_loader import Rule, load_rules
+from milter.rule_loader import IDENTITIES_FILE, Rule, load_rules
 from milter.targets import MessageTargets
 from milter.verdict import Action, RuleHit, Thresholds, Verdict, decide
 
@@ -30,16 +31,25 @@ class ScanSettings:
 class Scanner:
     """Compiled rules plus settings. Build once, then scan many messages."""
 
-    def __init__(self, rules: Iterable[Rule], settings: ScanSettings | None = None) -> None:
+    def __init__(
+        self,
+        rules: Iterable[Rule],
+        settings: ScanSettings | None = None,
+        identities: IdentityRegistry | None = None,
+    ) -> None:
         self.settings = settings or ScanSettings()
         self.ruleset = RuleSet(rules, regex_timeout=self.settings.regex_timeout)
+        self.identities = identities
 
     @classmethod
     def from_rule_paths(
         cls, paths: Iterable[Path], settings: ScanSettings | None = None
     ) -> Scanner:
-        """Load every rule under ``paths``; raises ``RuleError`` for a broken file."""
-        return cls(load_rules(paths), settings)
+        """Load every rule under ``paths``, and the identity registry from the
+        ``identities.yml`` beside them; raises ``RuleError`` for a broken file."""
+        paths = tuple(paths)
+        registries = [p for p in paths if p.is_dir() or p.name == IDENTITIES_FILE]
+        return cls(load_rules(paths), settings, IdentityRegistry.load(registries))
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -55,7 +65,10 @@ class Scanner:
         recipients = tuple(
             dict.fromkeys(a.lower() for a in (*view.envelope.rcpt_to, *view.to) if a)
         )
-        outcome = self.ruleset.match(MessageTargets(view), DetectorContext(recipients=recipients))
+        context = DetectorContext(
+            recipients=recipients, identities=self.identities, from_domain=view.from_domain
+        )
+        outcome = self.ruleset.match(MessageTargets(view, auth), context)
         score = 0.0
         forced: Action | None = None
         hits: list[RuleHit] = []

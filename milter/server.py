@@ -19,9 +19,11 @@ import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from milter.auth import Authenticator
 from milter.config import Config, load_config
 from milter.errors import ConfigError, ScamMilterError
 from milter.proxy import Proxy, ProxySettings
@@ -41,9 +43,14 @@ class Overrides:
     next_hop: tuple[str, int] | None = None
     quarantine_dir: Path | None = None
     mode: object | None = None
+    dns_servers: tuple[tuple[str, int], ...] | None = None
 
     def apply(self, config: Config) -> Config:
         changes = {k: v for k, v in vars(self).items() if v is not None}
+        servers = changes.pop("dns_servers", None)
+        if servers is not None:
+            dns = replace(config.auth.dns, servers=servers)
+            changes["auth"] = replace(config.auth, dns=dns)
         return replace(config, **changes)
 
 
@@ -67,11 +74,118 @@ def setup_logging() -> None:
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     root.propagate = False
+    setup_verdict_log("stderr")
+
+
+def setup_verdict_log(target: str) -> None:
+    """Send the verdict lines to ``target``: "stderr", "stdout" or a file path.
+
+    Raises ConfigError when the file cannot be opened, so a bad path is one line at start.
+    """
+    handler: logging.Handler
+    if target == "stderr":
+        handler = logging.StreamHandler(sys.stderr)
+    elif target == "stdout":
+        handler = logging.StreamHandler(sys.stdout)
+    else:
+        handler = VerdictLogFile(Path(target))
+    handler.setFormatter(logging.Formatter("%(message)s"))
     verdicts = logging.getLogger("scam_milter.verdict")
-    verdict_handler = logging.StreamHandler(sys.stderr)
-    verdict_handler.setFormatter(logging.Formatter("%(message)s"))
-    verdicts.addHandler(verdict_handler)
+    for old in list(verdicts.handlers):
+        verdicts.removeHandler(old)
+        old.close()
+    verdicts.addHandler(handler)
     verdicts.propagate = False
+
+
+def reopen_verdict_log() -> None:
+    """After logrotate moved the verdict log away (SIGHUP): write to a new file."""
+    for handler in logging.getLogger("scam_milter.verdict").handlers:
+        if isinstance(handler, VerdictLogFile):
+            handler.reopen()
+
+
+class VerdictLogFile(logging.Handler):
+    """Verdict lines appended to a file, one write(2) per line.
+
+    O_APPEND and one write per line: the workers of one service share the file and
+    their lines never interleave. logrotate renames the file and sends SIGHUP
+    (postrotate); ``reopen`` then starts a new file under the configured name.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self._fd = self._open()
+
+    def _open(self) -> int:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOCTTY
+        try:
+            # 0640: the verdict lines name senders and recipients; an adm group may read.
+            return os.open(self.path, flags, 0o640)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot open verdict log {self.path}: {exc.strerror or exc}"
+            ) from exc
+
+    def reopen(self) -> None:
+        try:
+            fd = self._open()
+        except ConfigError as exc:
+            # Keep writing to the old file: a line in a rotated file beats a lost line.
+            log.error("%s; verdicts still go to the previous file", exc)
+            return
+        self.acquire()
+        try:
+            old, self._fd = self._fd, fd
+        finally:
+            self.release()
+        os.close(old)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            # backslashreplace: an address with undecodable bytes must not cost the line.
+            data = (self.format(record) + "\n").encode("utf-8", "backslashreplace")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        self.acquire()
+        try:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+        finally:
+            self.release()
+        super().close()
+
+
+async def purge_daily(
+    store: QuarantineStore,
+    retention: timedelta,
+    *,
+    first_delay: float = 300.0,
+    interval: float = 86400.0,
+) -> None:
+    """Expire quarantined mail older than ``retention``: soon after start, then daily.
+
+    The first run waits a little so a restart loop does not purge at every start; the
+    work runs in a thread (file and index I/O) while the loop keeps serving.
+    """
+    delay = first_delay
+    while True:
+        await asyncio.sleep(delay)
+        delay = interval
+        try:
+            await asyncio.to_thread(store.purge, retention)
+        except ScamMilterError as exc:
+            log.error("quarantine purge failed (next try in a day): %s", exc)
+        except Exception:
+            # A bug must not end the daily purge for good, nor the server.
+            log.exception("quarantine purge crashed (next try in a day)")
 
 
 def notify_systemd(state: str) -> None:
@@ -117,8 +231,16 @@ def relay_settings(config: Config) -> RelaySettings:
 
 def proxy_settings(config: Config) -> ProxySettings:
     return ProxySettings(
-        mode=config.mode, headers=config.headers, subject_prefix=config.subject_prefix
+        mode=config.mode,
+        headers=config.headers,
+        subject_prefix=config.subject_prefix,
+        authserv_id=config.authserv_id(),
+        tempfail_on_dns_failure=config.auth.on_dns_failure == "tempfail",
     )
+
+
+def authenticator(config: Config) -> Authenticator | None:
+    return Authenticator(config.auth) if config.auth.enabled else None
 
 
 def _prepare_quarantine_dir(config: Config) -> None:
@@ -144,9 +266,12 @@ class Server:
         *,
         sock: socket.socket | None = None,
         ready: Callable[[], None] = lambda: notify_systemd("READY=1"),
+        housekeeping: bool = True,
     ) -> None:
         self.sock = sock
         self.ready = ready
+        # The daily quarantine purge: in one worker only, not once per worker.
+        self.housekeeping = housekeeping
         self.config = config
         self.config_path = config_path
         self.overrides = overrides
@@ -154,7 +279,9 @@ class Server:
         _prepare_quarantine_dir(config)
         self.store = QuarantineStore(config.quarantine_dir)
         self.relay = Relay(relay_settings(config))
-        self.proxy = Proxy(self.scanner, self.relay, self.store, proxy_settings(config))
+        self.proxy = Proxy(
+            self.scanner, self.relay, self.store, proxy_settings(config), authenticator(config)
+        )
         self.stopping = asyncio.Event()
 
     async def run(self) -> int:
@@ -179,10 +306,18 @@ class Server:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+        retention = self.config.quarantine.retention
+        purger = None
+        if retention is not None and self.housekeeping:
+            purger = loop.create_task(purge_daily(self.store, retention))
         self.ready()
         await self.stopping.wait()
         notify_systemd("STOPPING=1")
         log.info("stopping: no new connections, %d session(s) in flight", front.active_sessions)
+        if purger is not None:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
         await front.stop_accepting()
         await front.drain(self.config.smtp.drain_timeout)
         await self.relay.close()
@@ -193,6 +328,8 @@ class Server:
     async def reload(self) -> None:
         """Re-read config and rules; anything broken keeps the running ones."""
         notify_systemd("RELOADING=1")
+        # First, whatever the config says: logrotate's postrotate sends this SIGHUP.
+        reopen_verdict_log()
         try:
             config = self.overrides.apply(load_config(self.config_path))
             scanner = await asyncio.to_thread(
@@ -202,13 +339,30 @@ class Server:
             log.error("reload failed, keeping the running config and rules: %s", exc)
             notify_systemd("READY=1")
             return
-        for key in ("listen", "next_hop", "quarantine_dir", "smtp", "relay", "mode"):
+        for key in (
+            "listen",
+            "next_hop",
+            "quarantine_dir",
+            "smtp",
+            "relay",
+            "mode",
+            "quarantine",
+            "verdict_log",
+        ):
             if getattr(config, key) != getattr(self.config, key):
                 log.warning("reload: %s changed; it takes effect on restart", key)
         self.scanner.scanner = scanner
         self.proxy.settings = replace(proxy_settings(config), mode=self.config.mode)
+        if config.auth != self.config.auth:
+            # A new DNS client starts with an empty cache: only when the settings changed.
+            self.proxy.authenticator = authenticator(config)
         self.config = replace(
-            self.config, rule_paths=config.rule_paths, scan=config.scan, headers=config.headers
+            self.config,
+            rule_paths=config.rule_paths,
+            scan=config.scan,
+            headers=config.headers,
+            auth=config.auth,
+            hostname=config.hostname,
         )
         log.info("reloaded: %d rules", len(scanner.rules))
         notify_systemd("READY=1")
@@ -218,6 +372,7 @@ def serve(config_path: Path | None, overrides: Overrides) -> int:
     """Run the proxy until SIGTERM; raises ScamMilterError for a bad start."""
     setup_logging()
     config = overrides.apply(load_config(config_path))
+    setup_verdict_log(config.verdict_log)
     if config.smtp.worker_count() > 1:
         return Supervisor(config, config_path, overrides).run()
 
@@ -321,7 +476,7 @@ class Supervisor:
         _stop_with_parent(parent)
         code = 1
         try:
-            code = _run_loop(self.worker(sock, ready_write))
+            code = _run_loop(self.worker(sock, ready_write, number))
         except ScamMilterError as exc:
             log.error("worker %d cannot start: %s", number, exc)
         except BaseException:
@@ -329,17 +484,26 @@ class Supervisor:
         finally:
             os._exit(code)
 
-    async def worker(self, sock: socket.socket, ready_write: int) -> int:
+    async def worker(self, sock: socket.socket, ready_write: int, number: int = 0) -> int:
         def ready() -> None:
             # A replacement worker's pipe has no reader: nobody waits for it.
             with contextlib.suppress(OSError):
                 os.write(ready_write, b"1")
             os.close(ready_write)
 
-        server = Server(self.config, self.config_path, self.overrides, sock=sock, ready=ready)
+        server = Server(
+            self.config,
+            self.config_path,
+            self.overrides,
+            sock=sock,
+            ready=ready,
+            housekeeping=number == 0,
+        )
         return await server.run()
 
     def forward(self, signum: int, _frame: object) -> None:
+        if signum == signal.SIGHUP:
+            reopen_verdict_log()  # the parent holds the file open too (opened before fork)
         for pid in list(self.workers):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)

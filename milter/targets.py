@@ -15,8 +15,9 @@ from milter.normalize import NormalizedText, normalize
 class MessageTargets:
     """Lazily built, cached ``target name -> normalised texts`` for one message."""
 
-    def __init__(self, view: MessageView) -> None:
+    def __init__(self, view: MessageView, auth: object | None = None) -> None:
         self.view = view
+        self.auth = auth
         self._texts: dict[str, NormalizedText] = {}
         self._targets: dict[str, tuple[NormalizedText, ...]] = {}
 
@@ -39,12 +40,39 @@ class MessageTargets:
         """The original strings behind ``target``."""
         if target.startswith("header:"):
             return self.view.header(target[len("header:") :])
+        if target.startswith("auth."):
+            return _auth(self.auth, target[len("auth.") :])
         getter = _RAW.get(target)
         return getter(self.view) if getter is not None else ()
 
 
 def _body(view: MessageView) -> tuple[str, ...]:
     return (*view.text_parts, *(part.visible for part in view.html_parts))
+
+
+# The closing lines of a text, where a letter is signed ("Commissaris-generaal ...").
+SIGNATURE_LINES = 15
+
+
+def _signature(view: MessageView) -> tuple[str, ...]:
+    texts = (*_body(view), *(a.text for a in view.attachments))
+    out = []
+    for text in texts:
+        lines = [line for line in text.splitlines() if line.strip()]
+        if lines:
+            out.append("\n".join(lines[-SIGNATURE_LINES:]))
+    return tuple(out)
+
+
+def _auth(auth: object | None, which: str) -> tuple[str, ...]:
+    """The result words of one method: ``unavailable`` when nothing was checked (offline,
+    or authentication off), ``none`` when the method had nothing to check."""
+    if auth is None:
+        return ("unavailable",)
+    if which == "dkim":
+        return tuple(d.result for d in getattr(auth, "dkim", ())) or ("none",)
+    result = getattr(auth, which, None)
+    return (result.result,) if result is not None else ("none",)
 
 
 def _envelope_rcpt(view: MessageView) -> tuple[str, ...]:
@@ -72,4 +100,8 @@ _RAW: dict[str, Callable[[MessageView], tuple[str, ...]]] = {
     "attachment.text": lambda v: tuple(a.text for a in v.attachments),
     "envelope.from": _envelope_from,
     "envelope.rcpt": _envelope_rcpt,
+    "signature": _signature,
 }
+
+# Targets that read the authentication results rather than the message.
+AUTH_TARGETS = ("auth.spf", "auth.dkim", "auth.dmarc")

@@ -82,14 +82,14 @@ def mails(tmp_path: Path) -> Path:
 
 
 def test_check_json(rules: Path, mails: Path) -> None:
-    result = run("check", "--json", "--rules", str(rules), str(mails))
+    result = run("check", "--json", "--offline", "--rules", str(rules), str(mails))
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     by_file = {Path(obj["file"]).name: obj for obj in lines}
     scam = by_file["scam.eml"]
     assert scam["verdict"] == "quarantine"
     assert scam["score"] == 12
-    assert scam["auth"] is None
+    assert scam["auth"]["result"] == "unavailable"
     (rule,) = scam["rules"]
     assert rule["id"] == "TEST_WEBCAM_BTC"
     assert rule["score"] == 12

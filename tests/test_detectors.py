@@ -53,6 +53,9 @@ def test_registry_names_and_read_only() -> None:
         "money_amount",
         "deadline",
         "recipient_address",
+        "protected_domain",
+        "lookalike_domain",
+        "identity_claim",
     }
     with pytest.raises(TypeError):
         DETECTORS["x"] = DETECTORS["deadline"]  # type: ignore[index]

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from dkim_keys import key, key_record, sign
+from dkim_keys import message as dkim_message
+from dns_server import DnsZoneServer
 from postfix_harness import PostfixInstance, free_port, to_lf
 from serve_process import ServeProcess
 
@@ -494,3 +497,101 @@ def test_oversized_message_gets_552(stack: StackFactory) -> None:
         assert (code, reply[:5]) == (552, b"5.3.4")
     time.sleep(1)
     assert s.postfix.delivered() == []
+
+
+# --- Sender authentication through Postfix ----------------------------------------------
+
+
+AUTH_ZONE = "\n".join(
+    [
+        'police.be. 300 IN TXT "v=spf1 ip4:192.0.2.10 -all"',
+        '_dmarc.police.be. 300 IN TXT "v=DMARC1; p=reject"',
+        key_record("sel", "police.be", key("police")),
+        'freemail.example. 300 IN TXT "v=spf1 ip4:198.51.100.20 -all"',
+    ]
+)
+
+
+def send_as(s: Stack, ip: str, mail_from: str, raw: bytes) -> None:
+    """Send as the remote client ``ip`` (Postfix's XCLIENT, allowed from loopback)."""
+    with smtplib.SMTP("127.0.0.1", s.postfix.smtp_port, timeout=60) as client:
+        client.ehlo("localhost")
+        code, _ = client.docmd(f"XCLIENT ADDR={ip} NAME=[UNAVAILABLE] HELO=mx.sender.example")
+        assert code == 220
+        client.ehlo("mx.sender.example")
+        client.sendmail(mail_from, ["bob@example.org"], raw)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sender_authentication_end_to_end(stack: StackFactory, mode: str) -> None:
+    with DnsZoneServer(AUTH_ZONE) as dns:
+        s = stack(
+            mode,
+            extra_config=(
+                f"auth: {{dns_servers: ['{dns.address}'], authserv_id: mx.test.example}}\n"
+            ),
+        )
+        # (a) the authority's own domain from a host its SPF does not list, unsigned
+        send_as(
+            s,
+            "203.0.113.5",
+            "info@police.be",
+            dkim_message("Info <info@police.be>", "Newsletter a", "Holiday tips.\r\n"),
+        )
+        # (b) its name as display name over a free mail address that authenticates
+        send_as(
+            s,
+            "198.51.100.20",
+            "pf@freemail.example",
+            dkim_message("Police Fédérale <pf@freemail.example>", "Newsletter b", "Hi.\r\n"),
+        )
+        # (c) a look-alike domain
+        send_as(
+            s,
+            "203.0.113.5",
+            "dossier@police-belgium.eu",
+            dkim_message("Politie <dossier@police-belgium.eu>", "Newsletter c", "Hi.\r\n"),
+        )
+        # (d) the authority itself: its relay, its DKIM signature
+        signed = sign(
+            dkim_message("Federale Politie <info@police.be>", "Newsletter d", "Tips.\r\n"),
+            "police.be",
+            pair=key("police"),
+        )
+        send_as(s, "192.0.2.10", "info@police.be", signed)
+
+        verdicts = {v["from"] + v["client"]["addr"]: v for v in s.proxy.wait_verdicts(4)}
+        assert verdicts["info@police.be203.0.113.5"]["rules"] == [
+            "IDENTITY_DOMAIN_NOT_AUTHENTICATED"
+        ]
+        assert (
+            "IDENTITY_CLAIM_DISPLAY_NAME" in verdicts["pf@freemail.example198.51.100.20"]["rules"]
+        )
+        assert (
+            "IDENTITY_LOOKALIKE_DOMAIN" in verdicts["dossier@police-belgium.eu203.0.113.5"]["rules"]
+        )
+        assert verdicts["info@police.be192.0.2.10"]["rules"] == []
+
+        delivered = {subject_of(m): to_lf(m) for m in s.postfix.wait_delivered(2)}
+        s.settle()
+        # (a) is tagged (8 points alone); the claim of (b) adds to what its content shows
+        # and holds it, like the look-alike (c).
+        assert set(delivered) == {"[SCAM?] Newsletter a", "Newsletter d"}
+        assert sorted(e.subject for e in s.quarantined()) == ["Newsletter b", "Newsletter c"]
+        spoofed = delivered["[SCAM?] Newsletter a"]
+        assert b"Authentication-Results: mx.test.example; spf=fail" in spoofed
+        assert b"dmarc=fail (p=reject" in spoofed
+        assert b"X-Scam-Rules: IDENTITY_DOMAIN_NOT_AUTHENTICATED" in spoofed
+        authentic = delivered["Newsletter d"]
+        assert b"Authentication-Results: mx.test.example; spf=pass" in authentic
+        assert b"dkim=pass header.d=police.be" in authentic and b"dmarc=pass" in authentic
+        assert b"X-Scam-" not in authentic
+        # The signed message arrived exactly as signed, below the headers added on the way.
+        assert authentic.endswith(to_lf(signed))
+
+
+def subject_of(raw: bytes) -> str:
+    for line in raw.replace(b"\r\n", b"\n").split(b"\n"):
+        if line.lower().startswith(b"subject: "):
+            return line[len(b"subject: ") :].decode()
+    return ""
