@@ -34,10 +34,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-import yaml
-
 from milter.errors import RuleError
 from milter.normalize import NormalizedText, normalize
+from milter.yaml_source import YamlPositions, read_yaml
 
 __all__ = [
     "DEFAULT_MAX_EXTRA_WORDS",
@@ -902,85 +901,11 @@ def _error(identity: Identity, message: str) -> RuleError:
     return RuleError(message, path=identity.path, line=identity.line, rule_id=identity.id)
 
 
-class _Positions:
-    """Line numbers in a parsed YAML file, looked up by path (list index, then keys).
-
-    (Like the rule loader's, which this module cannot import: the rule loader's
-    detectors use this module.)
-    """
-
-    def __init__(self, root: yaml.Node | None) -> None:
-        self.root = root
-
-    def line(self, *path: Any) -> int:
-        node = self.root
-        best = node.start_mark.line + 1 if node is not None else 0
-        for step in path:
-            if isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-                if step >= len(node.value):
-                    break
-                node = node.value[step]
-                best = node.start_mark.line + 1
-            elif isinstance(node, yaml.MappingNode):
-                for key_node, value_node in node.value:
-                    if key_node.value == step:
-                        best = key_node.start_mark.line + 1
-                        node = value_node
-                        break
-                else:
-                    break
-            else:
-                break
-        return best
-
-    def duplicate_key(self) -> tuple[str, int] | None:
-        stack = [self.root] if self.root is not None else []
-        while stack:
-            node = stack.pop()
-            if isinstance(node, yaml.MappingNode):
-                seen: set[str] = set()
-                for key_node, value_node in node.value:
-                    if isinstance(key_node, yaml.ScalarNode):
-                        if key_node.value in seen:
-                            return key_node.value, key_node.start_mark.line + 1
-                        seen.add(key_node.value)
-                    stack.append(value_node)
-            elif isinstance(node, yaml.SequenceNode):
-                stack.extend(node.value)
-        return None
-
-
-_COMPOSER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _read_yaml(path: Path) -> tuple[Any, _Positions]:
-    name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RuleError(f"cannot read identity registry: {exc.strerror or exc}", path=name) from exc
-    except UnicodeDecodeError as exc:
-        raise RuleError("identity registry is not valid UTF-8", path=name) from exc
-    try:
-        data = yaml.safe_load(text)
-        # compose() builds nodes, never objects: only for line numbers in errors.
-        nodes = yaml.compose(text, Loader=_COMPOSER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise RuleError(f"invalid YAML: {problem}", path=name, line=line) from exc
-    except yaml.YAMLError as exc:
-        raise RuleError(f"invalid YAML: {exc}", path=name) from exc
-    return data, _Positions(nodes)
-
-
 def _merge_file(path: Path, merged: dict[str, Identity]) -> None:
-    data, positions = _read_yaml(path)
+    data, positions = read_yaml(path, "identity registry")
     name = str(path)
-    duplicate = positions.duplicate_key()
-    if duplicate is not None:
-        raise RuleError(f"key {duplicate[0]!r} appears twice", path=name, line=duplicate[1])
+    for key, line in positions.duplicate_keys()[:1]:
+        raise RuleError(f"key {key!r} appears twice", path=name, line=line)
     if data is None:
         return
     if not isinstance(data, list):
@@ -995,7 +920,7 @@ def _parse_identity(
     item: Any,
     index: int,
     path: str,
-    positions: _Positions,
+    positions: YamlPositions,
     merged: Mapping[str, Identity],
     in_file: dict[str, int],
 ) -> Identity:

@@ -15,13 +15,13 @@ from re import _parser as sre_parse  # stable since 3.11, and sre_parse warns on
 from typing import Any
 
 import regex
-import yaml
 
 from milter.condition import Condition, ConditionError, parse_condition
 from milter.detectors import DETECTORS
 from milter.errors import RuleError
 from milter.normalize import normalize
 from milter.verdict import Action
+from milter.yaml_source import YamlPositions, read_yaml
 
 TARGETS = frozenset(
     {
@@ -154,79 +154,6 @@ class Rule:
         return self.id.startswith("__")
 
 
-# --- YAML with positions -----------------------------------------------------------
-
-
-class _Positions:
-    """Line numbers of the parsed YAML, looked up by path (0-based list indexes, keys)."""
-
-    def __init__(self, node: yaml.Node | None) -> None:
-        self.root = node
-
-    def line(self, *path: Any) -> int:
-        node = self.root
-        best = node.start_mark.line + 1 if node is not None else 0
-        for step in path:
-            if isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-                if step >= len(node.value):
-                    break
-                node = node.value[step]
-            elif isinstance(node, yaml.MappingNode):
-                for key_node, value_node in node.value:
-                    if key_node.value == step:
-                        best = key_node.start_mark.line + 1
-                        node = value_node
-                        break
-                else:
-                    break
-            else:
-                break
-            best = node.start_mark.line + 1 if not isinstance(step, str) else best
-        return best
-
-    def duplicate_keys(self) -> list[tuple[str, int]]:
-        found: list[tuple[str, int]] = []
-        stack = [self.root] if self.root is not None else []
-        while stack:
-            node = stack.pop()
-            if isinstance(node, yaml.MappingNode):
-                seen: set[str] = set()
-                for key_node, value_node in node.value:
-                    if isinstance(key_node, yaml.ScalarNode):
-                        if key_node.value in seen:
-                            found.append((key_node.value, key_node.start_mark.line + 1))
-                        seen.add(key_node.value)
-                    stack.append(value_node)
-            elif isinstance(node, yaml.SequenceNode):
-                stack.extend(node.value)
-        return found
-
-
-_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _read_yaml(path: Path) -> tuple[Any, _Positions]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RuleError(f"cannot read rule file: {exc.strerror or exc}", path=str(path)) from exc
-    except UnicodeDecodeError as exc:
-        raise RuleError("rule file is not valid UTF-8", path=str(path)) from exc
-    try:
-        data = yaml.safe_load(text)
-        # compose() builds nodes only, never objects: positions for error messages. The
-        # C composer (libyaml) is used when present, being many times faster.
-        nodes = yaml.compose(text, Loader=_COMPOSER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise RuleError(f"invalid YAML: {problem}", path=str(path), line=line) from exc
-    except yaml.YAMLError as exc:
-        raise RuleError(f"invalid YAML: {exc}", path=str(path)) from exc
-    return data, _Positions(nodes)
-
-
 # --- Files -------------------------------------------------------------------------
 
 
@@ -288,7 +215,7 @@ def load_rules_collecting(paths: Iterable[Path]) -> tuple[tuple[Rule, ...], list
 
 def load_rule_file(path: Path, *, errors: list[RuleError] | None = None) -> list[Rule]:
     """Compile one file. With ``errors``, bad rules are reported there and skipped."""
-    data, positions = _read_yaml(path)
+    data, positions = read_yaml(path, "rule file")
     name = str(path)
     for key, line in positions.duplicate_keys():
         _report(errors, RuleError(f"key {key!r} appears twice", path=name, line=line))
@@ -371,7 +298,7 @@ def order_rules(rules: Iterable[Rule]) -> list[Rule]:
 # --- One rule ------------------------------------------------------------------------
 
 
-def _compile_rule(item: Any, index: int, path: str, positions: _Positions) -> Rule:
+def _compile_rule(item: Any, index: int, path: str, positions: YamlPositions) -> Rule:
     line = positions.line(index)
     if not isinstance(item, dict):
         raise RuleError(

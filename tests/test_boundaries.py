@@ -27,6 +27,7 @@ SCANNER_MODULES = [
     "scanner",
     "targets",
     "verdict",
+    "yaml_source",
 ]
 # Protocol code kept apart from I/O, as h11 does: parsing and framing only.
 PROTOCOL_MODULES = ["headers", "replies", "smtp_client", "smtp_params", "xforward"]
