@@ -23,7 +23,7 @@ from email.utils import getaddresses, parseaddr
 from milter.auth_results import AuthResults
 from milter.config import AuthSettings
 from milter.dkim_check import verify_dkim
-from milter.dmarc import check_dmarc
+from milter.dmarc import DmarcResult, check_dmarc
 from milter.dns import DnsClient
 from milter.envelope import Envelope
 from milter.received import client_from_received
@@ -41,7 +41,8 @@ class Authenticator:
         started = time.monotonic()
         deadline = started + self.settings.timeout
         headers = _headers(raw)
-        from_domain = _from_domain(headers)
+        from_domains = _from_domains(headers)
+        from_domain = next(iter(from_domains)) if len(from_domains) == 1 else ""
         ip, helo = self._client(envelope, headers)
         mail_from = envelope.mail_from
         if mail_from is None:
@@ -49,7 +50,22 @@ class Authenticator:
             mail_from = parseaddr(headers.get("Return-Path", ""))[1]
         spf = check_spf(self.dns, ip, mail_from, helo, deadline) if ip else None
         dkim = verify_dkim(raw, self.dns, deadline, self.settings.max_dkim_signatures)
-        dmarc = check_dmarc(from_domain, spf, dkim, self.dns, deadline) if from_domain else None
+        if from_domain:
+            dmarc = check_dmarc(from_domain, spf, dkim, self.dns, deadline)
+        elif len(from_domains) > 1:
+            # RFC 7489 6.6.1: several authors, several policies; none can vouch for the
+            # message, and a forger gains from adding a second, real, From.
+            dmarc = DmarcResult(
+                "permerror",
+                ",".join(sorted(from_domains)),
+                None,
+                None,
+                False,
+                False,
+                reason="several From domains",
+            )
+        else:
+            dmarc = None
         return AuthResults(
             spf=spf,
             dkim=dkim,
@@ -105,14 +121,13 @@ def _headers(raw: bytes) -> _Headers:
     return _Headers(raw if end == -1 else raw[: end + 2])
 
 
-def _from_domain(headers: _Headers) -> str:
-    """The RFC5322.From domain DMARC is about; empty when there is not exactly one."""
-    domains = {
+def _from_domains(headers: _Headers) -> set[str]:
+    """The RFC5322.From domains DMARC is about (normally exactly one)."""
+    return {
         address.rpartition("@")[2].rstrip(".").lower()
         for _, address in getaddresses(headers.get_all("From"))
         if "@" in address
     }
-    return domains.pop() if len(domains) == 1 else ""
 
 
 def _is_loopback(addr: str) -> bool:

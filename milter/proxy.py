@@ -134,7 +134,7 @@ class Proxy:
         auth = await self._authenticate(raw, envelope)
         if auth is not None and self.settings.tempfail_on_dns_failure and dns_failed(auth):
             await downstream.abort()
-            self._log_deferred(tx, envelope, auth, state.started)
+            self._log(tx, envelope, AUTH_UNAVAILABLE, state.started, action="tempfail", auth=auth)
             return AUTH_UNAVAILABLE
         try:
             if len(raw) <= INLINE_SCAN_BYTES:
@@ -148,6 +148,7 @@ class Proxy:
         except Exception:
             log.exception("scan failed; the message is deferred, never lost")
             await downstream.abort()
+            self._log(tx, envelope, LOCAL_ERROR, state.started, action="tempfail", auth=auth)
             return LOCAL_ERROR
         action = verdict.action
         if action is Action.REJECT and self.settings.mode is Mode.AFTER_QUEUE:
@@ -162,7 +163,9 @@ class Proxy:
             reply = REJECTED
         else:
             reply = _upstream(await downstream.data(self._outgoing(raw, verdict, action)))
-        self._log(tx, envelope, verdict, action, reply, state.started)
+        self._log(
+            tx, envelope, reply, state.started, action=action.value, verdict=verdict, auth=auth
+        )
         return reply
 
     async def _authenticate(self, raw: bytes, envelope: Envelope) -> AuthResults | None:
@@ -179,7 +182,10 @@ class Proxy:
     async def _quarantine(self, raw: bytes, envelope: Envelope, verdict: Verdict) -> Reply:
         subject = _subject(raw)
         try:
-            entry = await asyncio.to_thread(self.store.put, raw, envelope, verdict, subject)
+            auth = verdict.auth.to_json() if isinstance(verdict.auth, AuthResults) else None
+            entry = await asyncio.to_thread(
+                self.store.put, raw, envelope, verdict, subject, auth=auth
+            )
         except QuarantineError as exc:
             log.error("quarantine failed, answering 4xx: %s", exc)
             return QUARANTINE_UNAVAILABLE
@@ -213,11 +219,14 @@ class Proxy:
         self,
         tx: Transaction,
         envelope: Envelope,
-        verdict: Verdict,
-        action: Action,
         reply: Reply,
         started: float,
+        *,
+        action: str,
+        verdict: Verdict | None = None,
+        auth: AuthResults | None = None,
     ) -> None:
+        """One JSON line for every message handled, whatever became of it."""
         record = {
             # UTC, whole seconds: a verdict log file has no other time stamp.
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -229,34 +238,26 @@ class Proxy:
             },
             "from": envelope.mail_from,
             "rcpt": list(envelope.rcpt_to),
-            "verdict": verdict.action.value,
-            "action": action.value,
-            "score": verdict.score,
-            "rules": [hit.id for hit in verdict.rules],
+            "verdict": verdict.action.value if verdict is not None else None,
+            "action": action,
+            "score": verdict.score if verdict is not None else None,
+            "rules": [hit.id for hit in verdict.rules] if verdict is not None else [],
+            "auth": _auth_summary(auth),
             "reply": f"{reply.code} {reply.text.splitlines()[0] if reply.text else ''}",
             "seconds": round(time.monotonic() - started, 4),
         }
         verdict_log.info(json.dumps(record, ensure_ascii=False))
 
-    def _log_deferred(
-        self, tx: Transaction, envelope: Envelope, auth: AuthResults, started: float
-    ) -> None:
-        record = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "client": {"addr": tx.client.addr, "name": tx.client.name, "helo": tx.client.helo},
-            "from": envelope.mail_from,
-            "rcpt": list(envelope.rcpt_to),
-            "verdict": None,
-            "action": "tempfail",
-            "auth": _auth_record(auth),
-            "reply": f"{AUTH_UNAVAILABLE.code} {AUTH_UNAVAILABLE.text}",
-            "seconds": round(time.monotonic() - started, 4),
-        }
-        verdict_log.info(json.dumps(record, ensure_ascii=False))
 
-
-def _auth_record(auth: object) -> object:
-    return auth.to_json() if isinstance(auth, AuthResults) else None
+def _auth_summary(auth: AuthResults | None) -> dict[str, object] | None:
+    """The results alone (the quarantine keeps the details): null when not checked."""
+    if auth is None:
+        return None
+    return {
+        "spf": auth.spf.result if auth.spf is not None else None,
+        "dkim": [d.result for d in auth.dkim],
+        "dmarc": auth.dmarc.result if auth.dmarc is not None else None,
+    }
 
 
 def _remove_our_auth_results(message: RawMessage, authserv_id: str) -> RawMessage:
@@ -268,7 +269,10 @@ def _remove_our_auth_results(message: RawMessage, authserv_id: str) -> RawMessag
         if field_name(raw_field) == "authentication-results":
             value = raw_field.split(b":", 1)[1].decode("ascii", "replace")
             found = authserv_id_of(value)
-            if found is not None and found.lower() == wanted:
+            # One we cannot parse but that names our id is dropped too: a lenient reader
+            # further on might still take it for ours.
+            ours = found.lower() == wanted if found is not None else wanted in value.lower()
+            if ours:
                 continue
         kept.append(raw_field)
     if len(kept) == len(message.fields):

@@ -217,6 +217,15 @@ def test_client_from_trusted_received_header(dns_server):
     assert untrusted.spf is None and untrusted.client_ip == ""
 
 
+def test_several_from_domains_cannot_pass_dmarc(dns_server):
+    raw = message("Police <info@police.be>, Bob <bob@freemail.example>", "x", "y")
+    results = authenticator(dns_server).authenticate(
+        raw, envelope("bob@freemail.example", FREEMAIL_IP)
+    )
+    assert results.dmarc.result == "permerror"
+    assert results.dmarc.domain == "freemail.example,police.be"
+
+
 def test_loopback_client_is_not_spf_checked(dns_server):
     raw = message("A <a@police.be>", "x", "y")
     results = authenticator(dns_server).authenticate(raw, envelope("a@police.be", "127.0.0.1"))

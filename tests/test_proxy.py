@@ -255,16 +255,23 @@ def test_quarantine_failure_is_4xx_and_nothing_relayed(setup: Setup, monkeypatch
     assert setup.recorder.messages == []
 
 
-def test_scanner_crash_is_4xx(setup: Setup) -> None:
+def test_scanner_crash_is_4xx(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:
     class Broken:
-        def scan(self, raw, envelope):
+        def scan(self, raw, envelope, auth=None):
             raise RuntimeError("bug")
 
     setup.proxy.scanner = lambda: Broken()
-    with pytest.raises(smtplib.SMTPDataError) as caught:
+    with (
+        caplog.at_level(logging.INFO, logger="scam_milter.verdict"),
+        pytest.raises(smtplib.SMTPDataError) as caught,
+    ):
         setup.send("hello")
     assert caught.value.smtp_code == 451
     assert setup.recorder.messages == []
+    # Still one verdict line: the log covers every message, deferred ones too.
+    (record,) = [r for r in caplog.records if r.name == "scam_milter.verdict"]
+    line = json.loads(record.getMessage())
+    assert (line["action"], line["verdict"], line["reply"][:3]) == ("tempfail", None, "451")
 
 
 def test_one_json_log_line_per_message(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:

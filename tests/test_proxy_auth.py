@@ -28,6 +28,7 @@ ZONE = "\n".join(
         '_dmarc.police.be. 300 IN TXT "v=DMARC1; p=reject"',
         key_record("sel", "police.be", key("police")),
         'freemail.example. 300 IN TXT "v=spf1 ip4:198.51.100.20 -all"',
+        'police-belgium.eu. 300 IN TXT "v=spf1 ip4:203.0.113.5 -all"',
     ]
 )
 AUTHSERV = "mx.test.example"
@@ -122,6 +123,7 @@ def test_forged_results_with_our_id_are_removed_others_kept(setup: Setup) -> Non
         f"Authentication-Results: {AUTHSERV}; spf=pass smtp.mailfrom=police.be; dmarc=pass\r\n"
         f"Authentication-Results: (forged) {AUTHSERV.upper()}; dkim=pass header.d=police.be\r\n"
         "Authentication-Results: upstream.example.net; spf=pass smtp.mailfrom=x.example\r\n"
+        f"Authentication-Results: (unclosed {AUTHSERV}; dmarc=pass\r\n"
     ).encode() + message("Alice <alice@freemail.example>", "Lunch", "Hello\r\n")
     setup.send(raw, "alice@freemail.example", "198.51.100.20")
     got = setup.delivered()
@@ -161,6 +163,9 @@ def test_c_lookalike_sender_is_quarantined_with_its_auth_results(setup: Setup) -
     assert setup.recorder.messages == []
     (entry,) = setup.store.list()
     assert "IDENTITY_LOOKALIKE_DOMAIN" in [rule["id"] for rule in entry.rules]
+    # The quarantine keeps the authentication results for the admin's review.
+    stored = setup.store.record(entry.id).auth
+    assert stored["spf"]["result"] == "pass" and stored["spf"]["domain"] == "police-belgium.eu"
 
 
 def test_d_the_authority_itself_passes_untouched_but_for_the_results(setup: Setup) -> None:
