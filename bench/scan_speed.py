@@ -21,6 +21,7 @@ import contextlib
 import copy
 import email.parser
 import email.policy
+import shutil
 import sys
 import tempfile
 import time
@@ -33,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from milter.config import shipped_rules_dir  # noqa: E402
-from milter.rule_loader import load_rules  # noqa: E402
+from milter.rule_loader import IDENTITIES_FILE, load_rules, rule_files  # noqa: E402
 from milter.scanner import Scanner  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "ham-spamassassin"
@@ -73,8 +74,10 @@ def _variant_word(number: int) -> str:
 
 
 def variant_rules(rules_dir: Path, copies: int, out: Path, *, identical: bool) -> None:
-    """Write ``copies`` variants of every shipped rule file into ``out``."""
-    for file in sorted(rules_dir.glob("*.yml")):
+    """Write ``copies`` variants of every shipped rule file into ``out`` (and the
+    identity registry as it is: the variants' identity rules need it)."""
+    shutil.copy(rules_dir / IDENTITIES_FILE, out / IDENTITIES_FILE)
+    for file in rule_files([rules_dir]):
         data = yaml.safe_load(file.read_text(encoding="utf-8")) or []
         generated = []
         for number in range(copies):
@@ -122,7 +125,7 @@ def main() -> int:
     results: list[tuple[str, int, float]] = []
     results.append(("parse", 0, timed(bare_parse, messages, args.rounds)))
     results.append(("parse+decode", 0, timed(parse_and_decode, messages, args.rounds)))
-    scanner = Scanner(shipped)
+    scanner = Scanner.from_rule_paths([rules_dir])
     results.append(("scan", len(shipped), timed(scanner.scan, messages, args.rounds)))
     with tempfile.TemporaryDirectory() as tmp:
         for label, copies, identical in (

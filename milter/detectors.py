@@ -701,7 +701,7 @@ def _identity_claim(normalized: NormalizedText, context: DetectorContext) -> lis
     suspect here when it comes from somewhere else (freemail, a look-alike, any domain).
     """
     registry = context.identities
-    if registry is None:
+    if registry is None or not registry.may_claim(normalized.text):
         return []
     owner = registry.owner(context.from_domain) if context.from_domain else None
     # The claim's offsets are in the original text, not in the normalised one a Hit

@@ -34,6 +34,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+import ahocorasick
+
 from milter.errors import RuleError
 from milter.normalize import NormalizedText, normalize
 from milter.yaml_source import YamlPositions, read_yaml
@@ -100,6 +102,7 @@ _WORD: Final = re.compile(r"[^\W_]+")
 # "commissaris-generaal", "commissaris generaal", "Director, Federal Bureau…",
 # "convocation.policefederale.be").
 _SEP: Final = r"[\W_]{0,3}"
+_NOT_WORD: Final = re.compile(r"[\W_]+")
 
 # How many first letters of a phrase the quick scan looks up (see IdentityRegistry._find).
 _START: Final = 3
@@ -402,12 +405,16 @@ class IdentityRegistry:
     _zones: frozenset[str] = field(init=False, repr=False)
     _exact_raw: Mapping[str, tuple[_Target, ...]] = field(init=False, repr=False)
     _exact_skeleton: Mapping[str, tuple[_Target, ...]] = field(init=False, repr=False)
-    _fuzzy: tuple[_Target, ...] = field(init=False, repr=False)
+    # Targets with an edit budget, by skeleton length: a window is compared only with
+    # those its length can reach within their budget.
+    _fuzzy: Mapping[int, tuple[_Target, ...]] = field(init=False, repr=False)
+    _letters: Mapping[str, frozenset[str]] = field(init=False, repr=False)
     _reordered: Mapping[tuple[str, ...], _Target] = field(init=False, repr=False)
     _names: Mapping[str, _Target] = field(init=False, repr=False)
     _phrases: tuple[tuple[Identity, str, ClaimKind], ...] = field(init=False, repr=False)
     _phrase_re: re.Pattern[str] | None = field(init=False, repr=False)
     _starts: frozenset[str] = field(init=False, repr=False)
+    _compact_phrases: ahocorasick.Automaton | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         identities = tuple(self.identities)
@@ -491,7 +498,14 @@ class IdentityRegistry:
             "_exact_skeleton",
             MappingProxyType({k: tuple(v) for k, v in exact_skeleton.items()}),
         )
-        set_(self, "_fuzzy", tuple(fuzzy))
+        by_length: dict[int, list[_Target]] = {}
+        for target in fuzzy:
+            for length in range(
+                len(target.skeleton) - target.budget, len(target.skeleton) + target.budget + 1
+            ):
+                by_length.setdefault(length, []).append(target)
+        set_(self, "_fuzzy", MappingProxyType({k: tuple(v) for k, v in by_length.items()}))
+        set_(self, "_letters", MappingProxyType({t.skeleton: frozenset(t.skeleton) for t in fuzzy}))
         set_(self, "_reordered", MappingProxyType(reordered))
         set_(self, "_names", MappingProxyType(names))
         # Longer phrases first: at one position, the alternation takes the first that
@@ -512,6 +526,16 @@ class IdentityRegistry:
         # tried where a word starts with one of them, since trying ~200 alternatives at
         # every position of a text is slow in ``re``.
         set_(self, "_starts", frozenset(words[0][:_START] for words, _ in ordered))
+        # Every phrase with its words run together, for one pass in C over a whole text
+        # with its separators removed (a phrase allows at most a few between words):
+        # most texts name no authority, and then the word-by-word search never runs.
+        compact = None
+        if ordered:
+            compact = ahocorasick.Automaton()
+            for joined in {"".join(words) for words, _ in ordered}:
+                compact.add_word(joined, joined)
+            compact.make_automaton()
+        set_(self, "_compact_phrases", compact)
 
     # --- Loading ---------------------------------------------------------------
 
@@ -622,7 +646,13 @@ class IdentityRegistry:
             if window.at_label_start and (
                 best is None or _RANK[best.kind] > _RANK[LookalikeKind.EDIT_DISTANCE]
             ):
-                for target in self._fuzzy:
+                letters = frozenset(window.skeleton)
+                for target in self._fuzzy.get(len(window.skeleton), ()):
+                    # Each letter one string has and the other lacks costs an edit: a
+                    # cheap bound (set operations in C) before the full comparison.
+                    other = self._letters[target.skeleton]
+                    if len(letters - other) > target.budget or len(other - letters) > target.budget:
+                        continue
                     distance = _osa_distance(window.skeleton, target.skeleton, target.budget)
                     if 0 < distance <= target.budget:
                         offer(
@@ -666,12 +696,23 @@ class IdentityRegistry:
         """Like ``claims`` but every word-bounded occurrence counts, labels or not."""
         return self._scan(text, None)
 
+    def may_claim(self, folded: str) -> bool:
+        """False when ``folded`` (a normalised text, ``NormalizedText.text``) cannot hold
+        any phrase, not even with its separators taken out. Cheap, for callers that
+        already have the normalised text."""
+        automaton = self._compact_phrases
+        if automaton is None or not folded:
+            return False
+        if not folded.isascii():
+            folded = folded.translate(_UNACCENT)
+        return next(automaton.iter(_NOT_WORD.sub("", folded)), None) is not None
+
     def _scan(self, text: str, max_extra: int | None) -> tuple[IdentityClaim, ...]:
         pattern = self._phrase_re
         if pattern is None or not text:
             return ()
         # One pass over the whole text first: most texts name no authority at all.
-        if not self._find(_match_form(text)[0]):
+        if not self.may_claim(_match_form(text)[0]):
             return ()
         found: dict[str, IdentityClaim] = {}
         lines = text.splitlines(keepends=True)
