@@ -24,6 +24,7 @@ from typing import Any
 
 from milter.dkim_check import DkimResult
 from milter.dmarc import DmarcResult, SpfLike, normalize_domain
+from milter.headers import RawMessage, field_name
 
 _COMMENT_LIMIT = 120
 _VALUE_LIMIT = 255
@@ -278,3 +279,23 @@ def _skip_comment(text: str, i: int) -> int:
                 return i + 1
         i += 1
     return -1
+
+
+def remove_our_auth_results(message: RawMessage, authserv_id: str) -> RawMessage:
+    """Drop Authentication-Results fields that claim to be ours (RFC 8601 section 5):
+    only we may write them, so one arriving from outside is forged."""
+    wanted = authserv_id.lower()
+    kept = []
+    for raw_field in message.fields:
+        if field_name(raw_field) == "authentication-results":
+            value = raw_field.split(b":", 1)[1].decode("ascii", "replace")
+            found = authserv_id_of(value)
+            # One we cannot parse but that names our id is dropped too: a lenient reader
+            # further on might still take it for ours.
+            ours = found.lower() == wanted if found is not None else wanted in value.lower()
+            if ours:
+                continue
+        kept.append(raw_field)
+    if len(kept) == len(message.fields):
+        return message
+    return RawMessage(tuple(kept), message.separator, message.body, message.newline)

@@ -186,11 +186,13 @@ def verdict_json(name: str, verdict: Verdict) -> dict[str, object]:
         "rules": [
             {"id": h.id, "score": h.score, "evidence": list(h.evidence)} for h in verdict.rules
         ],
+        # Not checked (offline, or auth disabled): the same shape, every method
+        # "unavailable", so scripts read one format.
         "auth": (
-            verdict.auth.to_json()
+            verdict.auth
             if isinstance(verdict.auth, AuthResults)
-            else {"result": "unavailable", "reason": "not checked (offline or auth disabled)"}
-        ),
+            else AuthResults(spf=None, dkim=(), dmarc=None, note="not checked")
+        ).to_json(),
         "notes": list(verdict.notes),
     }
 

@@ -66,15 +66,42 @@ def remove_fields(message: RawMessage, names: Iterable[str]) -> RawMessage:
     return RawMessage(kept, message.separator, message.body, message.newline)
 
 
+# RFC 5322 2.1.1: lines SHOULD stay within 78 characters; a field longer than that is
+# folded at spaces (a long Authentication-Results with several signatures).
+FOLD_AT = 78
+
+
 def add_fields(message: RawMessage, fields: Sequence[tuple[str, str]]) -> RawMessage:
-    """Prepend fields, as an MTA prepends trace fields; values must be ASCII, one line."""
+    """Prepend fields, as an MTA prepends trace fields; values must be ASCII, one line
+    (folded here at spaces when longer than ``FOLD_AT``)."""
     new = []
     for name, value in fields:
         if "\n" in value or "\r" in value or not value.isascii():
             raise ValueError(f"header {name} must be one ASCII line")
-        new.append(f"{name}: {value}".encode("ascii") + message.newline)
+        new.append(_fold(f"{name}: {value}", message.newline.decode("ascii")).encode("ascii"))
     separator = message.separator or message.newline
     return RawMessage((*new, *message.fields), separator, message.body, message.newline)
+
+
+def _fold(line: str, newline: str) -> str:
+    """``line`` with a line break before a space wherever it would pass ``FOLD_AT``; a
+    word longer than that stays whole (nothing may be split inside a word)."""
+    if len(line) <= FOLD_AT:
+        return line + newline
+    out: list[str] = []
+    # Never right after "Name:": the first line keeps at least one word of the value.
+    floor = line.find(": ") + 2
+    while len(line) > FOLD_AT:
+        cut = line.rfind(" ", floor, FOLD_AT + 1)
+        if cut <= 0:
+            cut = line.find(" ", max(FOLD_AT, floor))
+            if cut == -1:
+                break
+        floor = 1
+        out.append(line[:cut])
+        line = line[cut:]  # the space stays, as the folding white space
+    out.append(line)
+    return newline.join(out) + newline
 
 
 def prefix_subject(message: RawMessage, prefix: str) -> RawMessage:

@@ -19,14 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from milter.auth import Authenticator, dns_failed
-from milter.auth_results import AuthResults, authserv_id_of
+from milter.auth_results import AuthResults, remove_our_auth_results
 from milter.config import HeaderNames, Mode
 from milter.envelope import Envelope, Param
 from milter.errors import QuarantineError
 from milter.headers import (
-    RawMessage,
     add_fields,
-    field_name,
     prefix_subject,
     remove_fields,
     split_message,
@@ -175,9 +173,10 @@ class Proxy:
         try:
             return await authenticator.authenticate_async(raw, envelope)
         except Exception:
-            # A bug in a check must not cost the message: scan it without the results.
+            # A bug in a check must not cost the message: scan it as if nothing had been
+            # checked ("unavailable" to the rules, never a failed check).
             log.exception("authentication failed; scanning without its results")
-            return AuthResults(spf=None, dkim=(), dmarc=None, note="authentication failed")
+            return None
 
     async def _quarantine(self, raw: bytes, envelope: Envelope, verdict: Verdict) -> Reply:
         subject = _subject(raw)
@@ -195,10 +194,12 @@ class Proxy:
         """The message to relay: forged verdict headers removed, tags added when tagging."""
         names = self.settings.headers
         message = remove_fields(split_message(raw), names.all())
+        # Only we may write results under our id (RFC 8601 section 5): one arriving from
+        # outside is forged, whether or not we check anything ourselves.
+        authserv_id = self.settings.authserv_id
+        message = remove_our_auth_results(message, authserv_id)
         auth = verdict.auth
         if isinstance(auth, AuthResults):
-            authserv_id = self.settings.authserv_id
-            message = _remove_our_auth_results(message, authserv_id)
             message = add_fields(
                 message, [("Authentication-Results", auth.header_value(authserv_id))]
             )
@@ -258,26 +259,6 @@ def _auth_summary(auth: AuthResults | None) -> dict[str, object] | None:
         "dkim": [d.result for d in auth.dkim],
         "dmarc": auth.dmarc.result if auth.dmarc is not None else None,
     }
-
-
-def _remove_our_auth_results(message: RawMessage, authserv_id: str) -> RawMessage:
-    """Drop Authentication-Results fields that claim to be ours (RFC 8601 section 5):
-    only we may write them, so one arriving from outside is forged."""
-    wanted = authserv_id.lower()
-    kept = []
-    for raw_field in message.fields:
-        if field_name(raw_field) == "authentication-results":
-            value = raw_field.split(b":", 1)[1].decode("ascii", "replace")
-            found = authserv_id_of(value)
-            # One we cannot parse but that names our id is dropped too: a lenient reader
-            # further on might still take it for ours.
-            ours = found.lower() == wanted if found is not None else wanted in value.lower()
-            if ours:
-                continue
-        kept.append(raw_field)
-    if len(kept) == len(message.fields):
-        return message
-    return RawMessage(tuple(kept), message.separator, message.body, message.newline)
 
 
 def _upstream(reply: Reply) -> Reply:

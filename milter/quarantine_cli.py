@@ -31,6 +31,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from milter.auth_results import remove_our_auth_results
 from milter.config import Config, load_config, parse_duration, parse_host_port
 from milter.envelope import ClientInfo, Envelope, Param
 from milter.errors import ConfigError, QuarantineError
@@ -545,11 +546,15 @@ class Delivery:
     reply: str  # "250 2.0.0 Ok: queued as …"
 
 
-def released_message(raw: bytes, user: str, now: datetime, strip: Sequence[str]) -> bytes:
+def released_message(
+    raw: bytes, user: str, now: datetime, strip: Sequence[str], authserv_id: str
+) -> bytes:
     """The message as released: ``RELEASED_HEADER`` first, nothing else changed but the
-    removal of verdict headers (``strip``) that came from outside, as the proxy does."""
+    removal of verdict headers (``strip``) and of Authentication-Results under our
+    ``authserv_id`` that came from outside, as the proxy does."""
     who = "".join(c if c.isascii() and c.isprintable() else "?" for c in user)
     message = remove_fields(split_message(raw), (*strip, RELEASED_HEADER))
+    message = remove_our_auth_results(message, authserv_id)
     message = add_fields(message, [(RELEASED_HEADER, f"by {who} at {format_datetime(now)}")])
     return message.to_bytes()
 
@@ -628,7 +633,15 @@ async def _release(
         for entry_id in ids:
             codes.append(
                 await _release_one(
-                    store, entry_id, args, config.headers.all(), relay, hop, out, err
+                    store,
+                    entry_id,
+                    args,
+                    config.headers.all(),
+                    config.authserv_id(),
+                    relay,
+                    hop,
+                    out,
+                    err,
                 )
             )
     finally:
@@ -642,6 +655,7 @@ async def _release_one(
     entry_id: str,
     args: argparse.Namespace,
     strip: Sequence[str],
+    authserv_id: str,
     relay: Relay,
     hop: str,
     out: TextIO,
@@ -661,7 +675,7 @@ async def _release_one(
                 )
                 return EXIT_FINDING
             raw = claim.raw()
-            data = released_message(raw, store.user, datetime.now(UTC), strip)
+            data = released_message(raw, store.user, datetime.now(UTC), strip, authserv_id)
             envelope = release_envelope(claim.record.envelope, args.to, len(data))
             delivery = await deliver(relay, envelope, data)
             if not delivery.accepted:

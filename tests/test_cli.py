@@ -89,7 +89,8 @@ def test_check_json(rules: Path, mails: Path) -> None:
     scam = by_file["scam.eml"]
     assert scam["verdict"] == "quarantine"
     assert scam["score"] == 12
-    assert scam["auth"]["result"] == "unavailable"
+    assert scam["auth"]["checked"] is False
+    assert scam["auth"]["spf"]["result"] == scam["auth"]["dmarc"]["result"] == "unavailable"
     (rule,) = scam["rules"]
     assert rule["id"] == "TEST_WEBCAM_BTC"
     assert rule["score"] == 12

@@ -572,7 +572,9 @@ def test_sender_authentication_end_to_end(stack: StackFactory, mode: str) -> Non
         )
         assert verdicts["info@police.be192.0.2.10"]["rules"] == []
 
-        delivered = {subject_of(m): to_lf(m) for m in s.postfix.wait_delivered(2)}
+        exact = {subject_of(m): to_lf(m) for m in s.postfix.wait_delivered(2)}
+        # Unfolded for reading: the long headers we add are folded at spaces.
+        delivered = {subject: m.replace(b"\n ", b" ") for subject, m in exact.items()}
         s.settle()
         # (a) is tagged (8 points alone); the claim of (b) adds to what its content shows
         # and holds it, like the look-alike (c).
@@ -587,7 +589,7 @@ def test_sender_authentication_end_to_end(stack: StackFactory, mode: str) -> Non
         assert b"dkim=pass header.d=police.be" in authentic and b"dmarc=pass" in authentic
         assert b"X-Scam-" not in authentic
         # The signed message arrived exactly as signed, below the headers added on the way.
-        assert authentic.endswith(to_lf(signed))
+        assert exact["Newsletter d"].endswith(to_lf(signed))
 
 
 def subject_of(raw: bytes) -> str:

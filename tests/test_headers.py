@@ -73,3 +73,25 @@ def test_subject_added_when_missing() -> None:
 def test_header_values_must_be_one_ascii_line() -> None:
     with pytest.raises(ValueError, match="one ASCII line"):
         add_fields(split_message(MESSAGE), [("X-Scam-Rules", "A\r\nBcc: victim@example.org")])
+
+
+def test_long_added_fields_are_folded_at_spaces_and_unfold_to_the_value() -> None:
+    value = "mx.example.org; " + "; ".join(
+        f"dkim=pass header.d=signer{n}.example header.s=selector{n}" for n in range(5)
+    )
+    message = add_fields(
+        split_message(b"Subject: x\r\n\r\nbody\r\n"), [("Authentication-Results", value)]
+    )
+    field = message.fields[0]
+    lines = field.split(b"\r\n")[:-1]
+    assert len(lines) > 1
+    assert all(len(line) <= 78 for line in lines)
+    assert all(line.startswith(b" ") for line in lines[1:])
+    assert field.replace(b"\r\n ", b" ") == f"Authentication-Results: {value}\r\n".encode()
+    assert message.to_bytes().endswith(b"Subject: x\r\n\r\nbody\r\n")
+
+
+def test_a_word_longer_than_a_line_is_never_split() -> None:
+    word = "x" * 120
+    message = add_fields(split_message(b"\n"), [("X-Long", f"{word} tail")])
+    assert message.fields[0] == f"X-Long: {word}\n tail\n".encode()

@@ -295,3 +295,15 @@ def test_next_hop_421_becomes_451(setup: Setup) -> None:
     with pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
         setup.send("hello", rcpt=("busy@example.net",))
     assert caught.value.recipients == {"busy@example.net": (451, b"4.3.2 shutting down")}
+
+
+def test_forged_auth_results_removed_even_with_auth_off(setup: Setup) -> None:
+    # No authenticator here: nothing is checked, but our id is still ours alone.
+    raw = (
+        b"Authentication-Results: scam-milter; dmarc=pass header.from=police.be\r\n"
+        b"Authentication-Results: other.example; spf=none\r\n"
+        b"From: alice@example.org\r\nSubject: hi\r\n\r\nhello\r\n"
+    )
+    setup.send("", raw=raw)
+    ((_, _, got),) = setup.recorder.messages
+    assert got == raw.split(b"\r\n", 1)[1]
