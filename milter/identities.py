@@ -103,6 +103,8 @@ _WORD: Final = re.compile(r"[^\W_]+")
 # "convocation.policefederale.be").
 _SEP: Final = r"[\W_]{0,3}"
 _NOT_WORD: Final = re.compile(r"[\W_]+")
+# Domains whose look-alike answer a registry keeps.
+_LOOKALIKE_MEMO: Final = 4096
 
 # How many first letters of a phrase the quick scan looks up (see IdentityRegistry._find).
 _START: Final = 3
@@ -409,6 +411,7 @@ class IdentityRegistry:
     # those its length can reach within their budget.
     _fuzzy: Mapping[int, tuple[_Target, ...]] = field(init=False, repr=False)
     _letters: Mapping[str, frozenset[str]] = field(init=False, repr=False)
+    _lookalike_memo: dict[str, LookalikeMatch | None] = field(init=False, repr=False)
     _reordered: Mapping[tuple[str, ...], _Target] = field(init=False, repr=False)
     _names: Mapping[str, _Target] = field(init=False, repr=False)
     _phrases: tuple[tuple[Identity, str, ClaimKind], ...] = field(init=False, repr=False)
@@ -420,6 +423,7 @@ class IdentityRegistry:
         identities = tuple(self.identities)
         set_ = object.__setattr__
         set_(self, "identities", identities)
+        set_(self, "_lookalike_memo", {})
         by_id: dict[str, Identity] = {}
         by_domain: dict[str, Identity] = {}
         zones = set(_GOVERNMENT_ZONES)
@@ -593,6 +597,18 @@ class IdentityRegistry:
         unless it has non-Latin look-alike characters. See docs/identities.md for what
         is checked.
         """
+        # Senders repeat: the answer for a domain is kept (a bounded memo, emptied when
+        # full; the registry itself never changes).
+        memo = self._lookalike_memo
+        if domain in memo:
+            return memo[domain]
+        found = self._lookalike(domain)
+        if len(memo) >= _LOOKALIKE_MEMO:
+            memo.clear()
+        memo[domain] = found
+        return found
+
+    def _lookalike(self, domain: str) -> LookalikeMatch | None:
         canonical = canonical_domain(domain)
         if canonical is None or self._owner(canonical) is not None:
             return None

@@ -31,7 +31,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from aiosmtpd.smtp import SMTP, syntax
+from aiosmtpd.smtp import SMTP, login_always_fail, syntax
 
 from milter.envelope import ClientInfo, Envelope, Param
 from milter.errors import ConfigError
@@ -276,6 +276,9 @@ class _NoHooks:
     """aiosmtpd's handler: no ``handle_*`` hooks, so every command runs our code."""
 
 
+AIOSMTPD_IDENT = "ESMTP scam-milter"
+
+
 def _peer(peername: object) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address | None, int]:
     if not isinstance(peername, tuple) or len(peername) < 2:
         return None, 0  # not an IP socket
@@ -297,19 +300,7 @@ class _FrontSMTP(SMTP):
 
     def __init__(self, front: FrontServer) -> None:
         settings = front.settings
-        super().__init__(
-            _NoHooks(),
-            data_size_limit=settings.max_message_size,
-            enable_SMTPUTF8=True,
-            decode_data=False,
-            hostname=settings.hostname,
-            ident="ESMTP scam-milter",
-            timeout=settings.command_timeout,
-            # aiosmtpd offers AUTH with built-in mechanisms that always fail; the front
-            # has no AUTH (Postfix in front did that already).
-            auth_exclude_mechanism=["LOGIN", "PLAIN"],
-            loop=front.loop,
-        )
+        self._init_aiosmtpd(front.loop, settings)
         # aiosmtpd keeps these limits in a dict shared by the class and grows it on
         # every EHLO; ours is per session and fixed.
         self.command_size_limits = defaultdict(
@@ -326,6 +317,54 @@ class _FrontSMTP(SMTP):
         self._client_ended = False
         self._registered = False
         self._pending: set[asyncio.Task[None]] = set()
+
+    def _init_aiosmtpd(self, loop: asyncio.AbstractEventLoop, settings: FrontSettings) -> None:
+        """The state ``SMTP.__init__`` (aiosmtpd 1.4.6, pinned) sets up, for the one set of
+        arguments the front uses, written out instead of called.
+
+        ``SMTP.__init__`` looks up every ``auth_*``, ``handle_*`` and ``smtp_*`` attribute
+        with ``inspect.getmembers`` and ``dir`` on each connection: about an eighth of a
+        worker's time when smtp-source opens a connection per message. The names come
+        from the class here, once. The arguments it stands for: ``_NoHooks()`` as handler,
+        no TLS, no AUTH (the LOGIN and PLAIN mechanisms excluded: Postfix in front did
+        any AUTH already), SMTPUTF8 on, raw bytes. tests/test_smtp_front.py compares the
+        result with what ``SMTP.__init__`` builds, so an aiosmtpd upgrade that changes
+        it fails there.
+        """
+        asyncio.StreamReaderProtocol.__init__(
+            self,
+            asyncio.StreamReader(loop=loop, limit=self.line_length_limit),
+            client_connected_cb=self._cb_client_connected,
+            loop=loop,
+        )
+        self.__ident__ = AIOSMTPD_IDENT
+        self.loop = loop
+        self.event_handler = _NoHooks()
+        self.data_size_limit = settings.max_message_size
+        self.enable_SMTPUTF8 = True
+        self._decode_data = False
+        self.hostname = settings.hostname
+        self.tls_context = None
+        self.require_starttls = None
+        self._timeout_duration = settings.command_timeout
+        self._timeout_handle = None
+        self._tls_handshake_okay = True
+        self._tls_protocol = None
+        self._original_transport = None
+        self.session = None
+        self.envelope = None
+        self.transport = None
+        self._handler_coroutine = None
+        self._auth_require_tls = True
+        self._proxy_timeout = None
+        self._authenticator = None
+        self._auth_callback = login_always_fail
+        self._auth_required = False
+        self._auth_methods = {}
+        self._handle_hooks = {}
+        self._ehlo_hook_ver = None
+        self._smtp_methods = {verb: getattr(self, f"smtp_{verb}") for verb in _SMTP_VERBS}
+        self._enforce_call_limit = False
 
     # -- connection life ---------------------------------------------------------------
 
@@ -723,3 +762,7 @@ class _FrontSMTP(SMTP):
         # Every line start is the message start or follows a CRLF; "\r\n." cannot
         # overlap itself, so one replace un-stuffs every line.
         return data.replace(b"\r\n.", b"\r\n")
+
+
+# The commands _FrontSMTP implements (its smtp_* methods), read once from the class.
+_SMTP_VERBS = tuple(name[len("smtp_") :] for name in dir(_FrontSMTP) if name.startswith("smtp_"))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from milter.config import shipped_rules_dir
 from milter.errors import RuleError
 from milter.identities import (
     REGISTRY_FILE,
@@ -787,3 +788,13 @@ def test_registry_built_from_identities() -> None:
         Identity(id="bad", title="x", domains=("a.example",), names=("test name",))
     with pytest.raises(RuleError, match="defined twice"):
         IdentityRegistry((identity, identity))
+
+
+def test_lookalike_answers_are_kept_but_bounded() -> None:
+    registry = IdentityRegistry.load([shipped_rules_dir()])
+    first = registry.lookalike("police-belgium.eu")
+    assert first is not None and registry.lookalike("police-belgium.eu") is first
+    for number in range(5000):
+        assert registry.lookalike(f"shop{number}.example") is None
+    assert len(registry._lookalike_memo) <= 4096
+    assert registry.lookalike("police-belgium.eu") == first

@@ -851,3 +851,41 @@ def test_helo_session() -> None:
         client.close()
 
     run(test)
+
+
+def test_session_state_is_what_aiosmtpd_itself_builds() -> None:
+    """_FrontSMTP writes out aiosmtpd's SMTP.__init__ for its arguments (to skip the
+    per-connection introspection): the result must equal what SMTP.__init__ makes."""
+    from aiosmtpd.smtp import SMTP
+
+    from milter.smtp_front import AIOSMTPD_IDENT, _FrontSMTP, _NoHooks
+
+    async def build() -> tuple[dict, dict, _FrontSMTP]:
+        loop = asyncio.get_running_loop()
+        settings = FrontSettings(max_message_size=12345, command_timeout=77)
+        front = FrontServer(_NoHooks(), settings, loop)
+        ours = _FrontSMTP(front)
+        reference = _FrontSMTP.__new__(_FrontSMTP)
+        SMTP.__init__(
+            reference,
+            _NoHooks(),
+            data_size_limit=settings.max_message_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=settings.hostname,
+            ident=AIOSMTPD_IDENT,
+            timeout=settings.command_timeout,
+            auth_exclude_mechanism=["LOGIN", "PLAIN"],
+            loop=loop,
+        )
+        return vars(reference), vars(ours), ours
+
+    reference, ours, session = asyncio.run(build())
+    assert set(reference) <= set(ours)
+    skip = {"_stream_reader", "_stream_reader_wr", "_strong_reader", "event_handler", "_loop"}
+    skip |= {"_smtp_methods", "_over_ssl", "_closed", "_task", "_source_traceback"}
+    for name in set(reference) - skip:
+        assert ours[name] == reference[name] or callable(reference[name]), name
+    assert set(ours["_smtp_methods"]) == set(reference["_smtp_methods"])
+    assert ours["_smtp_methods"]["XFORWARD"] == session.smtp_XFORWARD
+    assert ours["_auth_methods"] == reference["_auth_methods"] == {}
