@@ -10,7 +10,8 @@ import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.parser import BytesHeaderParser
+from email.policy import SMTP, compat32
 from email.utils import parseaddr
 from typing import Any
 
@@ -79,7 +80,13 @@ def example_auth(example: Mapping[str, Any]) -> AuthResults | None:
     spec = example.get("auth")
     if spec is None:
         return None
-    _, from_address = parseaddr(str(example.get("from", DEFAULT_FROM)))
+    if "raw" in example:
+        raw = example["raw"]
+        data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
+        from_header = str(BytesHeaderParser(policy=compat32).parsebytes(data).get("From", ""))
+    else:
+        from_header = str(example.get("from", DEFAULT_FROM))
+    _, from_address = parseaddr(from_header)
     domain = from_address.rpartition("@")[2].lower()
     spf = SpfResult(spec["spf"], domain, "mailfrom") if "spf" in spec else None
     dkim_spec = spec.get("dkim", ())

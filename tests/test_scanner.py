@@ -174,3 +174,22 @@ def test_recipient_known_from_envelope(tmp_path: Path) -> None:
     raw, _ = build_example({"to": "undisclosed-recipients:;", "subject": "jan.peeters@example.be"})
     assert scanner.scan(raw, Envelope(rcpt_to=("Jan.Peeters@example.be",))).score == 2
     assert scanner.scan(raw, Envelope(rcpt_to=("someone@example.be",))).score == 0
+
+
+def test_example_auth_belongs_to_the_example_from_domain() -> None:
+    from milter.examples import example_auth
+
+    assert example_auth({"body": "x"}) is None
+    stated = example_auth(
+        {"from": "A <a@police.be>", "auth": {"spf": "fail", "dkim": ["pass", "fail"]}}
+    )
+    assert (stated.spf.result, stated.spf.domain) == ("fail", "police.be")
+    assert [d.result for d in stated.dkim] == ["pass", "fail"] and stated.dmarc is None
+    raw = example_auth(
+        {"raw": "From: X <x@just.fgov.be>\nSubject: s\n\nbody\n", "auth": {"dmarc": "pass"}}
+    )
+    assert (raw.dmarc.result, raw.dmarc.domain, raw.dmarc.dkim_aligned) == (
+        "pass",
+        "just.fgov.be",
+        True,
+    )
