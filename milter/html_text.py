@@ -59,6 +59,11 @@ _URL_TRAILING: Final = ".,;:!?)'\"»>]}"
 def find_urls(text: str) -> list[str]:
     """The http(s) and ``www.`` URLs in plain text, in order (duplicates kept)."""
     urls: list[str] = []
+    # Every match holds "://" or a case variant of "www." (no other character matches
+    # these under re.IGNORECASE). Most text parts have neither, and skipping the regex
+    # there saves its scan, which costs over 20 ns a character.
+    if "://" not in text and "www." not in text.lower():
+        return urls
     for match in _URL_IN_TEXT.finditer(text):
         url = match.group().rstrip(_URL_TRAILING)
         if url.count("(") > url.count(")") and match.group()[len(url) : len(url) + 1] == ")":

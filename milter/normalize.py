@@ -44,7 +44,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import compress
 from types import MappingProxyType
 from typing import Final
@@ -64,13 +66,35 @@ class NormalizedText:
     letter case, for detectors where case matters (Base58 addresses). ``text_map[i]`` and
     ``cased_map[i]`` give the index in ``original`` of the character at ``i``; both maps
     have one extra entry for the end of the text.
+
+    The maps are built on first use: only evidence needs them, and most texts of a
+    message never quote any, while building the map of a plain text cost as much as
+    folding it.
     """
 
     original: str
     text: str
     cased: str
-    text_map: tuple[int, ...]
-    cased_map: tuple[int, ...]
+    # Returns the cased map without its end entry; called at most once.
+    build_map: Callable[[], list[int]] = field(repr=False, compare=False)
+
+    @cached_property
+    def cased_map(self) -> tuple[int, ...]:
+        cmap = self.build_map()
+        cmap.append(len(self.original))
+        return tuple(cmap)
+
+    @cached_property
+    def text_map(self) -> tuple[int, ...]:
+        cased_map = self.cased_map
+        if len(self.text) == len(self.cased):
+            return cased_map
+        # Only a few characters lower-case to two (none after the fold, but be exact).
+        tmap: list[int] = []
+        for char, where in zip(self.cased, cased_map, strict=False):
+            tmap.extend([where] * len(char.lower()))
+        tmap.append(len(self.original))
+        return tuple(tmap)
 
     def evidence(self, start: int, end: int, *, cased: bool = False) -> str:
         """The original text behind ``text[start:end]`` (or ``cased[start:end]``).
@@ -360,7 +384,9 @@ _NOT_SIMPLE: Final = re.compile(
     )[:-1]
     + "\\U00010000-\\U0010ffff]"
 )
-_ASCII_CONTROL: Final = re.compile("[\\x00-\\x08\\x0e-\\x1b\\x7f]")
+# ASCII control characters (the fold drops them, so the text is not "simple"); deleted
+# with bytes.translate to find them, several times faster than a regex search.
+_ASCII_CONTROL_BYTES: Final = bytes((*range(0x00, 0x09), *range(0x0E, 0x1C), 0x7F))
 # Non-ASCII characters that fold to another (astral ones are looked up one by one).
 _CHANGING: Final = re.compile(
     _char_class({c for c in _FOLD_DICT if 0x80 <= ord(c) < 0x10000})[:-1]
@@ -368,7 +394,6 @@ _CHANGING: Final = re.compile(
 )
 # What str.isspace() calls whitespace in ASCII.
 _ASCII_BLANK_CHARS: Final = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
-_ASCII_BLANKS: Final = re.compile(f"[{re.escape(_ASCII_BLANK_CHARS)}]+")
 _KEPT_BYTES: Final = bytes(0 if chr(b) in _ASCII_BLANK_CHARS else 1 for b in range(256))
 _BLANK_BYTES: Final = bytes(1 if chr(b) in _ASCII_BLANK_CHARS else 0 for b in range(256))
 
@@ -484,11 +509,20 @@ def _fold_simple(original: str) -> tuple[str, list[int]] | None:
     of each inner run; it is computed with whole-text bytes and integer operations
     instead of a Python loop per character.
     """
+    simple = _fold_simple_deferred(original)
+    if simple is None:
+        return None
+    cased, build_map = simple
+    return cased, build_map()
+
+
+def _fold_simple_deferred(original: str) -> tuple[str, Callable[[], list[int]]] | None:
+    """``_fold_simple``, with a function that builds the map when it is needed."""
     if original.isascii():
-        if _ASCII_CONTROL.search(original):
+        raw = original.encode("ascii")
+        if len(raw.translate(None, _ASCII_CONTROL_BYTES)) != len(raw):
             return None
         folded = original
-        raw = original.encode("ascii")
     else:
         for match in _NOT_SIMPLE.finditer(original):
             char = match.group()
@@ -502,44 +536,41 @@ def _fold_simple(original: str) -> tuple[str, list[int]] | None:
         raw = folded.encode("ascii", "replace")
     size = len(raw)
     if not size:
-        return "", []
+        return "", list
     kept = int.from_bytes(raw.translate(_KEPT_BYTES), "little")
     blank = int.from_bytes(raw.translate(_BLANK_BYTES), "little")
     # Byte i is 1 when character i is kept, or is a blank right after a kept one.
-    selected = (kept | (blank & (kept << 8))).to_bytes(size + 1, "little")[:size]
-    cmap = list(compress(range(size), selected))
-    if cmap and _BLANK_BYTES[raw[-1]]:
-        cmap.pop()  # the first blank of the trailing run
-    cased = _ASCII_BLANKS.sub(" ", folded).strip(" ")
-    if len(cmap) != len(cased):
+    selected = kept | (blank & (kept << 8))
+    # Characters in the map: the selected ones, less the first blank of a trailing run
+    # (selected, but stripped from the text). Checked here so that a mismatch can still
+    # fall back to the general fold; the map itself is built when needed.
+    mapped = selected.bit_count() - (1 if selected and _BLANK_BYTES[raw[-1]] else 0)
+    # Runs of ASCII blanks become one space, the ends are stripped. str.split() splits on
+    # every whitespace character, not only ASCII ones, but no other is left here: the
+    # fold turns every str.isspace() character into a space (and _CHANGING finds them
+    # all). It is several times faster than a regex substitution with one match a word.
+    cased = " ".join(folded.split())
+    if mapped != len(cased):
         return None
-    return cased, cmap
+
+    def build_map() -> list[int]:
+        cmap = list(compress(range(size), selected.to_bytes(size + 1, "little")[:size]))
+        if cmap and _BLANK_BYTES[raw[-1]]:
+            cmap.pop()
+        return cmap
+
+    return cased, build_map
 
 
 def normalize(original: str) -> NormalizedText:
     """Normalise ``original`` for matching (see the module docstring)."""
-    simple = _fold_simple(original)
-    cased, cmap = simple if simple is not None else _fold_general(original)
-    length = len(original)
-    cmap.append(length)
-    cased_map = tuple(cmap)
-
+    simple = _fold_simple_deferred(original)
+    if simple is not None:
+        cased, build_map = simple
+    else:
+        cased, cmap = _fold_general(original)
+        build_map = cmap.copy
     text = cased.lower()
     if not text.isascii():
         text = _LOWER_FIX_RE.sub(_lower_fix_match, text)
-    if len(text) == len(cased):
-        text_map = cased_map
-    else:
-        # Only a few characters lower-case to two (none after the fold, but be exact).
-        tmap: list[int] = []
-        for char, where in zip(cased, cased_map, strict=False):
-            tmap.extend([where] * len(char.lower()))
-        tmap.append(length)
-        text_map = tuple(tmap)
-    return NormalizedText(
-        original=original,
-        text=text,
-        cased=cased,
-        text_map=text_map,
-        cased_map=cased_map,
-    )
+    return NormalizedText(original=original, text=text, cased=cased, build_map=build_map)

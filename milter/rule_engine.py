@@ -196,6 +196,8 @@ class _Run:
         self.results: dict[str, RuleMatch | None] = {}
         self.matcher_results: dict[tuple, MatcherResult] = {}
         self.notes: list[str] = []
+        # (pattern, text, pos, endpos) -> every match of a search that ran to its end.
+        self.searches: dict[tuple[regex.Pattern, str, int, int], list[regex.Match]] = {}
 
     def target(self, name: str) -> Sequence[NormalizedText]:
         texts = self.texts.get(name)
@@ -213,8 +215,15 @@ class _Run:
             content = text.text
             automaton = self.ruleset._automaton
             if automaton is not None and content:
+                # One step per occurrence of every literal (short ones like " to " occur
+                # hundreds of times in a letter): kept to a look-up and an append.
+                get = found.get
                 for end, literal in automaton.iter(content):
-                    found.setdefault(literal, []).append(end)
+                    ends = get(literal)
+                    if ends is None:
+                        found[literal] = [end]
+                    else:
+                        ends.append(end)
             for literal in self.ruleset._periodic:
                 position = content.find(literal)
                 if position < 0:
@@ -350,7 +359,10 @@ class _Run:
                     if literals is not None:
                         if found is None:
                             found = self.occurrences_in(text)
-                        if not all(any(lit in found for lit in group) for group in literals):
+                        # Each group needs one literal present (set operations in C:
+                        # this test runs for every pattern of every evaluated matcher).
+                        present = found.keys()
+                        if any(present.isdisjoint(group) for group in literals):
                             continue
                         if width is not None and self.ruleset.prefilter:
                             incomplete = self.overflowed.get(id(text), frozenset())
@@ -399,16 +411,27 @@ class _Run:
     def finditer(
         self, pattern: regex.Pattern, text: str, where: str, pos: int = 0, endpos: int | None = None
     ) -> Iterable[regex.Match]:
-        """Matches of ``pattern``, stopping (with a note) when the time bound is reached."""
+        """Matches of ``pattern``, stopping (with a note) when the time bound is reached.
+
+        Rules share patterns (one list of advance-fee marks with min_count 2 and 4): a
+        search that ran to its end is kept for the rest of the scan and replayed. One
+        stopped early (the caller had enough) or by the time bound is not kept.
+        """
+        endpos = len(text) if endpos is None else endpos
+        key = (pattern, text, pos, endpos)
+        done = self.searches.get(key)
+        if done is not None:
+            yield from done
+            return
+        found: list[regex.Match] = []
         try:
-            yield from pattern.finditer(
-                text,
-                pos,
-                len(text) if endpos is None else endpos,
-                timeout=self.ruleset.regex_timeout,
-            )
+            for m in pattern.finditer(text, pos, endpos, timeout=self.ruleset.regex_timeout):
+                found.append(m)
+                yield m
         except TimeoutError:
             self.notes.append(f"regex time limit reached in {where}")
+            return
+        self.searches[key] = found
 
 
 def _windows(
