@@ -42,6 +42,7 @@ TARGETS = frozenset(
         "envelope.from",
         "envelope.rcpt",
         "signature",
+        "letterhead",
         "auth.spf",
         "auth.dkim",
         "auth.dmarc",

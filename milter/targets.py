@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from milter.identities import letterhead, signature_block
 from milter.message_view import MessageView
 from milter.normalize import NormalizedText, normalize
 
@@ -50,18 +51,18 @@ def _body(view: MessageView) -> tuple[str, ...]:
     return (*view.text_parts, *(part.visible for part in view.html_parts))
 
 
-# The closing lines of a text, where a letter is signed ("Commissaris-generaal ...").
-SIGNATURE_LINES = 15
-
-
 def _signature(view: MessageView) -> tuple[str, ...]:
+    """The closing lines of each text, where a letter is signed ("Commissaris-generaal
+    ..."); quoted lines and list footers left out (identities.signature_block)."""
     texts = (*_body(view), *(a.text for a in view.attachments))
-    out = []
-    for text in texts:
-        lines = [line for line in text.splitlines() if line.strip()]
-        if lines:
-            out.append("\n".join(lines[-SIGNATURE_LINES:]))
-    return tuple(out)
+    return tuple(block for block in map(signature_block, texts) if block)
+
+
+def _letterhead(view: MessageView) -> tuple[str, ...]:
+    """The opening lines of each text, where a letter names its sender
+    ("BUNDESKRIMINALAMT", "Federal Bureau of Investigation")."""
+    texts = (*_body(view), *(a.text for a in view.attachments))
+    return tuple(block for block in map(letterhead, texts) if block)
 
 
 def _auth(auth: object | None, which: str) -> tuple[str, ...]:
@@ -101,6 +102,7 @@ _RAW: dict[str, Callable[[MessageView], tuple[str, ...]]] = {
     "envelope.from": _envelope_from,
     "envelope.rcpt": _envelope_rcpt,
     "signature": _signature,
+    "letterhead": _letterhead,
 }
 
 # Targets that read the authentication results rather than the message.
