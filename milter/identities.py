@@ -103,6 +103,8 @@ _WORD: Final = re.compile(r"[^\W_]+")
 # "convocation.policefederale.be").
 _SEP: Final = r"[\W_]{0,3}"
 _NOT_WORD: Final = re.compile(r"[\W_]+")
+# How much of a long text signature_block and letterhead read first (see there).
+_EDGE_CHARS: Final = 4096
 # Domains whose look-alike answer a registry keeps.
 _LOOKALIKE_MEMO: Final = 4096
 
@@ -927,13 +929,24 @@ def signature_block(body: str, lines: int = 15) -> str:
     Quoted lines ("> …") and a mailing-list footer (a line of underscores and what
     follows it, as Mailman appends) are left out.
     """
-    kept = [line.rstrip() for line in body.splitlines() if line.strip()]
+    if lines <= 0:
+        return ""
+    if len(body) > _EDGE_CHARS:
+        # Most letters have their block in the last few kilobytes: read only those
+        # (without the first, maybe cut, line) when they hold a whole block.
+        kept = _signature_lines(body[-_EDGE_CHARS:].splitlines()[1:])
+        if len(kept) >= lines:
+            return "\n".join(kept[-lines:])
+    return "\n".join(_signature_lines(body.splitlines())[-lines:])
+
+
+def _signature_lines(all_lines: list[str]) -> list[str]:
+    kept = [line.rstrip() for line in all_lines if line.strip()]
     for index in range(len(kept) - 1, max(-1, len(kept) - 8), -1):
         if _LIST_FOOTER.fullmatch(kept[index].strip()):
             kept = kept[:index]
             break
-    kept = [line for line in kept if not line.lstrip().startswith(">")]
-    return "\n".join(kept[-lines:]) if lines > 0 else ""
+    return [line for line in kept if not line.lstrip().startswith(">")]
 
 
 def letterhead(body: str, lines: int = 5) -> str:
@@ -943,12 +956,21 @@ def letterhead(body: str, lines: int = 5) -> str:
     Cyberkriminalität", "Federal Bureau of Investigation (FBI)") as often as they sign
     with it. Quoted lines ("> …") are left out.
     """
-    kept = [
-        line.rstrip()
-        for line in body.splitlines()
-        if line.strip() and not line.lstrip().startswith(">")
+    if lines <= 0:
+        return ""
+    if len(body) > _EDGE_CHARS:
+        # As signature_block, from the other end: the first few kilobytes, without
+        # their last, maybe cut, line, when they hold enough lines.
+        kept = _letterhead_lines(body[:_EDGE_CHARS].splitlines()[:-1])
+        if len(kept) >= lines:
+            return "\n".join(kept[:lines])
+    return "\n".join(_letterhead_lines(body.splitlines())[:lines])
+
+
+def _letterhead_lines(all_lines: list[str]) -> list[str]:
+    return [
+        line.rstrip() for line in all_lines if line.strip() and not line.lstrip().startswith(">")
     ]
-    return "\n".join(kept[:lines]) if lines > 0 else ""
 
 
 # --- Reading registry files ----------------------------------------------------------

@@ -7,6 +7,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from milter.config import shipped_rules_dir
 from milter.errors import RuleError
@@ -798,3 +800,22 @@ def test_lookalike_answers_are_kept_but_bounded() -> None:
         assert registry.lookalike(f"shop{number}.example") is None
     assert len(registry._lookalike_memo) <= 4096
     assert registry.lookalike("police-belgium.eu") == first
+
+
+_PIECES = ["hello world", "", "   ", "> quoted", "_" * 47, "Mailing list", "x" * 300, "\u2028"]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_PIECES), st.sampled_from(["\n", "\r\n", "\r", ""])),
+        max_size=400,
+    )
+)
+def test_signature_and_letterhead_read_only_the_edges_of_long_texts_but_say_the_same(parts):
+    # signature_block and letterhead read the last or first 4 KB of a long text when
+    # those hold enough lines: the answer must be the one the whole text gives.
+    from milter.identities import _letterhead_lines, _signature_lines
+
+    body = "".join(piece + end for piece, end in parts)
+    assert signature_block(body) == "\n".join(_signature_lines(body.splitlines())[-15:])
+    assert letterhead(body) == "\n".join(_letterhead_lines(body.splitlines())[:5])
