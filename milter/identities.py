@@ -103,6 +103,7 @@ _WORD: Final = re.compile(r"[^\W_]+")
 # "convocation.policefederale.be").
 _SEP: Final = r"[\W_]{0,3}"
 _NOT_WORD: Final = re.compile(r"[\W_]+")
+_ASCII_NOT_ALNUM: Final = bytes(b for b in range(128) if not chr(b).isalnum())
 # How much of a long text signature_block and letterhead read first (see there).
 _EDGE_CHARS: Final = 4096
 # Domains whose look-alike answer a registry keeps.
@@ -721,9 +722,12 @@ class IdentityRegistry:
         automaton = self._compact_phrases
         if automaton is None or not folded:
             return False
-        if not folded.isascii():
-            folded = folded.translate(_UNACCENT)
-        return next(automaton.iter(_NOT_WORD.sub("", folded)), None) is not None
+        if folded.isascii():
+            # The same as _NOT_WORD.sub("", folded) for ASCII text, at C speed.
+            compact = folded.encode("ascii").translate(None, _ASCII_NOT_ALNUM).decode("ascii")
+        else:
+            compact = _NOT_WORD.sub("", folded.translate(_UNACCENT))
+        return next(automaton.iter(compact), None) is not None
 
     def _scan(self, text: str, max_extra: int | None) -> tuple[IdentityClaim, ...]:
         pattern = self._phrase_re

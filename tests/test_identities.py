@@ -819,3 +819,11 @@ def test_signature_and_letterhead_read_only_the_edges_of_long_texts_but_say_the_
     body = "".join(piece + end for piece, end in parts)
     assert signature_block(body) == "\n".join(_signature_lines(body.splitlines())[-15:])
     assert letterhead(body) == "\n".join(_letterhead_lines(body.splitlines())[:5])
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_ascii_separator_removal_matches_the_regex(text):
+    from milter.identities import _ASCII_NOT_ALNUM, _NOT_WORD
+
+    compact = text.encode("ascii").translate(None, _ASCII_NOT_ALNUM).decode("ascii")
+    assert compact == _NOT_WORD.sub("", text)
