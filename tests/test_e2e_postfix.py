@@ -23,45 +23,10 @@ from dkim_keys import message as dkim_message
 from dns_server import DnsZoneServer
 from postfix_harness import PostfixInstance, free_port, to_lf
 from serve_process import ServeProcess
+from word_rules import WORD_RULES
 
 from milter.config import shipped_rules_dir
 from milter.quarantine import QuarantineStore
-
-TEST_RULES = """\
-- id: TEST_TAG
-  description: tag word
-  score: 6
-  matchers:
-    word:
-      target: body
-      phrases: [tagme]
-  condition: word
-  examples:
-    must_match: [{body: tagme}]
-    must_not_match: [{body: hello}]
-- id: TEST_HOLD
-  description: hold word
-  score: 12
-  matchers:
-    word:
-      target: body
-      phrases: [holdme]
-  condition: word
-  examples:
-    must_match: [{body: holdme}]
-    must_not_match: [{body: hello}]
-- id: TEST_REJECT
-  description: reject word
-  score: 20
-  matchers:
-    word:
-      target: body
-      phrases: [rejectme]
-  condition: word
-  examples:
-    must_match: [{body: rejectme}]
-    must_not_match: [{body: hello}]
-"""
 
 SCAM = """\
 From: Anonymous <hacker@example.net>
@@ -119,7 +84,7 @@ StackFactory = Callable[..., Stack]
 def stack(postfix_factory, tmp_path: Path) -> Iterator[StackFactory]:
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "test.yml").write_text(TEST_RULES, encoding="utf-8")
+    (rules / "test.yml").write_text(WORD_RULES, encoding="utf-8")
     proxies: list[ServeProcess] = []
 
     def make(mode: str, *, delivery: str = "maildir", extra_config: str = "", **kwargs) -> Stack:

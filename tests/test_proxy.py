@@ -26,42 +26,7 @@ from milter.relay import Relay, RelaySettings
 from milter.replies import OK, Reply
 from milter.scanner import Scanner
 from milter.smtp_front import FrontSettings, Transaction, start_front
-
-RULES = """\
-- id: TEST_TAG
-  description: tag word
-  score: 6
-  matchers:
-    word:
-      target: body
-      phrases: [tagme]
-  condition: word
-  examples:
-    must_match: [{body: tagme}]
-    must_not_match: [{body: hello}]
-- id: TEST_HOLD
-  description: hold word
-  score: 12
-  matchers:
-    word:
-      target: body
-      phrases: [holdme]
-  condition: word
-  examples:
-    must_match: [{body: holdme}]
-    must_not_match: [{body: hello}]
-- id: TEST_REJECT
-  description: reject word
-  score: 20
-  matchers:
-    word:
-      target: body
-      phrases: [rejectme]
-  condition: word
-  examples:
-    must_match: [{body: rejectme}]
-    must_not_match: [{body: hello}]
-"""
+from tests.word_rules import WORD_RULES
 
 
 @dataclass
@@ -142,7 +107,7 @@ def before_queue(tmp_path: Path) -> Iterator[Setup]:
 
 def _setup(tmp_path: Path, mode: Mode) -> Iterator[Setup]:
     rules = tmp_path / "rules.yml"
-    rules.write_text(RULES, encoding="utf-8")
+    rules.write_text(WORD_RULES, encoding="utf-8")
     scanner = Scanner.from_rule_paths([rules])
     loop = Loop()
     recorder = Recorder()

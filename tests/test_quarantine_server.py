@@ -31,29 +31,16 @@ from milter.errors import ConfigError
 from milter.quarantine import QuarantineStore, Status
 from milter.server import Overrides, Server, VerdictLogFile, purge_daily
 from milter.verdict import Action, Verdict
+from tests.word_rules import WORD_RULES
 
 ROOT = Path(__file__).resolve().parents[1]
-
-RULE = """\
-- id: TEST_HOLD_WORD
-  description: holds a word
-  score: 12
-  matchers:
-    word:
-      target: body
-      phrases: [holdme]
-  condition: word
-  examples:
-    must_match: [{body: holdme}]
-    must_not_match: [{body: hello}]
-"""
 
 
 @pytest.fixture
 def rules(tmp_path: Path) -> Path:
     directory = tmp_path / "rules"
     directory.mkdir()
-    (directory / "test.yml").write_text(RULE, encoding="utf-8")
+    (directory / "test.yml").write_text(WORD_RULES, encoding="utf-8")
     return directory
 
 
