@@ -38,7 +38,7 @@ import ahocorasick
 
 from milter.errors import RuleError
 from milter.normalize import NormalizedText, normalize
-from milter.yaml_source import YamlPositions, read_yaml
+from milter.yaml_source import YamlPositions, list_entry, read_yaml
 
 __all__ = [
     "DEFAULT_MAX_EXTRA_WORDS",
@@ -1008,20 +1008,15 @@ def _parse_identity(
     in_file: dict[str, int],
 ) -> Identity:
     line = positions.line(index)
-    if not isinstance(item, dict):
-        raise RuleError(
-            "each identity must be a mapping with id, title, domains, names…", path=path, line=line
-        )
-    identity_id = item.get("id")
-    if not isinstance(identity_id, str) or not _ID.fullmatch(identity_id):
-        raise RuleError(
-            "id must be upper-case letters, digits and _ (e.g. BE_FEDERAL_POLICE)",
-            path=path,
-            line=positions.line(index, "id") if "id" in item else line,
-        )
-
-    def fail(message: str, *keys: Any) -> RuleError:
-        return RuleError(message, path=path, line=positions.line(index, *keys), rule_id=identity_id)
+    identity_id, fail = list_entry(
+        item,
+        index,
+        path,
+        positions,
+        shape="identity must be a mapping with id, title, domains, names…",
+        id_pattern=_ID,
+        id_example="BE_FEDERAL_POLICE",
+    )
 
     if identity_id in in_file:
         raise fail(f"the id is defined twice in this file (first at line {in_file[identity_id]})")

@@ -6,6 +6,7 @@ loading is all-or-nothing, so a running server keeps its old rules when a file i
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from milter.detectors import DETECTORS
 from milter.errors import RuleError
 from milter.normalize import normalize
 from milter.verdict import Action
-from milter.yaml_source import YamlPositions, read_yaml
+from milter.yaml_source import YamlPositions, list_entry, read_yaml
 
 TARGETS = frozenset(
     {
@@ -80,7 +81,7 @@ EXAMPLE_KEYS = frozenset(
 )
 # What an example may state of sender authentication (examples.example_auth).
 EXAMPLE_AUTH_RESULTS = ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")
-_ID = regex.compile(r"(?:__)?[A-Z][A-Z0-9_]*")
+_ID = re.compile(r"(?:__)?[A-Z][A-Z0-9_]*")
 _MATCHER_NAME = regex.compile(r"[a-z][a-z0-9_]*")
 _MAX_DISTANCE = 2
 # A fuzzy phrase shorter than this matches too many ordinary words at distance 1.
@@ -301,20 +302,15 @@ def order_rules(rules: Iterable[Rule]) -> list[Rule]:
 
 def _compile_rule(item: Any, index: int, path: str, positions: YamlPositions) -> Rule:
     line = positions.line(index)
-    if not isinstance(item, dict):
-        raise RuleError(
-            "each rule must be a mapping with id, matchers, condition…", path=path, line=line
-        )
-    rule_id = item.get("id")
-    if not isinstance(rule_id, str) or not _ID.fullmatch(rule_id):
-        raise RuleError(
-            "id must be upper-case letters, digits and _ (e.g. SEXTORT_WEBCAM_EN)",
-            path=path,
-            line=positions.line(index, "id") if "id" in item else line,
-        )
-
-    def fail(message: str, *keys: Any) -> RuleError:
-        return RuleError(message, path=path, line=positions.line(index, *keys), rule_id=rule_id)
+    rule_id, fail = list_entry(
+        item,
+        index,
+        path,
+        positions,
+        shape="rule must be a mapping with id, matchers, condition…",
+        id_pattern=_ID,
+        id_example="SEXTORT_WEBCAM_EN",
+    )
 
     unknown = [key for key in item if key not in RULE_KEYS]
     if unknown:

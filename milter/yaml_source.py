@@ -6,6 +6,8 @@ never objects, so that every error can name the line it is about.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -86,3 +88,35 @@ def read_yaml(path: Path, what: str) -> tuple[Any, YamlPositions]:
     except yaml.YAMLError as exc:
         raise RuleError(f"invalid YAML: {exc}", path=name) from exc
     return data, YamlPositions(nodes)
+
+
+def list_entry(
+    item: Any,
+    index: int,
+    path: str,
+    positions: YamlPositions,
+    *,
+    shape: str,
+    id_pattern: re.Pattern[str],
+    id_example: str,
+) -> tuple[str, Callable[..., RuleError]]:
+    """The id of entry ``index`` of a YAML list of rules or identities, and a ``fail``
+    that makes a ``RuleError`` naming the file, the line of the given keys and the id.
+
+    ``shape`` says what an entry must be ("a mapping with id, matchers, condition…").
+    """
+    line = positions.line(index)
+    if not isinstance(item, dict):
+        raise RuleError(f"each {shape}", path=path, line=line)
+    entry_id = item.get("id")
+    if not isinstance(entry_id, str) or not id_pattern.fullmatch(entry_id):
+        raise RuleError(
+            f"id must be upper-case letters, digits and _ (e.g. {id_example})",
+            path=path,
+            line=positions.line(index, "id") if "id" in item else line,
+        )
+
+    def fail(message: str, *keys: Any) -> RuleError:
+        return RuleError(message, path=path, line=positions.line(index, *keys), rule_id=entry_id)
+
+    return entry_id, fail
