@@ -51,18 +51,21 @@ def _body(view: MessageView) -> tuple[str, ...]:
     return (*view.text_parts, *(part.visible for part in view.html_parts))
 
 
+def _letters(view: MessageView) -> tuple[str, ...]:
+    """Every text that may be a letter: the body's parts and the attachments' text."""
+    return (*_body(view), *(a.text for a in view.attachments))
+
+
 def _signature(view: MessageView) -> tuple[str, ...]:
     """The closing lines of each text, where a letter is signed ("Commissaris-generaal
     ..."); quoted lines and list footers left out (identities.signature_block)."""
-    texts = (*_body(view), *(a.text for a in view.attachments))
-    return tuple(block for block in map(signature_block, texts) if block)
+    return tuple(block for block in map(signature_block, _letters(view)) if block)
 
 
 def _letterhead(view: MessageView) -> tuple[str, ...]:
     """The opening lines of each text, where a letter names its sender
     ("BUNDESKRIMINALAMT", "Federal Bureau of Investigation")."""
-    texts = (*_body(view), *(a.text for a in view.attachments))
-    return tuple(block for block in map(letterhead, texts) if block)
+    return tuple(block for block in map(letterhead, _letters(view)) if block)
 
 
 def _auth(auth: object | None, which: str) -> tuple[str, ...]:
@@ -89,7 +92,7 @@ _RAW: dict[str, Callable[[MessageView], tuple[str, ...]]] = {
     "body": _body,
     "html": lambda v: tuple(part.visible for part in v.html_parts),
     "html.hidden": lambda v: tuple(part.hidden for part in v.html_parts),
-    "text": lambda v: (v.subject, *_body(v), *(a.text for a in v.attachments)),
+    "text": lambda v: (v.subject, *_letters(v)),
     "from.name": lambda v: (v.from_name,),
     "from.address": lambda v: (v.from_address,),
     "from.domain": lambda v: (v.from_domain,),
