@@ -172,7 +172,7 @@ def check_examples(scanner: Scanner, rules: Iterable[Rule] | None = None) -> lis
         ):
             for number, example in enumerate(examples, start=1):
                 raw, envelope = build_example(example)
-                verdict = scanner.scan(raw, envelope, example_auth(example))
+                verdict = scanner.scan(raw, envelope, example_auth(example), every_rule=True)
                 matched = rule.id in verdict.matched_ids
                 if matched != (kind == "must_match"):
                     failures.append(ExampleFailure(rule, kind, number, tuple(verdict.matched_ids)))

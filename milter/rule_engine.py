@@ -5,7 +5,9 @@ any rule needs (phrases, the required literals of each regex, pieces of fuzzy ph
 goes into one Aho-Corasick automaton, run once over each text. Rules are indexed by the
 literals (or detectors) of which at least one must be present for them to be true; a
 message only evaluates the rules it could possibly match, and each of those evaluates
-its condition lazily, running a regex only when its own literal was seen.
+its condition lazily, running a regex only when its own literal was seen. Building
+blocks (``__ID``) that only detectors could select are evaluated when a rule that refers
+to them is, unless the caller asks for every rule (rule examples do).
 """
 
 from __future__ import annotations
@@ -97,15 +99,24 @@ class RuleSet:
                     literal_index.setdefault(target, {}).setdefault(value, set()).add(position)
                 else:
                     detector_index.setdefault((target, value), set()).add(position)
+        indexed: set[str] = set()
         for rule in self.rules:
             for rule_matcher in rule.matchers.values():
                 literals.update(_matcher_literals(rule_matcher))
+                indexed.update(_indexed_literals(rule_matcher))
         self._triggers = triggers
         self._literal_index = {
             t: {k: frozenset(v) for k, v in m.items()} for t, m in literal_index.items()
         }
         self._detector_index = {k: frozenset(v) for k, v in detector_index.items()}
         self._always = frozenset(always)
+        # Rules evaluated for their own sake. The others, building blocks (__ID) without
+        # an action, only matter to the rules that refer to them.
+        self._needed = frozenset(
+            position
+            for position, rule in enumerate(self.rules)
+            if not rule.internal or rule.action is not None
+        )
         # Rules often share a matcher (the same detector, the same phrase list): one
         # signature per distinct matcher lets a message evaluate each only once.
         self._signatures = {
@@ -119,6 +130,23 @@ class RuleSet:
         self._periodic = tuple(sorted(lit for lit in literals if _periodic(lit)))
         self._whole_words = {lit: _word_pattern(lit) for lit in self._periodic}
         literals -= set(self._periodic)
+        # Only the literals that select rules or phrases go into the automaton. The
+        # other literals a regex requires ("the", " to ") exist to narrow its search;
+        # they occur hundreds of times in a letter, and the automaton would cost a
+        # Python step for each. They are looked up with str.find, and only when a rule
+        # that needs them is evaluated.
+        lazy = literals - indexed
+        self._lazy = frozenset(lazy)
+        # For each literal set a regex requires: its members outside the automaton.
+        self._lazy_members = {
+            group: tuple(sorted(group & lazy))
+            for rule in self.rules
+            for rule_matcher in rule.matchers.values()
+            if isinstance(rule_matcher, RegexMatcher)
+            for groups in rule_matcher.literals
+            for group in groups or ()
+        }
+        literals &= indexed
         self._automaton: ahocorasick.Automaton | None = None
         if literals:
             automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
@@ -130,9 +158,16 @@ class RuleSet:
     def __len__(self) -> int:
         return len(self.rules)
 
-    def match(self, source: TargetSource, context: DetectorContext) -> MatchOutcome:
-        """Every rule that matches the message whose texts ``source`` gives."""
-        run = _Run(self, source, context)
+    def match(
+        self, source: TargetSource, context: DetectorContext, *, every_rule: bool = True
+    ) -> MatchOutcome:
+        """The rules that match the message whose texts ``source`` gives.
+
+        With ``every_rule`` false, a building block is evaluated only when a rule that
+        refers to it is: the reported rules are the same, but building blocks nobody
+        asked about are left out (and their detectors do not run).
+        """
+        run = _Run(self, source, context, every_rule=every_rule)
         return run.execute()
 
 
@@ -181,16 +216,44 @@ def _matcher_literals(matcher: Matcher) -> set[str]:
     return set()
 
 
+def _indexed_literals(matcher: Matcher) -> set[str]:
+    """The literals the automaton records for ``matcher``: every phrase (and piece of a
+    fuzzy phrase), and the literal set each regex is indexed by."""
+    if isinstance(matcher, PhraseMatcher):
+        return _matcher_literals(matcher)
+    out: set[str] = set()
+    if isinstance(matcher, RegexMatcher):
+        for literals in matcher.literals:
+            if literals is not None:
+                out |= best_literals(literals)
+    return out
+
+
 class _Run:
     """The state of matching one message: caches that live as long as the scan."""
 
-    def __init__(self, ruleset: RuleSet, source: TargetSource, context: DetectorContext) -> None:
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        source: TargetSource,
+        context: DetectorContext,
+        *,
+        every_rule: bool = True,
+    ) -> None:
         self.ruleset = ruleset
         self.source = source
         self.context = context
+        self.every_rule = every_rule
+        self.chosen: set[int] = set()
+        # Building blocks whose detector was not run: a rule referring to one evaluates
+        # it (see resolve).
+        self.unchecked: set[int] = set()
+        self.evaluated = 0
         self.occurrences: dict[int, dict[str, list[int]]] = {}
         # id(text) -> literals whose recorded positions in that text are incomplete.
         self.overflowed: dict[int, set[str]] = {}
+        # (id(text), literal) -> end indexes of a literal outside the automaton.
+        self.lazy_positions: dict[tuple[int, str], list[int]] = {}
         self.detections: dict[tuple[int, str], list[Hit]] = {}
         self.texts: dict[str, Sequence[NormalizedText]] = {}
         self.results: dict[str, RuleMatch | None] = {}
@@ -240,6 +303,30 @@ class _Run:
             self.occurrences[key] = found
         return found
 
+    def positions(self, text: NormalizedText, literal: str) -> Sequence[int]:
+        """End indexes (inclusive) of every occurrence of ``literal`` in ``text.text``."""
+        ends = self.occurrences_in(text).get(literal)
+        if ends is not None or literal not in self.ruleset._lazy:
+            return ends or ()
+        key = (id(text), literal)
+        ends = self.lazy_positions.get(key)
+        if ends is None:
+            ends = []
+            content = text.text
+            last = len(literal) - 1
+            position = content.find(literal)
+            while position >= 0:
+                ends.append(position + last)
+                position = content.find(literal, position + 1)
+            self.lazy_positions[key] = ends
+        return ends
+
+    def has_lazy(self, text: NormalizedText, group: AbstractSet[str]) -> bool:
+        """True when ``text`` holds one of the literals of ``group`` that the automaton
+        does not record."""
+        content = text.text
+        return any(literal in content for literal in self.ruleset._lazy_members[group])
+
     def detect(self, text: NormalizedText, detector: str) -> list[Hit]:
         key = (id(text), detector)
         hits = self.detections.get(key)
@@ -257,8 +344,12 @@ class _Run:
                     rules = index.get(literal)
                     if rules:
                         chosen |= rules
+        needed = ruleset._needed
         for (target, detector), rules in ruleset._detector_index.items():
             if rules <= chosen:
+                continue
+            if not self.every_rule and needed.isdisjoint(rules):
+                self.unchecked |= rules
                 continue
             if any(self.detect(text, detector) for text in self.target(target)):
                 chosen |= rules
@@ -266,15 +357,32 @@ class _Run:
 
     def execute(self) -> MatchOutcome:
         rules = self.ruleset.rules
-        chosen = sorted(self.candidates())
-        matches: list[RuleMatch] = []
-        for position in chosen:
-            rule = rules[position]
+        self.chosen = self.candidates()
+        order = self.chosen if self.every_rule else self.chosen & self.ruleset._needed
+        # Rules come after the rules they refer to (order_rules): in this order every
+        # referred result is ready, and resolve only evaluates skipped building blocks.
+        for position in sorted(order):
+            self.resolve(position)
+        matches = [
+            result
+            for position in sorted(self.ruleset._position[i] for i in self.results)
+            if (result := self.results[rules[position].id]) is not None
+        ]
+        return MatchOutcome(tuple(matches), tuple(self.notes), self.evaluated)
+
+    def resolve(self, position: int) -> RuleMatch | None:
+        """The result of rule ``position``, evaluated once."""
+        rule = self.ruleset.rules[position]
+        if rule.id in self.results:
+            return self.results[rule.id]
+        result = None
+        # A rule that is not a candidate cannot match (the prefilter is sound), unless
+        # its detector was skipped: then its conditions decide.
+        if position in self.chosen or position in self.unchecked:
+            self.evaluated += 1
             result = self.evaluate_rule(rule)
-            self.results[rule.id] = result
-            if result is not None:
-                matches.append(result)
-        return MatchOutcome(tuple(matches), tuple(self.notes), len(chosen))
+        self.results[rule.id] = result
+        return result
 
     def evaluate_rule(self, rule: Rule) -> RuleMatch | None:
         cache: dict[str, MatcherResult] = {}
@@ -305,7 +413,8 @@ class _Run:
 
     def evaluate_matcher(self, rule: Rule, matcher: Matcher) -> MatcherResult:
         if isinstance(matcher, RuleRefMatcher):
-            referred = self.results.get(matcher.rule_id)
+            position = self.ruleset._position.get(matcher.rule_id)
+            referred = None if position is None else self.resolve(position)
             return MatcherResult(True, referred.evidence) if referred is not None else _NO
         if isinstance(matcher, PhraseMatcher):
             return self.match_phrases(matcher)
@@ -362,11 +471,20 @@ class _Run:
                         # Each group needs one literal present (set operations in C:
                         # this test runs for every pattern of every evaluated matcher).
                         present = found.keys()
-                        if any(present.isdisjoint(group) for group in literals):
+                        if any(
+                            present.isdisjoint(group) and not self.has_lazy(text, group)
+                            for group in literals
+                        ):
                             continue
                         if width is not None and self.ruleset.prefilter:
                             incomplete = self.overflowed.get(id(text), frozenset())
-                            windows = _windows(found, literals, width, len(text.text), incomplete)
+                            windows = _windows(
+                                lambda literal, t=text: self.positions(t, literal),
+                                literals,
+                                width,
+                                len(text.text),
+                                incomplete,
+                            )
                     for m in self.search(pattern, text.text, windows, where):
                         value = m.group()
                         if value not in seen:
@@ -435,7 +553,7 @@ class _Run:
 
 
 def _windows(
-    found: dict[str, list[int]],
+    positions: Callable[[str], Sequence[int]],
     literals: tuple[frozenset[str], ...],
     width: int,
     size: int,
@@ -444,12 +562,12 @@ def _windows(
     """Where a match of at most ``width`` characters can be: around each occurrence of
     the rarest required literal set. Overlapping windows are merged. None (search the
     whole text) when that set's recorded positions are ``incomplete``."""
-    group = min(literals, key=lambda g: sum(len(found.get(lit, ())) for lit in g))
+    group = min(literals, key=lambda g: sum(len(positions(lit)) for lit in g))
     if not incomplete.isdisjoint(group):
         return None
     spans = []
     for literal in group:
-        for last in found.get(literal, ()):
+        for last in positions(literal):
             first = last - len(literal) + 1
             spans.append((max(0, last + 1 - width), min(size, first + width + LOOKAHEAD_SLACK)))
     spans.sort()

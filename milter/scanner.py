@@ -56,19 +56,30 @@ class Scanner:
         return self.ruleset.rules
 
     def scan(
-        self, raw: bytes, envelope: Envelope | None = None, auth: object | None = None
+        self,
+        raw: bytes,
+        envelope: Envelope | None = None,
+        auth: object | None = None,
+        *,
+        every_rule: bool = False,
     ) -> Verdict:
+        """The verdict on ``raw``. Its ``matched_ids`` name every building block that
+        matched only with ``every_rule`` (rule examples need them); otherwise building
+        blocks are evaluated only for the rules that refer to them, which is faster and
+        gives the same verdict."""
         view = parse_message(raw, envelope or Envelope(), self.settings.limits)
-        return self.scan_view(view, auth)
+        return self.scan_view(view, auth, every_rule=every_rule)
 
-    def scan_view(self, view: MessageView, auth: object | None = None) -> Verdict:
+    def scan_view(
+        self, view: MessageView, auth: object | None = None, *, every_rule: bool = False
+    ) -> Verdict:
         recipients = tuple(
             dict.fromkeys(a.lower() for a in (*view.envelope.rcpt_to, *view.to) if a)
         )
         context = DetectorContext(
             recipients=recipients, identities=self.identities, from_domain=view.from_domain
         )
-        outcome = self.ruleset.match(MessageTargets(view, auth), context)
+        outcome = self.ruleset.match(MessageTargets(view, auth), context, every_rule=every_rule)
         score = 0.0
         forced: Action | None = None
         hits: list[RuleHit] = []

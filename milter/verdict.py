@@ -67,7 +67,8 @@ class Verdict:
     action: Action
     score: float
     rules: tuple[RuleHit, ...]
-    # Every rule that matched, building blocks (__ID) included: meta rules and examples use it.
+    # The rules that matched, building blocks (__ID) included: all of them when scanned
+    # with every_rule (rule examples), else those some evaluated rule referred to.
     matched_ids: frozenset[str] = frozenset()
     auth: object | None = None
     # Problems met while scanning (MIME defects, regex time-outs): never a reason to drop mail.

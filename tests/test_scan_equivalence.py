@@ -8,7 +8,9 @@ without a prefilter, and a regex search run again for every matcher that needs i
 
 from __future__ import annotations
 
+import functools
 import re
+import tempfile
 import textwrap
 from email import policy as email_policy
 from email.parser import BytesParser
@@ -19,13 +21,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from milter import message_view
-from milter.detectors import DetectorContext
+from milter import message_view, rule_engine
+from milter.config import shipped_rules_dir
+from milter.detectors import DETECTORS, DetectorContext
 from milter.html_text import _URL_IN_TEXT, _URL_TRAILING, find_urls
 from milter.message_view import _BARE_ADDRESS, decode_header_value, parse_message
-from milter.normalize import _FOLD, _fold_general, _fold_simple, normalize
-from milter.rule_engine import RuleSet
-from milter.rule_loader import load_rule_file
+from milter.normalize import _FOLD, NormalizedText, _fold_general, _fold_simple, normalize
+from milter.rule_engine import MatchOutcome, RuleSet
+from milter.rule_loader import Rule, load_rule_file
+from milter.scanner import Scanner
 
 MESSAGES = sorted(p for p in (Path(__file__).parent / "messages").rglob("*.eml"))
 
@@ -235,3 +239,192 @@ def test_searches_shared_by_rules_give_the_same_matches(
         assert [m.evidence for m in alone.matches] == [
             m.evidence for m in together.matches if m.rule.id == rule.id
         ]
+
+
+# --- literals outside the automaton -----------------------------------------------------
+
+NARROWING = textwrap.dedent(
+    """\
+    - id: FUND_OF_THE
+      description: a regex indexed by "fund" whose other required literal is "the"
+      score: 1
+      matchers:
+        story:
+          target: body
+          regex: '\\bthe\\b.{0,12}\\bfund\\b'
+      condition: story
+      examples:
+        must_match: [{body: the fund}]
+        must_not_match: [{body: a fund}]
+    """
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["the", "fund", "thefund", " ", ".", "x", "théfund"]), max_size=40))
+def test_literals_found_with_find_narrow_like_the_automaton(words: list[str]) -> None:
+    # "the" occurs hundreds of times in a letter: it is looked up with str.find when
+    # a rule needing it is evaluated, never recorded by the automaton.
+    rules = load_rules_text(NARROWING)
+    ruleset = RuleSet(rules)
+    assert "the" in ruleset._lazy and "fund" not in ruleset._lazy
+    texts = (normalize("".join(words)),)
+
+    def source(target: str) -> tuple[NormalizedText, ...]:
+        return texts if target == "body" else ()
+
+    narrowed = ruleset.match(source, DetectorContext())
+    whole = RuleSet(rules, prefilter=False).match(source, DetectorContext())
+    pattern = rules[0].matchers["story"].patterns[0]
+    assert bool(narrowed.matches) == (pattern.search(texts[0].text) is not None)
+    assert [m.evidence for m in narrowed.matches] == [m.evidence for m in whole.matches]
+
+
+def load_rules_text(text: str) -> list[Rule]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rules.yml"
+        path.write_text(text, encoding="utf-8")
+        return load_rule_file(path)
+
+
+# --- building blocks evaluated on demand ------------------------------------------------
+
+BLOCKS = textwrap.dedent(
+    """\
+    - id: __AMOUNT
+      description: a sum of money (a detector, no literal to index it by)
+      score: 0
+      matchers:
+        sum: {target: body, detector: money_amount}
+      condition: sum
+      examples:
+        must_match: [{body: pay 500 euro}]
+        must_not_match: [{body: hello}]
+    - id: __CRYPTO
+      description: a currency word
+      score: 0
+      matchers:
+        word: {target: body, phrases: [bitcoin]}
+      condition: word
+      examples:
+        must_match: [{body: bitcoin}]
+        must_not_match: [{body: hello}]
+    - id: PAY_IN_CRYPTO
+      description: a sum in bitcoin
+      score: 3
+      matchers:
+        sum: {rule: __AMOUNT}
+        crypto: {rule: __CRYPTO}
+      condition: sum and crypto
+      examples:
+        must_match: [{body: pay 500 euro in bitcoin}]
+        must_not_match: [{body: pay 500 euro}]
+    - id: __HOLD_BIG
+      description: a building block with an action of its own
+      score: 0
+      action: quarantine
+      matchers:
+        sum: {target: body, detector: money_amount, min_count: 3}
+      condition: sum
+      examples:
+        must_match: [{body: 1 euro 2 euro 3 euro}]
+        must_not_match: [{body: 1 euro}]
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "reported", "every", "lazy"),
+    [
+        ("pay 500 euro", set(), {"__AMOUNT"}, set()),  # nobody asked about __AMOUNT
+        (
+            "pay 500 euro in bitcoin",
+            {"PAY_IN_CRYPTO"},
+            {"__AMOUNT", "__CRYPTO", "PAY_IN_CRYPTO"},
+            {"__AMOUNT", "__CRYPTO", "PAY_IN_CRYPTO"},
+        ),
+        ("bitcoin only", set(), {"__CRYPTO"}, set()),
+        ("1 euro 2 euro 3 euro", {"__HOLD_BIG"}, {"__AMOUNT", "__HOLD_BIG"}, {"__HOLD_BIG"}),
+        ("hello", set(), set(), set()),
+    ],
+)
+def test_building_blocks_on_demand_report_the_same_rules(
+    body: str, reported: set[str], every: set[str], lazy: set[str]
+) -> None:
+    rules = load_rules_text(BLOCKS)
+    ruleset = RuleSet(rules)
+    texts = (normalize(body),)
+
+    def source(target: str) -> tuple[NormalizedText, ...]:
+        return texts if target == "body" else ()
+
+    full = ruleset.match(source, DetectorContext(), every_rule=True)
+    quick = ruleset.match(source, DetectorContext(), every_rule=False)
+    assert {m.rule.id for m in full.matches} == every
+    assert {m.rule.id for m in quick.matches} == lazy
+
+    # What a verdict is made of: rules that are reported or carry an action.
+    def decisive(outcome: MatchOutcome) -> list:
+        return [
+            (m.rule.id, m.evidence)
+            for m in outcome.matches
+            if not m.rule.internal or m.rule.action is not None
+        ]
+
+    assert decisive(quick) == decisive(full)
+    assert {rule_id for rule_id, _ in decisive(full)} == reported
+
+
+@pytest.mark.parametrize("path", MESSAGES, ids=map(str, MESSAGES))
+def test_building_blocks_on_demand_give_the_same_verdict(path: Path) -> None:
+    scanner = shipped_scanner()
+    raw = path.read_bytes()
+    quick = scanner.scan(raw)
+    full = scanner.scan(raw, every_rule=True)
+    assert (quick.action, quick.score, quick.rules, quick.notes) == (
+        full.action,
+        full.score,
+        full.rules,
+        full.notes,
+    )
+    assert quick.matched_ids <= full.matched_ids
+
+
+@functools.cache
+def shipped_scanner() -> Scanner:
+    return Scanner.from_rule_paths([shipped_rules_dir()])
+
+
+def test_detector_of_an_unasked_building_block_does_not_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The point of evaluating building blocks on demand: __AMOUNT's detector runs only
+    # when PAY_IN_CRYPTO (indexed by "bitcoin") is evaluated, or for rule examples.
+    calls: list[str] = []
+    money_amount = DETECTORS["money_amount"]
+
+    def counting(text: NormalizedText, context: DetectorContext) -> list:
+        calls.append(text.text)
+        return money_amount(text, context)
+
+    monkeypatch.setattr(rule_engine, "DETECTORS", {**DETECTORS, "money_amount": counting})
+    rules = [r for r in load_rules_text(BLOCKS) if r.id != "__HOLD_BIG"]
+    ruleset = RuleSet(rules)
+
+    def run(body: str, every_rule: bool) -> set[str]:
+        texts = (normalize(body),)
+        outcome = ruleset.match(
+            lambda t: texts if t == "body" else (), DetectorContext(), every_rule=every_rule
+        )
+        return {m.rule.id for m in outcome.matches}
+
+    assert run("pay 500 euro", every_rule=False) == set()
+    assert calls == []
+    assert run("pay 500 euro in bitcoin", every_rule=False) == {
+        "__AMOUNT",
+        "__CRYPTO",
+        "PAY_IN_CRYPTO",
+    }
+    assert calls == ["pay 500 euro in bitcoin"]
+    assert run("pay 500 euro", every_rule=True) == {"__AMOUNT"}
+    assert len(calls) == 2
