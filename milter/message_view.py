@@ -19,6 +19,7 @@ import binascii
 import codecs
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.headerregistry import BaseHeader
 from email.message import Message
@@ -47,9 +48,11 @@ class _ReusingPolicy(EmailPolicy):
 
     # Set per message by for_message(); None: parse every time, as the default policy.
     header_cache: dict[tuple[str, str], BaseHeader] | None = None
+    # Shared by the messages one scanner reads (see MimeHeaderCache), or None.
+    mime_headers: MimeHeaderCache | None = None
 
-    def for_message(self) -> _ReusingPolicy:
-        return self.clone(header_cache={})
+    def for_message(self, mime_headers: MimeHeaderCache | None = None) -> _ReusingPolicy:
+        return self.clone(header_cache={}, mime_headers=mime_headers)
 
     def header_fetch_parse(self, name: str, value: str) -> str:
         if hasattr(value, "name"):
@@ -62,7 +65,40 @@ class _ReusingPolicy(EmailPolicy):
         key = (name, value)
         header = cache.get(key)
         if header is None:
-            header = cache[key] = self.header_factory(name, value)
+            shared = self.mime_headers
+            if shared is not None and name.lower() in MimeHeaderCache.NAMES:
+                header = shared.get(key, self.header_factory)
+            else:
+                header = self.header_factory(name, value)
+            cache[key] = header
+        return header
+
+
+class MimeHeaderCache:
+    """Parsed MIME structure fields shared between messages.
+
+    "Content-Type: text/plain; charset=utf-8" and a few dozen other values make up most
+    of these fields in real mail, and parsing one with the modern policy costs about as
+    much as the rest of a small message's headers. Only these fields are shared (Subject
+    or From repeat far less), at most ``MAX_ENTRIES`` of them; a header object depends
+    only on its name and value, and nothing modifies one. One cache per scanner.
+    """
+
+    NAMES: Final = frozenset(
+        {"content-type", "content-transfer-encoding", "content-disposition", "mime-version"}
+    )
+    MAX_ENTRIES: Final = 512
+
+    def __init__(self) -> None:
+        self._headers: dict[tuple[str, str], BaseHeader] = {}
+
+    def get(self, key: tuple[str, str], parse: Callable[[str, str], BaseHeader]) -> BaseHeader:
+        header = self._headers.get(key)
+        if header is None:
+            header = parse(*key)
+            if len(self._headers) >= self.MAX_ENTRIES:
+                self._headers.clear()  # boundaries make many values unique: start over
+            self._headers[key] = header
         return header
 
 
@@ -676,13 +712,15 @@ def parse_message(
     raw: bytes,
     envelope: Envelope | None = None,
     limits: ViewLimits = ViewLimits(),
+    mime_headers: MimeHeaderCache | None = None,
 ) -> MessageView:
     """Parse ``raw`` into a :class:`MessageView`; never raises.
 
     Problems are listed in ``defects``; on an internal error (a bug) the view holds
-    what was read before it, with a defect naming the exception.
+    what was read before it, with a defect naming the exception. ``mime_headers`` lets
+    messages share parsed MIME fields (a scanner keeps one).
     """
-    builder = _Builder(limits)
+    builder = _Builder(limits, policy=_POLICY.for_message(mime_headers))
     try:
         builder.run(bytes(raw))
     except Exception as exc:  # a bug: keep the partial view, say so

@@ -193,12 +193,21 @@ class Proxy:
     def _outgoing(self, raw: bytes, verdict: Verdict, action: Action) -> bytes:
         """The message to relay: forged verdict headers removed, tags added when tagging."""
         names = self.settings.headers
+        auth = verdict.auth
+        if action is not Action.TAG and not isinstance(auth, AuthResults):
+            # Nothing to add: unless a field we remove could be there, the message goes
+            # as it came, without splitting its header block.
+            lowered = raw.lower()
+            if not any(
+                name.lower().encode("ascii") in lowered
+                for name in (*names.all(), "authentication-results")
+            ):
+                return raw
         message = remove_fields(split_message(raw), names.all())
         # Only we may write results under our id (RFC 8601 section 5): one arriving from
         # outside is forged, whether or not we check anything ourselves.
         authserv_id = self.settings.authserv_id
         message = remove_our_auth_results(message, authserv_id)
-        auth = verdict.auth
         if isinstance(auth, AuthResults):
             message = add_fields(
                 message, [("Authentication-Results", auth.header_value(authserv_id))]

@@ -119,12 +119,15 @@ class _Connection:
     async def reply(self, timeout: float) -> Reply:
         """The next reply; raises ``_LinkFailed`` (connection closed) on any trouble."""
         try:
-            async with asyncio.timeout(timeout):
-                while (reply := self.parser.next_reply()) is None:
-                    data = await self.reader.read(65536)
-                    if not data:
-                        raise _LinkFailed(NEXT_HOP_LOST, "connection closed by the next hop")
-                    self.parser.feed(data)
+            # Pipelined replies often come in one read: those need no timer.
+            reply = self.parser.next_reply()
+            if reply is None:
+                async with asyncio.timeout(timeout):
+                    while (reply := self.parser.next_reply()) is None:
+                        data = await self.reader.read(65536)
+                        if not data:
+                            raise _LinkFailed(NEXT_HOP_LOST, "connection closed by the next hop")
+                        self.parser.feed(data)
         except TimeoutError:
             self.abort()
             raise _LinkFailed(NEXT_HOP_TIMEOUT, "no reply within the timeout") from None

@@ -13,7 +13,7 @@ from pathlib import Path
 from milter.detectors import DetectorContext
 from milter.envelope import Envelope
 from milter.identities import IdentityRegistry
-from milter.message_view import MessageView, ViewLimits, parse_message
+from milter.message_view import MessageView, MimeHeaderCache, ViewLimits, parse_message
 from milter.rule_engine import RuleSet
 from milter.rule_loader import IDENTITIES_FILE, Rule, load_rules
 from milter.targets import MessageTargets
@@ -40,6 +40,7 @@ class Scanner:
         self.settings = settings or ScanSettings()
         self.ruleset = RuleSet(rules, regex_timeout=self.settings.regex_timeout)
         self.identities = identities
+        self.mime_headers = MimeHeaderCache()
 
     @classmethod
     def from_rule_paths(
@@ -67,7 +68,9 @@ class Scanner:
         matched only with ``every_rule`` (rule examples need them); otherwise building
         blocks are evaluated only for the rules that refer to them, which is faster and
         gives the same verdict."""
-        view = parse_message(raw, envelope or Envelope(), self.settings.limits)
+        view = parse_message(
+            raw, envelope or Envelope(), self.settings.limits, mime_headers=self.mime_headers
+        )
         return self.scan_view(view, auth, every_rule=every_rule)
 
     def scan_view(

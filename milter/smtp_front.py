@@ -171,6 +171,28 @@ class FrontServer:
         self._empty.set()
         self._accepting = True
         self.draining = False
+        # Client address as the socket gives it -> (address, may send XFORWARD). Postfix
+        # connects from a few addresses; parsing and testing each one per connection
+        # was a measurable part of a short session.
+        self._peers: dict[str, tuple[str, bool]] = {}
+
+    def peer(self, host: str) -> tuple[str, bool] | None:
+        """The client address ``host`` (a socket's peer) as we report it, and whether
+        it may send XFORWARD; ``None`` for something that is not an IP address."""
+        known = self._peers.get(host)
+        if known is not None:
+            return known
+        ip = _ip(host)
+        if ip is None:
+            return None
+        known = (
+            str(ip),
+            any(ip.version == net.version and ip in net for net in self.settings.xforward_networks),
+        )
+        if len(self._peers) >= MAX_KNOWN_PEERS:
+            self._peers.clear()  # many distinct clients: a direct MX, not behind Postfix
+        self._peers[host] = known
+        return known
 
     @property
     def port(self) -> int:
@@ -279,18 +301,19 @@ class _NoHooks:
 AIOSMTPD_IDENT = "ESMTP scam-milter"
 
 
-def _peer(peername: object) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address | None, int]:
-    if not isinstance(peername, tuple) or len(peername) < 2:
-        return None, 0  # not an IP socket
+MAX_KNOWN_PEERS = 1024
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ip = ipaddress.ip_address(peername[0])
+        ip = ipaddress.ip_address(host)
     except ValueError:
-        return None, 0
+        return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; the networks in
         # the config (127.0.0.0/8) and SPF both want the IPv4 address.
         ip = ip.ipv4_mapped
-    return ip, int(peername[1])
+    return ip
 
 
 class _FrontSMTP(SMTP):
@@ -381,13 +404,12 @@ class _FrontSMTP(SMTP):
             transport.write(f"{refusal}\r\n".encode("ascii"))
             transport.close()
             return
-        ip, port = _peer(transport.get_extra_info("peername"))
-        if ip is not None:
-            self._peer_addr, self._peer_port = str(ip), port
-            self._xforward_ok = any(
-                ip.version == net.version and ip in net
-                for net in self._front.settings.xforward_networks
-            )
+        peername = transport.get_extra_info("peername")
+        if isinstance(peername, tuple) and len(peername) >= 2:  # else not an IP socket
+            known = self._front.peer(peername[0])
+            if known is not None:
+                self._peer_addr, self._xforward_ok = known
+                self._peer_port = int(peername[1])
         self._registered = True
         self._front._started(self)
         super().connection_made(transport)

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from email.parser import BytesParser
 from typing import Any
 
 import pytest
 
+from milter import message_view
 from milter.envelope import Envelope
 from milter.examples import make_pdf
 from milter.html_text import HtmlText
 from milter.message_view import (
     Attachment,
     MessageView,
+    MimeHeaderCache,
     ViewLimits,
     decode_encoded_words,
     parse_message,
@@ -493,3 +496,21 @@ def test_time_budget_stops_reading_later_parts() -> None:
     # The multipart container counts as the first part; nothing after the budget.
     assert cut.text_parts == ()
     assert any("parts after the first 1 not read" in d for d in cut.defects)
+
+
+def test_mime_fields_are_shared_between_messages_and_nothing_else() -> None:
+    shared = MimeHeaderCache()
+    raw = b"Subject: hi\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody\r\n"
+    first, second = (
+        BytesParser(policy=message_view._POLICY.for_message(shared)).parsebytes(raw)
+        for _ in range(2)
+    )
+    assert first["content-type"] is second["content-type"]
+    assert first["content-type"].params == {"charset": "utf-8"}
+    assert first["subject"] is not second["subject"]
+    for n in range(MimeHeaderCache.MAX_ENTRIES * 2):
+        parse_message(
+            b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d--\r\n' % (n, n),
+            mime_headers=shared,
+        )
+    assert len(shared._headers) <= MimeHeaderCache.MAX_ENTRIES

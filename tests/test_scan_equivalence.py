@@ -25,7 +25,12 @@ from milter import message_view, rule_engine
 from milter.config import shipped_rules_dir
 from milter.detectors import DETECTORS, DetectorContext
 from milter.html_text import _URL_IN_TEXT, _URL_TRAILING, find_urls
-from milter.message_view import _BARE_ADDRESS, decode_header_value, parse_message
+from milter.message_view import (
+    _BARE_ADDRESS,
+    MimeHeaderCache,
+    decode_header_value,
+    parse_message,
+)
 from milter.normalize import _FOLD, NormalizedText, _fold_general, _fold_simple, normalize
 from milter.rule_engine import MatchOutcome, RuleSet
 from milter.rule_loader import Rule, load_rule_file
@@ -64,9 +69,18 @@ def test_reused_headers_give_the_default_policys_view(
     raw: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     view = parse_message(raw)
-    again = parse_message(raw)  # now every header comes from the cache
-    monkeypatch.setattr(message_view, "_POLICY", email_policy.default)
-    assert view == again == parse_message(raw)
+    shared = MimeHeaderCache()
+    first = parse_message(raw, mime_headers=shared)
+    again = parse_message(raw, mime_headers=shared)  # MIME fields from the shared cache
+    monkeypatch.setattr(message_view, "_POLICY", _DefaultPolicy())
+    assert view == first == again == parse_message(raw)
+
+
+class _DefaultPolicy:
+    """Stands in for message_view's policy: the stdlib's, nothing reused."""
+
+    def for_message(self, mime_headers: MimeHeaderCache | None = None) -> object:
+        return email_policy.default
 
 
 def test_reused_headers_answer_like_fresh_ones() -> None:

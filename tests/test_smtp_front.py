@@ -889,3 +889,19 @@ def test_session_state_is_what_aiosmtpd_itself_builds() -> None:
     assert set(ours["_smtp_methods"]) == set(reference["_smtp_methods"])
     assert ours["_smtp_methods"]["XFORWARD"] == session.smtp_XFORWARD
     assert ours["_auth_methods"] == reference["_auth_methods"] == {}
+
+
+def test_peer_addresses_are_known_once_and_bounded() -> None:
+    settings = replace(SETTINGS, xforward_networks=(ipaddress.ip_network("192.0.2.0/24"),))
+    loop = asyncio.new_event_loop()
+    front = FrontServer(Recorder(), settings, loop)
+    # A dual-stack listener's IPv4 client is reported, and authorised, as IPv4.
+    assert front.peer("::ffff:192.0.2.9") == ("192.0.2.9", True)
+    assert front.peer("198.51.100.1") == ("198.51.100.1", False)
+    assert front.peer("2001:db8::1") == ("2001:db8::1", False)
+    assert front.peer("/run/socket") is None
+    for n in range(3000):
+        assert front.peer(f"10.{n // 256}.{n % 256}.1") == (f"10.{n // 256}.{n % 256}.1", False)
+    assert len(front._peers) <= 1024
+    assert front.peer("::ffff:192.0.2.9") == ("192.0.2.9", True)
+    loop.close()
