@@ -187,7 +187,9 @@ def main() -> int:
             auth_config = (
                 f"auth: {{dns_servers: ['127.0.0.1:{dns_port}'], trusted_mtas: [{BENCH_MTA}]}}\n"
             )
-        message.write_bytes(content)
+        # smtp-source -F appends CRLF to each line of the file: a file with CRLF line
+        # ends would go out with CR CR LF, a broken header block.
+        message.write_bytes(content.replace(b"\r\n", b"\n"))
         sink_port = free_port()
         # The sink stores every message (-d), as a real next hop would and as NOTES.md
         # measured; as root it must drop privileges (-u) to a user owning the directory.
