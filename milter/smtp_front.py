@@ -748,6 +748,16 @@ class _FrontSMTP(SMTP):
         tail = b"\r\n"  # the line end before the first line: DATA's own
         while True:
             try:
+                if tail == b"\r\n" and _starts_other_than_dot(reader):
+                    # The next line is not ".", so any end of the message ahead has all
+                    # of its CRLF "." CRLF still unread: one read takes all up to it,
+                    # however many lines end with a full stop.
+                    piece = await reader.readuntil(b"\r\n.\r\n")
+                    piece = piece[:-3]
+                    size += len(piece)
+                    if not too_big and size <= limit:
+                        chunks.append(piece)
+                    break
                 # Scanning for ".\r\n" instead of every line end cuts the number of
                 # reads; whether it ends the message depends on what precedes it.
                 piece = await reader.readuntil(b".\r\n")
@@ -784,6 +794,16 @@ class _FrontSMTP(SMTP):
         # Every line start is the message start or follows a CRLF; "\r\n." cannot
         # overlap itself, so one replace un-stuffs every line.
         return data.replace(b"\r\n.", b"\r\n")
+
+
+def _starts_other_than_dot(reader: asyncio.StreamReader) -> bool:
+    """True when the bytes already received show that the next line is not ".".
+
+    StreamReader has no peek; its buffer (``_buffer``, a bytearray in every CPython
+    since 3.4) is read here, never changed. Fewer than three bytes received: unknown.
+    """
+    buffered = reader._buffer
+    return len(buffered) >= 3 and buffered[:3] != b".\r\n"
 
 
 # The commands _FrontSMTP implements (its smtp_* methods), read once from the class.

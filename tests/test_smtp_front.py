@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import random
 import smtplib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -457,6 +458,41 @@ def test_dot_crlf_split_across_writes() -> None:
             await asyncio.sleep(0)
         assert (await client.reply())[0] == 250
         assert handler.last("data").args == (b"line one.\r\n.\r\nend\r\n",)
+        client.close()
+
+    run(test)
+
+
+def test_random_messages_in_random_pieces_end_exactly_at_their_terminator() -> None:
+    # Lines that end with a full stop, lone dots, bare CR and LF, empty lines, in writes
+    # cut anywhere and with the next command pipelined behind the terminator: each
+    # message arrives whole and un-stuffed, and nothing after it is taken as data.
+    rng = random.Random(20261127)
+    atoms = [b"word", b".", b"..", b" ", b"\r\n", b"\n", b"\r", b"end.", b"\r\n.", b"x"]
+    messages = []
+    for _ in range(150):
+        body = b"".join(rng.choice(atoms) for _ in range(rng.randrange(0, 40)))
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        messages.append(b"" if rng.random() < 0.05 else body)
+
+    async def test(front: FrontServer, handler: Recorder) -> None:
+        client = await Client.connect(front.port)
+        await client.hello()
+        for message in messages:
+            stuffed = (b"\r\n" + message).replace(b"\r\n.", b"\r\n..")[2:]
+            assert (await client.cmd("MAIL FROM:<a@example.com>"))[0] == 250
+            assert (await client.cmd("RCPT TO:<b@example.com>"))[0] == 250
+            assert (await client.cmd("DATA"))[0] == 354
+            wire = stuffed + b".\r\nNOOP\r\n"
+            cuts = sorted(rng.sample(range(1, len(wire)), min(3, len(wire) - 1)))
+            for start, end in zip([0, *cuts], [*cuts, len(wire)], strict=True):
+                client.send(wire[start:end])
+                await client.writer.drain()
+                await asyncio.sleep(0)
+            assert (await client.reply())[0] == 250
+            assert (await client.reply())[0] == 250  # the NOOP, read as a command
+            assert handler.last("data").args == (message,)
         client.close()
 
     run(test)
