@@ -107,6 +107,11 @@ def normalize_domain(domain: str) -> str | None:
     text = domain.strip().rstrip(".")
     if not text or text.startswith("["):
         return None
+    name = text.lower()
+    if name.isascii() and len(name) <= 253 and all(map(_LABEL.fullmatch, name.split("."))):
+        # Already an A-label name (nearly every domain in mail): what dnspython would
+        # give back, without building a dns.name.Name (a few times a message).
+        return name
     try:
         ascii_name = dns_name(text).to_text(omit_final_dot=True).lower()
     except (DNSException, ValueError, UnicodeError):
@@ -116,6 +121,7 @@ def normalize_domain(domain: str) -> str | None:
     return ascii_name
 
 
+@functools.lru_cache(maxsize=4096)
 def organizational_domain(domain: str) -> str:
     """The organizational domain of ``domain`` (RFC 7489 3.2) by the Public Suffix List,
     as a lower-case A-label. A public suffix itself (``co.uk``) is its own organizational

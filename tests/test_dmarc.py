@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import given
+from dns.exception import DNSException
+from dns.name import from_text as dns_name_from_text
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from milter.dkim_check import DkimResult
@@ -423,3 +426,34 @@ def test_record_parsing_raises_only_its_own_error(tail):
     assert record.policy in ("none", "quarantine", "reject")
     assert record.adkim in ("r", "s") and record.aspf in ("r", "s")
     assert 0 <= record.pct <= 100
+
+
+def _normalize_with_dnspython(domain: str) -> str | None:
+    """normalize_domain without its shortcut for names that are already A-labels."""
+    text = domain.strip().rstrip(".")
+    if not text or text.startswith("["):
+        return None
+    try:
+        name = dns_name_from_text(text).to_text(omit_final_dot=True).lower()
+    except (DNSException, ValueError, UnicodeError):
+        return None
+    if len(name) > 253 or not all(re.fullmatch(LABEL, part) for part in name.split(".")):
+        return None
+    return name
+
+
+LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.text(alphabet="aZz09_-.xn\\ é", max_size=80)
+    | st.from_regex(
+        r"(xn--[a-z0-9-]{1,10}\.)?[a-zA-Z0-9-]{1,70}(\.[a-zA-Z0-9_-]{1,5}){0,3}\.?",
+        fullmatch=True,
+    )
+)
+@example(".".join(["a" * 63] * 4))  # 255 characters: too long
+@example(".".join(["b" * 63] * 3 + ["c" * 61]))  # 253: the longest
+def test_plain_names_are_normalised_as_dnspython_does(text):
+    assert normalize_domain(text) == _normalize_with_dnspython(text)
