@@ -23,7 +23,7 @@ from email.utils import getaddresses, parseaddr
 from milter.auth_results import AuthResults
 from milter.config import AuthSettings
 from milter.dkim_check import verify_dkim
-from milter.dmarc import DmarcResult, check_dmarc
+from milter.dmarc import DmarcResult, check_dmarc, load_public_suffix_list
 from milter.dns import DnsClient
 from milter.envelope import Envelope
 from milter.received import client_from_received
@@ -36,6 +36,7 @@ class Authenticator:
     def __init__(self, settings: AuthSettings, dns: DnsClient | None = None) -> None:
         self.settings = settings
         self.dns = dns or DnsClient(settings.dns)
+        load_public_suffix_list()
 
     def authenticate(self, raw: bytes, envelope: Envelope) -> AuthResults:
         started = time.monotonic()

@@ -98,6 +98,12 @@ def _psl() -> PublicSuffixList:
     return PublicSuffixList()
 
 
+def load_public_suffix_list() -> None:
+    """Read the Public Suffix List now (a fraction of a second) rather than while the
+    first message waits."""
+    _psl()
+
+
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 
 

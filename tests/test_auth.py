@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from milter import dmarc
 from milter.auth import Authenticator, dns_failed
 from milter.config import AuthSettings, shipped_rules_dir
 from milter.dns import DnsSettings
@@ -349,3 +350,10 @@ def test_check_bad_dns_server_is_one_line(tmp_path: Path):
     result = check("--dns-server", "127.0.0.1:notaport", str(path))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "dns-server" in result.stderr
+
+
+def test_the_public_suffix_list_is_read_when_the_authenticator_starts(dns_server):
+    # Not while the first message waits: reading it takes a fraction of a second.
+    dmarc._psl.cache_clear()
+    authenticator(dns_server)
+    assert dmarc._psl.cache_info().currsize == 1
