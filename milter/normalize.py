@@ -396,6 +396,17 @@ _CHANGING: Final = re.compile(
 _ASCII_BLANK_CHARS: Final = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
 _KEPT_BYTES: Final = bytes(0 if chr(b) in _ASCII_BLANK_CHARS else 1 for b in range(256))
 _BLANK_BYTES: Final = bytes(1 if chr(b) in _ASCII_BLANK_CHARS else 0 for b in range(256))
+_BLANK_TO_SPACE: Final = bytes(0x20 if chr(b) in _ASCII_BLANK_CHARS else b for b in range(256))
+
+
+def _collapse_ascii_blanks(raw: bytes) -> str:
+    """``" ".join(raw.decode("ascii").split())`` for ASCII ``raw``, without making a
+    string of every word: blanks become spaces, runs of spaces are halved until none is
+    left (a run of n takes about log2(n) passes, each in C)."""
+    spaced = raw.translate(_BLANK_TO_SPACE)
+    while b"  " in spaced:
+        spaced = spaced.replace(b"  ", b" ")
+    return spaced.strip(b" ").decode("ascii")
 
 
 def _lower_fix_match(match: re.Match[str]) -> str:
@@ -518,7 +529,8 @@ def _fold_simple(original: str) -> tuple[str, list[int]] | None:
 
 def _fold_simple_deferred(original: str) -> tuple[str, Callable[[], list[int]]] | None:
     """``_fold_simple``, with a function that builds the map when it is needed."""
-    if original.isascii():
+    ascii_only = original.isascii()
+    if ascii_only:
         raw = original.encode("ascii")
         if len(raw.translate(None, _ASCII_CONTROL_BYTES)) != len(raw):
             return None
@@ -549,7 +561,8 @@ def _fold_simple_deferred(original: str) -> tuple[str, Callable[[], list[int]]] 
     # every whitespace character, not only ASCII ones, but no other is left here: the
     # fold turns every str.isspace() character into a space (and _CHANGING finds them
     # all). It is several times faster than a regex substitution with one match a word.
-    cased = " ".join(folded.split())
+    # (In ASCII text the same is done on bytes, without a string for every word.)
+    cased = _collapse_ascii_blanks(raw) if ascii_only else " ".join(folded.split())
     if mapped != len(cased):
         return None
 

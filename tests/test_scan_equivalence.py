@@ -31,7 +31,14 @@ from milter.message_view import (
     decode_header_value,
     parse_message,
 )
-from milter.normalize import _FOLD, NormalizedText, _fold_general, _fold_simple, normalize
+from milter.normalize import (
+    _FOLD,
+    NormalizedText,
+    _collapse_ascii_blanks,
+    _fold_general,
+    _fold_simple,
+    normalize,
+)
 from milter.rule_engine import MatchOutcome, RuleSet
 from milter.rule_loader import Rule, load_rule_file
 from milter.scanner import Scanner
@@ -442,3 +449,9 @@ def test_detector_of_an_unasked_building_block_does_not_run(
     assert calls == ["pay 500 euro in bitcoin"]
     assert run("pay 500 euro", every_rule=True) == {"__AMOUNT"}
     assert len(calls) == 2
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1fab.", max_size=300))
+def test_ascii_blanks_collapse_as_split_and_join(text: str) -> None:
+    assert _collapse_ascii_blanks(text.encode("ascii")) == " ".join(text.split())
