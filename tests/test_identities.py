@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from milter.config import shipped_rules_dir
@@ -805,12 +805,21 @@ def test_lookalike_answers_are_kept_but_bounded() -> None:
 _PIECES = ["hello world", "", "   ", "> quoted", "_" * 47, "Mailing list", "x" * 300, "\u2028"]
 
 
+# A footer among the last lines, and more than 15 lines before it: the block is the 15
+# lines before the footer, which reading from the end must reach.
+_FOOTER_LATE = [("hello world", "\n")] * 20 + [("_" * 47, "\n")] + [("Mailing list", "\n")] * 3
+
+
 @given(
     st.lists(
         st.tuples(st.sampled_from(_PIECES), st.sampled_from(["\n", "\r\n", "\r", ""])),
         max_size=400,
     )
 )
+@example(_FOOTER_LATE)
+@example([("x" * 300, "\n")] * 20 + _FOOTER_LATE[-4:])  # the same, past the 4 KB edge
+@example([("> quoted", "\n")] * 30 + _FOOTER_LATE)
+@example(_FOOTER_LATE[:21] + [("Mailing list", "\n")] * 6)  # the farthest footer looked for
 def test_signature_and_letterhead_read_only_the_edges_of_long_texts_but_say_the_same(parts):
     # signature_block and letterhead read the last or first 4 KB of a long text when
     # those hold enough lines: the answer must be the one the whole text gives.
