@@ -137,7 +137,8 @@ class RuleSet:
         # that needs them is evaluated.
         lazy = literals - indexed
         self._lazy = frozenset(lazy)
-        # For each literal set a regex requires: its members outside the automaton.
+        # For each literal set a regex requires that has members outside the automaton:
+        # those members.
         self._lazy_members = {
             group: tuple(sorted(group & lazy))
             for rule in self.rules
@@ -145,6 +146,7 @@ class RuleSet:
             if isinstance(rule_matcher, RegexMatcher)
             for groups in rule_matcher.literals
             for group in groups or ()
+            if not group.isdisjoint(lazy)
         }
         literals &= indexed
         self._automaton: ahocorasick.Automaton | None = None
@@ -321,11 +323,27 @@ class _Run:
             self.lazy_positions[key] = ends
         return ends
 
-    def has_lazy(self, text: NormalizedText, group: AbstractSet[str]) -> bool:
-        """True when ``text`` holds one of the literals of ``group`` that the automaton
-        does not record."""
-        content = text.text
-        return any(literal in content for literal in self.ruleset._lazy_members[group])
+    def lacks_a_group(
+        self, text: NormalizedText, found: dict[str, list[int]], groups: Sequence[frozenset[str]]
+    ) -> bool:
+        """True when ``text`` holds no literal of one of ``groups`` (each literal set a
+        regex requires): the regex cannot match there."""
+        # A loop, not any() over a generator: this runs for every pattern of every
+        # evaluated matcher, and the set test in C decides nearly every group alone.
+        present = found.keys()
+        lazy_members = self.ruleset._lazy_members
+        for group in groups:
+            if present.isdisjoint(group):
+                members = lazy_members.get(group)
+                if members is None:
+                    return True
+                content = text.text
+                for literal in members:
+                    if literal in content:
+                        break
+                else:
+                    return True
+        return False
 
     def detect(self, text: NormalizedText, detector: str) -> list[Hit]:
         key = (id(text), detector)
@@ -468,13 +486,8 @@ class _Run:
                     if literals is not None:
                         if found is None:
                             found = self.occurrences_in(text)
-                        # Each group needs one literal present (set operations in C:
-                        # this test runs for every pattern of every evaluated matcher).
-                        present = found.keys()
-                        if any(
-                            present.isdisjoint(group) and not self.has_lazy(text, group)
-                            for group in literals
-                        ):
+                        # Each group needs one literal present.
+                        if self.lacks_a_group(text, found, literals):
                             continue
                         if width is not None and self.ruleset.prefilter:
                             incomplete = self.overflowed.get(id(text), frozenset())
