@@ -436,10 +436,22 @@ class Supervisor:
         self.sock = sock
         count = self.config.smtp.worker_count()
         pending = [self.spawn(number, sock) for number in range(count)]
+        listening = 0
         for ready in pending:
             with os.fdopen(ready, "rb") as pipe:
-                pipe.read(1)  # a byte when that worker listens; EOF if it died first
-        log.info("%d workers listening on %s:%d", len(self.workers), host, port)
+                # A byte when that worker listens; EOF if it died first (it is replaced
+                # below, and says why in its own log line).
+                listening += len(pipe.read(1))
+        if listening == count:
+            log.info("%d workers listening on %s:%d", listening, host, port)
+        else:
+            log.error(
+                "%d of %d workers listening on %s:%d; the others are being restarted",
+                listening,
+                count,
+                host,
+                port,
+            )
         notify_systemd("READY=1")
         signal.signal(signal.SIGTERM, self.forward_stop)
         signal.signal(signal.SIGINT, self.forward_stop)

@@ -72,6 +72,9 @@ class ServeProcess:
             target=lambda: self.lines.extend(iter(stream.readline, "")), daemon=True
         ).start()
         wait_port(self.port, timeout=30)
+        # The port answers as soon as the supervisor binds it, before the workers have
+        # read their config and quarantine: a test that changes those must wait for this.
+        self.wait_line(r"listening on ", timeout=30)
         return self
 
     def verdicts(self) -> list[dict]:
