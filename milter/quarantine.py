@@ -717,11 +717,7 @@ class QuarantineStore:
                 meta, _ = self._load_meta(fds["meta"], entry_id)
                 _require_message(_record_from_meta(meta))
                 try:
-                    fd = os.open(
-                        f"{entry_id}.eml",
-                        os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                        dir_fd=fds["msg"],
-                    )
+                    fd = _open_no_follow(fds["msg"], f"{entry_id}.eml")
                 except FileNotFoundError:
                     # Deleted between the two reads, or a broken entry.
                     meta, _ = self._load_meta(fds["meta"], entry_id)
@@ -1212,11 +1208,7 @@ class QuarantineStore:
         with self._dir_fds() as fds:
             for entry_id in ids:
                 try:
-                    fd = os.open(
-                        f"{entry_id}.eml",
-                        os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                        dir_fd=fds["msg"],
-                    )
+                    fd = _open_no_follow(fds["msg"], f"{entry_id}.eml")
                 except FileNotFoundError:
                     free.add(entry_id)  # deleted or expired: nobody can claim it
                     continue
@@ -1531,10 +1523,16 @@ def _read_file(dir_fd: int, name: str) -> bytes:
     return _read_file_ino(dir_fd, name)[0]
 
 
+def _open_no_follow(dir_fd: int, name: str) -> int:
+    """``name`` in ``dir_fd``, opened for reading; a symlink planted in the store is
+    refused (ELOOP), never followed to some other file."""
+    return os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+
+
 def _read_file_ino(dir_fd: int, name: str) -> tuple[bytes, int]:
-    # O_NOFOLLOW and a regular-file check: a symlink or fifo planted in the store must not
-    # make us read (and show, or release) some other file.
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    # And a regular-file check: a fifo planted in the store must not make us read (and
+    # show, or release) anything but a message.
+    fd = _open_no_follow(dir_fd, name)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
