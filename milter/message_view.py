@@ -363,7 +363,7 @@ class _Builder:
 
     def run(self, raw: bytes) -> None:
         try:
-            message = parse_bytes(raw, self.policy)
+            message = BytesParser(policy=self.policy).parsebytes(raw)
         except Exception as exc:  # RecursionError on absurd nesting, parser bugs
             self.defect(f"message could not be parsed ({type(exc).__name__}); read as text")
             self._run_unparsed(raw)
@@ -706,48 +706,6 @@ def _is_pdf(content_type: str, filename: str, data: bytes) -> bool:
         return True
     # Scam PDFs also come as application/octet-stream with odd names.
     return _PDF_MAGIC in data[:1024]
-
-
-# The line ends the stdlib parser splits on (feedparser.NLCRE), in bytes: the parser
-# decodes bytes one to one (ASCII with surrogateescape), so offsets agree.
-_LINE_END: Final = re.compile(rb"\r\n|\r|\n")
-
-
-def _first_blank_line_end(raw: bytes) -> int | None:
-    """Where the first empty line ends (the offset after its line end), or None."""
-    if raw[:1] in (b"\r", b"\n"):
-        first = _LINE_END.match(raw)
-        assert first is not None
-        return first.end()
-    previous = -1
-    for match in _LINE_END.finditer(raw):
-        if match.start() == previous:
-            return match.end()
-        previous = match.end()
-    return None
-
-
-def parse_bytes(raw: bytes, policy: EmailPolicy) -> Message:
-    """``BytesParser(policy=policy).parsebytes(raw)``, with a single-part body read in
-    one piece.
-
-    The stdlib parser reads a body line by line in Python, only to join the lines again
-    when the message is not multipart: a long letter cost a step per line. Here the
-    header block alone goes through the parser; when it ends at an empty line, holds
-    nothing but header lines and names neither a multipart nor a message/* type, the
-    rest of the input is the payload, exactly as the parser would have set it.
-    Anything else is parsed the usual way.
-    """
-    end = _first_blank_line_end(raw)
-    if end is not None and end < len(raw):
-        message = BytesParser(policy=policy).parsebytes(raw[:end])
-        if not message.get_payload() and message.get_content_maintype() not in (
-            "multipart",
-            "message",
-        ):
-            message.set_payload(raw[end:].decode("ascii", "surrogateescape"))
-            return message
-    return BytesParser(policy=policy).parsebytes(raw)
 
 
 def parse_message(

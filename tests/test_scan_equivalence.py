@@ -18,7 +18,7 @@ from email.utils import getaddresses
 from pathlib import Path
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from milter import message_view, rule_engine
@@ -455,49 +455,3 @@ def test_detector_of_an_unasked_building_block_does_not_run(
 @given(st.text(alphabet=" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1fab.", max_size=300))
 def test_ascii_blanks_collapse_as_split_and_join(text: str) -> None:
     assert _collapse_ascii_blanks(text.encode("ascii")) == " ".join(text.split())
-
-
-# --- a single-part body read in one piece -----------------------------------------------
-
-_HEAD_PIECES = [
-    "From a@example.org Mon Jan  1 00:00:00 2026",
-    "Subject: hello",
-    "Content-Type: text/plain; charset=utf-8",
-    "Content-Type: multipart/mixed; boundary=b",
-    "Content-Type: message/rfc822",
-    "Content-Type: text/html",
-    " folded continuation",
-    "not a header line",
-    ": odd",
-    "",
-    "--b",
-    "body text é",
-    "\udcff",
-]
-
-
-@settings(max_examples=1000, deadline=None)
-@given(
-    st.lists(
-        st.tuples(st.sampled_from(_HEAD_PIECES), st.sampled_from(["\r\n", "\n", "\r", ""])),
-        max_size=14,
-    )
-)
-@example([("Subject: a", "\r"), ("", "\r\n"), ("body", "\r\n")])
-@example([("", "\n"), ("Subject: not a header here", "\n")])
-def test_single_part_bodies_are_parsed_as_the_stdlib_parses_them(
-    lines: list[tuple[str, str]],
-) -> None:
-    raw = "".join(text + end for text, end in lines).encode("utf-8", "surrogateescape")
-    fast = message_view.parse_bytes(raw, email_policy.default)
-    slow = BytesParser(policy=email_policy.default).parsebytes(raw)
-    assert [(type(m), list(m.raw_items()), m.get_unixfrom()) for m in fast.walk()] == [
-        (type(m), list(m.raw_items()), m.get_unixfrom()) for m in slow.walk()
-    ]
-    assert [m.get_payload() for m in fast.walk() if not m.is_multipart()] == [
-        m.get_payload() for m in slow.walk() if not m.is_multipart()
-    ]
-    assert [[type(d) for d in m.defects] for m in fast.walk()] == [
-        [type(d) for d in m.defects] for m in slow.walk()
-    ]
-    assert [m.is_multipart() for m in fast.walk()] == [m.is_multipart() for m in slow.walk()]
