@@ -286,6 +286,10 @@ class Server:
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
+        # Before the first session can arrive: from then on SIGTERM means drain.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
         host, port = self.config.listen
         try:
             front = await start_front(
@@ -303,9 +307,6 @@ class Server:
             len(self.scanner().rules),
             self.config.quarantine_dir,
         )
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stopping.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
         retention = self.config.quarantine.retention
         purger = None
         if retention is not None and self.housekeeping:
@@ -404,6 +405,7 @@ def _stop_with_parent(parent: int) -> None:
 
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 class Supervisor:
@@ -434,6 +436,11 @@ class Supervisor:
         except OSError as exc:
             raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
         self.sock = sock
+        # Handlers before the first worker: once "listening" is logged (or READY=1 sent),
+        # a SIGTERM must drain the workers, not kill this process with the default action.
+        signal.signal(signal.SIGTERM, self.forward_stop)
+        signal.signal(signal.SIGINT, self.forward_stop)
+        signal.signal(signal.SIGHUP, self.forward)
         count = self.config.smtp.worker_count()
         pending = [self.spawn(number, sock) for number in range(count)]
         listening = 0
@@ -453,9 +460,6 @@ class Supervisor:
                 port,
             )
         notify_systemd("READY=1")
-        signal.signal(signal.SIGTERM, self.forward_stop)
-        signal.signal(signal.SIGINT, self.forward_stop)
-        signal.signal(signal.SIGHUP, self.forward)
         while self.workers:
             try:
                 pid, status = os.wait()
@@ -477,14 +481,19 @@ class Supervisor:
         """Fork worker ``number``; returns the read end of its readiness pipe."""
         ready_read, ready_write = os.pipe()
         parent = os.getpid()
+        # Blocked across fork: a signal reaching the child before it drops the parent's
+        # handlers would otherwise run forward_stop there, on a copy of our worker list.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
         pid = os.fork()
         if pid:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
             os.close(ready_write)
             self.workers[pid] = number
             return ready_read
         os.close(ready_read)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in FORWARDED_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         _stop_with_parent(parent)
         code = 1
         try:

@@ -192,6 +192,18 @@ def test_sigterm_lets_a_session_in_flight_finish(
     assert b"finished while draining" in recorder.messages[0]
 
 
+@pytest.mark.parametrize("attempt", range(3))
+def test_sigterm_at_the_first_listening_line_drains(
+    tmp_path: Path, sink: tuple[Sink, int], rules: Path, attempt: int
+) -> None:
+    """Any "listening" line is a promise that SIGTERM drains: the supervisor and that
+    worker must both handle it by then, even while another worker is still starting."""
+    served = start(tmp_path, sink[1], rules, extra_config="smtp: {workers: 2}\n")
+    served.process.send_signal(signal.SIGTERM)
+    assert served.process.wait(timeout=60) == 0
+    served.wait_line(r"^.*\bstopped")
+
+
 def test_ready_notification(tmp_path: Path, sink: tuple[Sink, int], rules: Path) -> None:
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     address = str(tmp_path / "notify.sock")
