@@ -29,6 +29,7 @@ class ServeProcess:
         mode: str,
         rules: list[Path],
         extra_config: str = "",
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.workdir = workdir
         self.port = listen
@@ -39,6 +40,7 @@ class ServeProcess:
             f"rules: [{', '.join(str(r) for r in rules)}]\nmode: {mode}\n{extra_config}",
             encoding="utf-8",
         )
+        self.extra_env = extra_env or {}
         self.lines: list[str] = []
         self.process: subprocess.Popen[str] | None = None
 
@@ -59,7 +61,7 @@ class ServeProcess:
                 str(self.quarantine),
             ],
             cwd=ROOT,
-            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            env=dict(os.environ, PYTHONPATH=str(ROOT), **self.extra_env),
             stderr=subprocess.PIPE,
             text=True,
             # Its own process group: kill() takes the supervisor and its workers together,

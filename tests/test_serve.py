@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import smtplib
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from serve_process import ServeProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,28 +45,13 @@ class Sink:
         return "250 2.0.0 Ok: queued"
 
 
-class Served:
-    def __init__(self, process: subprocess.Popen, port: int, lines: list[str]) -> None:
-        self.process = process
-        self.port = port
-        self.lines = lines
-
-    def wait_line(self, pattern: str, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if re.search(pattern, line):
-                    return line
-            time.sleep(0.05)
-        raise AssertionError(f"no log line like {pattern!r}; got:\n" + "".join(self.lines))
-
-    def send(self, body: str) -> None:
-        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as client:
-            client.sendmail(
-                "alice@example.org",
-                ["bob@example.net"],
-                f"From: alice@example.org\r\nSubject: t\r\n\r\n{body}\r\n".encode(),
-            )
+def send(served: ServeProcess, body: str) -> None:
+    with smtplib.SMTP("127.0.0.1", served.port, timeout=30) as client:
+        client.sendmail(
+            "alice@example.org",
+            ["bob@example.net"],
+            f"From: alice@example.org\r\nSubject: t\r\n\r\n{body}\r\n".encode(),
+        )
 
 
 def free_port() -> int:
@@ -91,39 +75,18 @@ def start(
     tmp_path: Path,
     next_hop: int,
     rules: Path,
-    extra_env: dict | None = None,
+    extra_env: dict[str, str] | None = None,
     extra_config: str = "",
-) -> Served:
-    port = free_port()
-    config = tmp_path / "config.yml"
-    config.write_text(f"rules: [{rules}]\n{extra_config}", encoding="utf-8")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "milter.cli",
-            "serve",
-            "--config",
-            str(config),
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--next-hop",
-            f"127.0.0.1:{next_hop}",
-            "--quarantine-dir",
-            str(tmp_path / "quarantine"),
-        ],
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=str(ROOT), **(extra_env or {})),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: list[str] = []
-    assert process.stderr is not None
-    stream = process.stderr
-    threading.Thread(target=lambda: lines.extend(iter(stream.readline, "")), daemon=True).start()
-    served = Served(process, port, lines)
-    served.wait_line(r"listening on 127\.0\.0\.1:\d+")
-    return served
+) -> ServeProcess:
+    return ServeProcess(
+        tmp_path,
+        listen=free_port(),
+        next_hop=next_hop,
+        mode="after-queue",
+        rules=[rules],
+        extra_config=extra_config,
+        extra_env=extra_env,
+    ).start()
 
 
 @pytest.fixture
@@ -134,17 +97,16 @@ def rules(tmp_path: Path) -> Path:
     return directory
 
 
-def stop(served: Served) -> int:
-    served.process.send_signal(signal.SIGTERM)
-    return served.process.wait(timeout=60)
+def stop(served: ServeProcess) -> int | None:
+    return served.stop()
 
 
 def test_serves_reloads_and_stops(tmp_path: Path, sink: tuple[Sink, int], rules: Path) -> None:
     recorder, sink_port = sink
     served = start(tmp_path, sink_port, rules)
     try:
-        served.send("holdme")
-        served.send("hello")
+        send(served, "holdme")
+        send(served, "hello")
         assert len(recorder.messages) == 1
         verdicts = [json.loads(line) for line in served.lines if line.startswith("{")]
         assert [v["action"] for v in verdicts] == ["quarantine", "accept"]
@@ -154,15 +116,15 @@ def test_serves_reloads_and_stops(tmp_path: Path, sink: tuple[Sink, int], rules:
         served.process.send_signal(signal.SIGHUP)
         line = served.wait_line(r"reload failed")
         assert "test.yml:1" in line
-        served.send("holdme")
+        send(served, "holdme")
         assert len(recorder.messages) == 1
 
         # A good new rule file takes effect without a restart.
         (rules / "test.yml").write_text(RULE.format(word="newword"), encoding="utf-8")
         served.process.send_signal(signal.SIGHUP)
         served.wait_line(r"reloaded: 1 rules")
-        served.send("holdme")
-        served.send("newword")
+        send(served, "holdme")
+        send(served, "newword")
         assert len(recorder.messages) == 2
         assert b"holdme" in recorder.messages[1]
     finally:
@@ -279,8 +241,8 @@ def test_workers_share_the_port_and_are_replaced(
     try:
         served.wait_line(r"2 workers listening")
         for _ in range(6):
-            served.send("hello")
-        served.send("holdme")
+            send(served, "hello")
+        send(served, "holdme")
         assert len(recorder.messages) == 6
         # A worker that dies is replaced, and the service goes on meanwhile.
         workers = children(process.pid)
@@ -288,7 +250,7 @@ def test_workers_share_the_port_and_are_replaced(
         os.kill(int(workers[0]), signal.SIGKILL)
         served.wait_line(r"died .* starting another")
         for _ in range(4):
-            served.send("hello")
+            send(served, "hello")
         assert len(recorder.messages) == 10
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
