@@ -110,13 +110,19 @@ class VerdictLogFile(logging.Handler):
 
     O_APPEND and one write per line: the workers of one service share the file and
     their lines never interleave. logrotate renames the file and sends SIGHUP
-    (postrotate); ``reopen`` then starts a new file under the configured name.
+    (postrotate); ``reopen`` then starts a new file under the configured name. A line
+    the file cannot take (disk full) goes to stderr instead: a verdict is never lost
+    to a log.
     """
 
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
         self._fd = self._open()
+        # A write stopped inside a line that could not be taken back: the next one ends
+        # it first, so the lines after it still parse.
+        self._torn = False
+        self._failing = False
 
     def _open(self) -> int:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOCTTY
@@ -145,12 +151,53 @@ class VerdictLogFile(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             # backslashreplace: an address with undecodable bytes must not cost the line.
-            data = (self.format(record) + "\n").encode("utf-8", "backslashreplace")
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
+            line = (self.format(record) + "\n").encode("utf-8", "backslashreplace")
         except Exception:
             self.handleError(record)
+            return
+        data = b"\n" + line if self._torn else line
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as exc:
+            written = len(data) - len(view)
+            if written and not self._cut(written):
+                self._torn = data[written - 1] != ord("\n")
+            self._write_failed(exc, line)
+            return
+        self._torn = False
+        if self._failing:
+            self._failing = False
+            log.info("verdict log %s is written again", self.path)
+
+    def _cut(self, written: int) -> bool:
+        """Take back the start of a line the disk cut short: a fragment would join the
+        next line, ours or another worker's, into one that does not parse."""
+        try:
+            end = os.lseek(self._fd, 0, os.SEEK_CUR)  # O_APPEND: just after our bytes
+            # Only while they are still the end of the file: a full disk leaves little
+            # room for another worker to have appended since.
+            if os.fstat(self._fd).st_size != end:
+                return False
+            os.ftruncate(self._fd, end - written)
+        except OSError:
+            return False
+        return True
+
+    def _write_failed(self, exc: OSError, line: bytes) -> None:
+        # A full or broken disk must cost neither the message nor a traceback per line:
+        # one error when it starts, and the verdicts go to stderr (the journal) meanwhile.
+        if not self._failing:
+            self._failing = True
+            log.error(
+                "cannot write verdict log %s: %s; verdict lines go to stderr until it can",
+                self.path,
+                exc.strerror or exc,
+            )
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.buffer.write(line)
+            sys.stderr.flush()
 
     def close(self) -> None:
         self.acquire()

@@ -4,6 +4,7 @@ set, and the verdict log file that logrotate can rotate (reopened on SIGHUP)."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import json
 import logging
@@ -179,6 +180,70 @@ def test_verdict_log_file_appends_lines_and_reopens_after_rotation(tmp_path: Pat
     assert (tmp_path / "verdicts.log.1").read_text() == '{"n": 1}\n{"n": 2}\n'
     # A lone surrogate (undecodable bytes in an address) is escaped, not a lost line.
     assert path.read_bytes() == b'{"n": 3, "from": "caf\\udce9@example.org"}\n'
+
+
+class FullDisk:
+    """os.write for the handler's descriptor: takes ``room`` more bytes, then ENOSPC."""
+
+    def __init__(self, fd: int, room: int) -> None:
+        self.fd, self.room, self.real = fd, room, os.write
+
+    def __call__(self, fd: int, data: bytes) -> int:
+        if fd != self.fd:
+            return self.real(fd, data)
+        if self.room == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        taken = self.real(fd, bytes(data[: self.room]))
+        self.room -= taken
+        return taken
+
+
+@pytest.mark.parametrize("someone_appended", [False, True])
+def test_verdict_log_on_a_full_disk_keeps_every_line_and_the_file_parsable(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    someone_appended: bool,
+) -> None:
+    caplog.set_level(logging.INFO, logger="scam_milter")
+    path = tmp_path / "verdicts.log"
+    handler = VerdictLogFile(path)
+    try:
+        emit(handler, '{"n": 1}')
+        full = FullDisk(handler._fd, room=5)  # part of the next line fits
+        monkeypatch.setattr(os, "write", full)
+        if someone_appended:
+            # Another worker's line lands after our fragment: it cannot be taken back.
+            real_fstat = os.fstat
+
+            def fstat(fd: int) -> os.stat_result:
+                result = real_fstat(fd)
+                if fd != handler._fd:
+                    return result
+                grown = list(result)
+                grown[stat.ST_SIZE] += 1
+                return os.stat_result(grown)
+
+            monkeypatch.setattr(os, "fstat", fstat)
+        emit(handler, '{"n": 2}')
+        emit(handler, '{"n": 3}')
+        full.room = 1000  # room again
+        emit(handler, '{"n": 4}')
+    finally:
+        monkeypatch.undo()
+        handler.close()
+    # The lines the disk refused went to stderr; one error said so, not one per line.
+    assert capfd.readouterr().err == '{"n": 2}\n{"n": 3}\n'
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "No space left on device" in errors[0].getMessage()
+    assert "is written again" in caplog.text
+    lines = path.read_text().splitlines()
+    if someone_appended:
+        # The fragment stays, but on a line of its own: the next line still parses.
+        assert lines == ['{"n": 1}', '{"n":', '{"n": 4}']
+    else:
+        assert lines == ['{"n": 1}', '{"n": 4}']
 
 
 def test_verdict_log_that_cannot_be_opened_is_a_config_error(tmp_path: Path) -> None:
