@@ -17,6 +17,17 @@ from postfix_harness import wait_port
 ROOT = Path(__file__).resolve().parents[1]
 
 
+class Sink:
+    """An aiosmtpd handler for the next hop: records every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.messages.append(envelope.original_content)
+        return "250 2.0.0 Ok: queued"
+
+
 class ServeProcess:
     """One `scam-milter serve`; its stderr (logs, verdict lines) is collected in ``lines``."""
 
@@ -30,11 +41,12 @@ class ServeProcess:
         rules: list[Path],
         extra_config: str = "",
         extra_env: dict[str, str] | None = None,
+        quarantine: Path | None = None,
     ) -> None:
         self.workdir = workdir
         self.port = listen
         self.next_hop = next_hop
-        self.quarantine = workdir / "quarantine"
+        self.quarantine = quarantine or workdir / "quarantine"
         self.config = workdir / "config.yml"
         self.config.write_text(
             f"rules: [{', '.join(str(r) for r in rules)}]\nmode: {mode}\n{extra_config}",

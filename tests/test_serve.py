@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from serve_process import ServeProcess
+from serve_process import ServeProcess, Sink
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,17 +32,6 @@ RULE = """\
     must_match: [{{body: {word}}}]
     must_not_match: [{{body: hello}}]
 """
-
-
-class Sink:
-    """The next hop: records every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append(envelope.original_content)
-        return "250 2.0.0 Ok: queued"
 
 
 def send(served: ServeProcess, body: str) -> None:
