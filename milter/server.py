@@ -337,6 +337,9 @@ class Server:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
+        # Blocked while starting (serve, Supervisor.spawn): one that came meanwhile is
+        # delivered now, and reloads.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
         host, port = self.config.listen
         try:
             front = await start_front(
@@ -419,6 +422,9 @@ class Server:
 def serve(config_path: Path | None, overrides: Overrides) -> int:
     """Run the proxy until SIGTERM; raises ScamMilterError for a bad start."""
     setup_logging()
+    # A reload asked for while we start (rules still loading, no handler yet) waits
+    # until Server.run can do it, instead of SIGHUP's default action: exit.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     config = overrides.apply(load_config(config_path))
     setup_verdict_log(config.verdict_log)
     if config.smtp.worker_count() > 1:
@@ -449,6 +455,17 @@ def _stop_with_parent(parent: int) -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent:  # it died before prctl took effect
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _death(status: int) -> str:
+    """How a child ended, from its wait status, in words."""
+    code = os.waitstatus_to_exitcode(status)
+    if code >= 0:
+        return f"exited with status {code}"
+    try:
+        return f"was killed by {signal.Signals(-code).name}"
+    except ValueError:  # a real-time signal has no name
+        return f"was killed by signal {-code}"
 
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -488,6 +505,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self.forward_stop)
         signal.signal(signal.SIGINT, self.forward_stop)
         signal.signal(signal.SIGHUP, self.forward)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
         count = self.config.smtp.worker_count()
         pending = [self.spawn(number, sock) for number in range(count)]
         listening = 0
@@ -515,9 +533,7 @@ class Supervisor:
             number = self.workers.pop(pid, None)
             if number is None or self.stopping:
                 continue
-            log.error(
-                "worker %d (pid %d) died with status %d; starting another", number, pid, status
-            )
+            log.error("worker %d (pid %d) %s; starting another", number, pid, _death(status))
             time.sleep(1)  # a worker that dies at once must not spin the CPU
             os.close(self.spawn(number, sock))
         sock.close()
@@ -540,7 +556,9 @@ class Supervisor:
         os.close(ready_read)
         for sig in FORWARDED_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        # SIGHUP stays blocked until the worker's loop handles it (Server.run): one
+        # forwarded while this worker loads its rules must not end it.
+        signal.pthread_sigmask(signal.SIG_SETMASK, {*previous, signal.SIGHUP})
         _stop_with_parent(parent)
         code = 1
         try:

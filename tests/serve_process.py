@@ -56,7 +56,8 @@ class ServeProcess:
         self.lines: list[str] = []
         self.process: subprocess.Popen[str] | None = None
 
-    def start(self) -> ServeProcess:
+    def start(self, *, wait: bool = True) -> ServeProcess:
+        """Start the server; with ``wait``, return once a worker listens."""
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -85,6 +86,8 @@ class ServeProcess:
         threading.Thread(
             target=lambda: self.lines.extend(iter(stream.readline, "")), daemon=True
         ).start()
+        if not wait:
+            return self
         wait_port(self.port, timeout=30)
         # The port answers as soon as the supervisor binds it, before the workers have
         # read their config and quarantine: a test that changes those must wait for this.
@@ -103,14 +106,17 @@ class ServeProcess:
             time.sleep(0.05)
         raise AssertionError(f"fewer than {n} verdicts; log:\n" + "".join(self.lines))
 
-    def wait_line(self, pattern: str, timeout: float = 20) -> str:
+    def wait_line(self, pattern: str, timeout: float = 20, count: int = 1) -> str:
+        """The ``count``-th log line like ``pattern`` (each worker logs its own reload)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if re.search(pattern, line):
-                    return line
+            found = [line for line in list(self.lines) if re.search(pattern, line)]
+            if len(found) >= count:
+                return found[count - 1]
             time.sleep(0.05)
-        raise AssertionError(f"no log line like {pattern!r}; log:\n" + "".join(self.lines))
+        raise AssertionError(
+            f"fewer than {count} log lines like {pattern!r}; log:\n" + "".join(self.lines)
+        )
 
     def stop(self) -> int | None:
         if self.process is None or self.process.poll() is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import smtplib
 import socket
@@ -92,7 +93,7 @@ def stop(served: ServeProcess) -> int | None:
 
 def test_serves_reloads_and_stops(tmp_path: Path, sink: tuple[Sink, int], rules: Path) -> None:
     recorder, sink_port = sink
-    served = start(tmp_path, sink_port, rules)
+    served = start(tmp_path, sink_port, rules, extra_config="smtp: {workers: 2}\n")
     try:
         send(served, "holdme")
         send(served, "hello")
@@ -103,7 +104,7 @@ def test_serves_reloads_and_stops(tmp_path: Path, sink: tuple[Sink, int], rules:
         # A broken rule file: the reload is refused, the old rules stay.
         (rules / "test.yml").write_text("- id: broken\n", encoding="utf-8")
         served.process.send_signal(signal.SIGHUP)
-        line = served.wait_line(r"reload failed")
+        line = served.wait_line(r"reload failed", count=2)  # both workers kept their rules
         assert "test.yml:1" in line
         send(served, "holdme")
         assert len(recorder.messages) == 1
@@ -111,7 +112,7 @@ def test_serves_reloads_and_stops(tmp_path: Path, sink: tuple[Sink, int], rules:
         # A good new rule file takes effect without a restart.
         (rules / "test.yml").write_text(RULE.format(word="newword"), encoding="utf-8")
         served.process.send_signal(signal.SIGHUP)
-        served.wait_line(r"reloaded: 1 rules")
+        served.wait_line(r"reloaded: 1 rules", count=2)
         send(served, "holdme")
         send(served, "newword")
         assert len(recorder.messages) == 2
@@ -120,6 +121,90 @@ def test_serves_reloads_and_stops(tmp_path: Path, sink: tuple[Sink, int], rules:
         code = stop(served)
     assert code == 0
     served.wait_line("stopped")
+
+
+def test_sighup_keeps_open_sessions(tmp_path: Path, sink: tuple[Sink, int], rules: Path) -> None:
+    recorder, sink_port = sink
+    served = start(tmp_path, sink_port, rules, extra_config="smtp: {workers: 2}\n")
+    try:
+        idle = smtplib.SMTP("127.0.0.1", served.port, timeout=30)
+        idle.ehlo()
+        busy = smtplib.SMTP("127.0.0.1", served.port, timeout=30)
+        busy.ehlo()
+        busy.mail("alice@example.org")
+        busy.rcpt("bob@example.net")
+        (rules / "test.yml").write_text(RULE.format(word="newword"), encoding="utf-8")
+        served.process.send_signal(signal.SIGHUP)
+        served.wait_line(r"reloaded: 1 rules", count=2)
+        # The transaction open across the reload ends under the new rules.
+        code, reply = busy.data(b"Subject: s\r\n\r\nnewword, sent across a reload\r\n")
+        assert code == 250 and b"held for review" in reply, reply
+        busy.quit()
+        # The session that was idle meanwhile carries on too.
+        assert (
+            idle.sendmail("alice@example.org", ["bob@example.net"], b"Subject: s\r\n\r\nholdme\r\n")
+            == {}
+        )
+        idle.quit()
+        assert [b"holdme" in m for m in recorder.messages] == [True]
+    finally:
+        assert stop(served) == 0
+
+
+def start_and_reload_early(
+    tmp_path: Path, next_hop: int, rules: Path, workers: int
+) -> ServeProcess:
+    """Start serve and ask for a reload (new rules) while the rules are still loading."""
+    served = ServeProcess(
+        tmp_path,
+        listen=free_port(),
+        next_hop=next_hop,
+        mode="after-queue",
+        rules=[rules],
+        extra_config=f"smtp: {{workers: {workers}}}\n",
+    ).start(wait=False)
+    # Logged when the quarantine is opened: after SIGHUP is blocked, before any worker
+    # (or the single process) has a handler for it.
+    served.wait_line(r"quarantine index .* rebuilt")
+    new = rules / "new.tmp"
+    new.write_text(RULE.format(word="newword"), encoding="utf-8")
+    new.replace(rules / "test.yml")  # whole: a worker may be reading it right now
+    served.process.send_signal(signal.SIGHUP)
+    return served
+
+
+def test_sighup_while_starting_reloads_once_serving(
+    tmp_path: Path, sink: tuple[Sink, int], rules: Path
+) -> None:
+    """A reload asked for while the rules load (logrotate, an admin) must not end the
+    process: SIGHUP's default action is to exit. It is done once the loop can."""
+    recorder, sink_port = sink
+    served = start_and_reload_early(tmp_path, sink_port, rules, workers=1)
+    try:
+        served.wait_line(r"reloaded: 1 rules")
+        send(served, "newword")
+        send(served, "holdme")
+        assert [b"holdme" in m for m in recorder.messages] == [True]
+        assert served.process.poll() is None
+    finally:
+        assert stop(served) == 0
+
+
+def test_sighup_while_workers_start_ends_none(
+    tmp_path: Path, sink: tuple[Sink, int], rules: Path
+) -> None:
+    recorder, sink_port = sink
+    served = start_and_reload_early(tmp_path, sink_port, rules, workers=2)
+    try:
+        # Forwarded to a worker still loading its rules, the SIGHUP waits for its loop;
+        # a worker forked after it reads the new rules anyway. None may die of it (the
+        # supervisor would log "1 of 2 workers listening", then "was killed by SIGHUP").
+        served.wait_line(r"workers listening")
+        send(served, "hello")
+        assert len(recorder.messages) == 1
+        assert not [line for line in served.lines if re.search(r"of 2 workers|killed by", line)]
+    finally:
+        assert stop(served) == 0
 
 
 def test_sigterm_lets_a_session_in_flight_finish(
@@ -237,7 +322,7 @@ def test_workers_share_the_port_and_are_replaced(
         workers = children(process.pid)
         assert len(workers) == 2
         os.kill(int(workers[0]), signal.SIGKILL)
-        served.wait_line(r"died .* starting another")
+        served.wait_line(r"worker \d \(pid \d+\) was killed by SIGKILL; starting another")
         for _ in range(4):
             send(served, "hello")
         assert len(recorder.messages) == 10
