@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import smtplib
 import subprocess
 import sys
 import threading
@@ -93,6 +94,15 @@ class ServeProcess:
         # read their config and quarantine: a test that changes those must wait for this.
         self.wait_line(r"listening on ", timeout=30)
         return self
+
+    def send(self, body: str) -> None:
+        """One message with ``body`` from alice@example.org to bob@example.net."""
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as client:
+            client.sendmail(
+                "alice@example.org",
+                ["bob@example.net"],
+                f"From: alice@example.org\r\nSubject: t\r\n\r\n{body}\r\n".encode(),
+            )
 
     def verdicts(self) -> list[dict]:
         return [json.loads(line) for line in list(self.lines) if line.startswith("{")]

@@ -10,12 +10,8 @@ import json
 import logging
 import os
 import signal
-import smtplib
 import socket
 import stat
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -24,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from serve_process import ServeProcess
 
 import milter.server as server
 from milter.config import Config, QuarantineSettings, load_config
@@ -299,40 +296,21 @@ def test_serve_writes_verdicts_to_a_file_and_reopens_it_on_sighup(
     tmp_path: Path, rules: Path, next_hop: int
 ) -> None:
     log_file = tmp_path / "verdicts.log"
-    port = free_port()
-    config = write_config(
+    served = ServeProcess(
         tmp_path,
-        f"rules: [{rules}]\nverdict_log: {log_file}\nsmtp: {{workers: 2}}\n",
-    )
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "milter.cli", "serve", "--config", str(config)),
-            *("--listen", f"127.0.0.1:{port}", "--next-hop", f"127.0.0.1:{next_hop}"),
-            *("--quarantine-dir", str(tmp_path / "q")),
-        ],
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    stderr: list[str] = []
-    assert process.stderr is not None
-    stream = process.stderr
-    threading.Thread(target=lambda: stderr.extend(iter(stream.readline, "")), daemon=True).start()
-
-    def send(body: str) -> None:
-        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-            client.sendmail(
-                "alice@example.org",
-                ["bob@example.net"],
-                f"From: alice@example.org\r\nSubject: t\r\n\r\n{body}\r\n".encode(),
-            )
+        listen=free_port(),
+        next_hop=next_hop,
+        mode="after-queue",
+        rules=[rules],
+        extra_config=f"verdict_log: {log_file}\nsmtp: {{workers: 2}}\n",
+        quarantine=tmp_path / "q",
+    ).start()
+    stderr = served.lines
 
     try:
-        wait_for(lambda: any("workers listening" in line for line in stderr))
+        served.wait_line("workers listening")
         for body in ("hello", "holdme"):
-            send(body)
+            served.send(body)
         wait_for(lambda: len(lines(log_file)) == 2)
         first = lines(log_file)
         assert [v["action"] for v in first] == ["accept", "quarantine"]
@@ -340,13 +318,13 @@ def test_serve_writes_verdicts_to_a_file_and_reopens_it_on_sighup(
         assert not any(line.startswith("{") for line in stderr)  # not on stderr as well
 
         log_file.rename(tmp_path / "verdicts.log.1")  # logrotate: move away, then SIGHUP
-        os.kill(process.pid, signal.SIGHUP)
-        wait_for(lambda: sum("reloaded" in line for line in stderr) >= 2)  # both workers
+        assert served.process is not None
+        served.process.send_signal(signal.SIGHUP)
+        served.wait_line("reloaded", count=2)  # both workers
         for _ in range(4):  # whichever worker takes them
-            send("hello again")
+            served.send("hello again")
         wait_for(lambda: len(lines(log_file)) == 4)
         assert [v["action"] for v in lines(log_file)] == ["accept"] * 4
         assert len(lines(tmp_path / "verdicts.log.1")) == 2
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
+        served.stop()

@@ -35,15 +35,6 @@ RULE = """\
 """
 
 
-def send(served: ServeProcess, body: str) -> None:
-    with smtplib.SMTP("127.0.0.1", served.port, timeout=30) as client:
-        client.sendmail(
-            "alice@example.org",
-            ["bob@example.net"],
-            f"From: alice@example.org\r\nSubject: t\r\n\r\n{body}\r\n".encode(),
-        )
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -95,8 +86,8 @@ def test_serves_reloads_and_stops(tmp_path: Path, sink: tuple[Sink, int], rules:
     recorder, sink_port = sink
     served = start(tmp_path, sink_port, rules, extra_config="smtp: {workers: 2}\n")
     try:
-        send(served, "holdme")
-        send(served, "hello")
+        served.send("holdme")
+        served.send("hello")
         assert len(recorder.messages) == 1
         verdicts = [json.loads(line) for line in served.lines if line.startswith("{")]
         assert [v["action"] for v in verdicts] == ["quarantine", "accept"]
@@ -106,15 +97,15 @@ def test_serves_reloads_and_stops(tmp_path: Path, sink: tuple[Sink, int], rules:
         served.process.send_signal(signal.SIGHUP)
         line = served.wait_line(r"reload failed", count=2)  # both workers kept their rules
         assert "test.yml:1" in line
-        send(served, "holdme")
+        served.send("holdme")
         assert len(recorder.messages) == 1
 
         # A good new rule file takes effect without a restart.
         (rules / "test.yml").write_text(RULE.format(word="newword"), encoding="utf-8")
         served.process.send_signal(signal.SIGHUP)
         served.wait_line(r"reloaded: 1 rules", count=2)
-        send(served, "holdme")
-        send(served, "newword")
+        served.send("holdme")
+        served.send("newword")
         assert len(recorder.messages) == 2
         assert b"holdme" in recorder.messages[1]
     finally:
@@ -182,8 +173,8 @@ def test_sighup_while_starting_reloads_once_serving(
     served = start_and_reload_early(tmp_path, sink_port, rules, workers=1)
     try:
         served.wait_line(r"reloaded: 1 rules")
-        send(served, "newword")
-        send(served, "holdme")
+        served.send("newword")
+        served.send("holdme")
         assert [b"holdme" in m for m in recorder.messages] == [True]
         assert served.process.poll() is None
     finally:
@@ -200,7 +191,7 @@ def test_sighup_while_workers_start_ends_none(
         # a worker forked after it reads the new rules anyway. None may die of it (the
         # supervisor would log "1 of 2 workers listening", then "was killed by SIGHUP").
         served.wait_line(r"workers listening")
-        send(served, "hello")
+        served.send("hello")
         assert len(recorder.messages) == 1
         assert not [line for line in served.lines if re.search(r"of 2 workers|killed by", line)]
     finally:
@@ -315,8 +306,8 @@ def test_workers_share_the_port_and_are_replaced(
     try:
         served.wait_line(r"2 workers listening")
         for _ in range(6):
-            send(served, "hello")
-        send(served, "holdme")
+            served.send("hello")
+        served.send("holdme")
         assert len(recorder.messages) == 6
         # A worker that dies is replaced, and the service goes on meanwhile.
         workers = children(process.pid)
@@ -324,7 +315,7 @@ def test_workers_share_the_port_and_are_replaced(
         os.kill(int(workers[0]), signal.SIGKILL)
         served.wait_line(r"worker \d \(pid \d+\) was killed by SIGKILL; starting another")
         for _ in range(4):
-            send(served, "hello")
+            served.send("hello")
         assert len(recorder.messages) == 10
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
