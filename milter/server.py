@@ -535,6 +535,8 @@ class Supervisor:
                 continue
             log.error("worker %d (pid %d) %s; starting another", number, pid, _death(status))
             time.sleep(1)  # a worker that dies at once must not spin the CPU
+            if self.stopping:  # SIGTERM during the pause: our socket is closed already
+                continue
             os.close(self.spawn(number, sock))
         sock.close()
         log.info("stopped")

@@ -56,6 +56,7 @@ class ServeProcess:
         self.extra_env = extra_env or {}
         self.lines: list[str] = []
         self.process: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
 
     def start(self, *, wait: bool = True) -> ServeProcess:
         """Start the server; with ``wait``, return once a worker listens."""
@@ -84,9 +85,10 @@ class ServeProcess:
         )
         stream = self.process.stderr
         assert stream is not None
-        threading.Thread(
+        self._reader = threading.Thread(
             target=lambda: self.lines.extend(iter(stream.readline, "")), daemon=True
-        ).start()
+        )
+        self._reader.start()
         if not wait:
             return self
         wait_port(self.port, timeout=30)
@@ -129,14 +131,19 @@ class ServeProcess:
         )
 
     def stop(self) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait(timeout=10)
+        """SIGTERM, then the exit code once it ended; ``lines`` is complete then."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        if self._reader is not None:
+            self._reader.join(timeout=10)  # every line up to the end of its stderr
+        return self.process.returncode
 
     def kill(self) -> None:
         """SIGKILL to every process of the service at once."""

@@ -329,6 +329,20 @@ def test_workers_share_the_port_and_are_replaced(
     assert code == 0
 
 
+def test_sigterm_while_a_dead_worker_waits_for_its_replacement(
+    tmp_path: Path, sink: tuple[Sink, int], rules: Path
+) -> None:
+    served = start(tmp_path, sink[1], rules, extra_config="smtp: {workers: 2}\n")
+    assert served.process is not None
+    served.wait_line(r"2 workers listening")
+    os.kill(int(children(served.process.pid)[0]), signal.SIGKILL)
+    served.wait_line(r"was killed by SIGKILL; starting another")
+    # The supervisor pauses a second before the replacement; stop it meanwhile.
+    assert stop(served) == 0
+    # No replacement is started on the closed listening socket.
+    assert not [line for line in served.lines if "cannot start" in line], served.lines
+
+
 def test_workers_stop_when_the_supervisor_is_killed(
     tmp_path: Path, sink: tuple[Sink, int], rules: Path
 ) -> None:
