@@ -800,9 +800,10 @@ def _starts_other_than_dot(reader: asyncio.StreamReader) -> bool:
     """True when the bytes already received show that the next line is not ".".
 
     StreamReader has no peek; its buffer (``_buffer``, a bytearray in every CPython
-    since 3.4) is read here, never changed. Fewer than three bytes received: unknown.
+    since 3.4) is read here, never changed. Fewer than three bytes received, or a
+    StreamReader without that buffer: unknown, and DATA is read the slower way.
     """
-    buffered = reader._buffer
+    buffered = getattr(reader, "_buffer", b"")
     return len(buffered) >= 3 and buffered[:3] != b".\r\n"
 
 
