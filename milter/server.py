@@ -509,7 +509,7 @@ class Supervisor:
         count = self.config.smtp.worker_count()
         pending = [self.spawn(number, sock) for number in range(count)]
         listening = 0
-        for ready in pending:
+        for ready in (fd for fd in pending if fd is not None):
             with os.fdopen(ready, "rb") as pipe:
                 # A byte when that worker listens; EOF if it died first (it is replaced
                 # below, and says why in its own log line).
@@ -535,25 +535,31 @@ class Supervisor:
                 continue
             log.error("worker %d (pid %d) %s; starting another", number, pid, _death(status))
             time.sleep(1)  # a worker that dies at once must not spin the CPU
-            if self.stopping:  # SIGTERM during the pause: our socket is closed already
-                continue
-            os.close(self.spawn(number, sock))
+            ready = self.spawn(number, sock)  # None after a SIGTERM during the pause
+            if ready is not None:
+                os.close(ready)
         sock.close()
         log.info("stopped")
         return 0
 
-    def spawn(self, number: int, sock: socket.socket) -> int:
-        """Fork worker ``number``; returns the read end of its readiness pipe."""
-        ready_read, ready_write = os.pipe()
-        parent = os.getpid()
+    def spawn(self, number: int, sock: socket.socket) -> int | None:
+        """Fork worker ``number``; returns the read end of its readiness pipe, or None
+        when the service is stopping (the socket is closed then)."""
         # Blocked across fork: a signal reaching the child before it drops the parent's
         # handlers would otherwise run forward_stop there, on a copy of our worker list.
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
+        if self.stopping:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+            return None
+        ready_read, ready_write = os.pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid:
+            # Listed before a pending SIGTERM is let in: forward_stop must reach it too,
+            # or the supervisor would wait for it forever.
+            self.workers[pid] = number
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
             os.close(ready_write)
-            self.workers[pid] = number
             return ready_read
         os.close(ready_read)
         for sig in FORWARDED_SIGNALS:
