@@ -17,6 +17,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from serve_process import ServeProcess, Sink
 
+from milter.config import Config
+from milter.server import Overrides, Supervisor
+
 ROOT = Path(__file__).resolve().parents[1]
 
 RULE = """\
@@ -362,3 +365,36 @@ def test_workers_stop_when_the_supervisor_is_killed(
     with socket.socket() as again:
         again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         again.bind(("127.0.0.1", port))
+
+
+def test_sigterm_let_in_after_a_fork_reaches_the_new_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The supervisor unblocks signals right after fork; a SIGTERM pending then runs
+    forward_stop at once, and that must already know the new worker's pid, or the
+    worker keeps running and the supervisor waits for it forever. No real fork here:
+    the window is microseconds wide, so the test makes the signal land in it."""
+    supervisor = Supervisor(Config(), None, Overrides())
+    new_pid = 4_000_000  # above Linux's pid_max: no process to hit by mistake
+    killed: list[tuple[int, int]] = []
+    real_sigmask = signal.pthread_sigmask
+
+    def sigmask(how: int, mask: object) -> set[signal.Signals]:
+        if how == signal.SIG_SETMASK and signal.SIGTERM not in mask:
+            # Signals are let in again: the pending SIGTERM's handler runs now.
+            supervisor.forward_stop(signal.SIGTERM, None)
+        return real_sigmask(how, mask)
+
+    monkeypatch.setattr(os, "fork", lambda: new_pid)
+    monkeypatch.setattr(os, "kill", lambda pid, sig: killed.append((pid, sig)))
+    monkeypatch.setattr(signal, "pthread_sigmask", sigmask)
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    with socket.socket() as sock:
+        ready = supervisor.spawn(0, sock)
+        assert ready is not None
+        os.close(ready)
+        assert supervisor.workers == {new_pid: 0}
+        assert killed == [(new_pid, signal.SIGTERM)]
+        # Stopping now: no further worker is forked.
+        assert supervisor.spawn(1, sock) is None
+        assert supervisor.workers == {new_pid: 0}
