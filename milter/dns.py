@@ -1,8 +1,9 @@
 """The DNS layer shared by SPF, DKIM and DMARC: dnspython with deadlines and a TTL cache.
 
 Lookups are synchronous: pyspf and dkimpy call their DNS function synchronously, so the
-proxy runs a whole authentication (auth.py) in a worker thread and never on the event
-loop. One ``DnsClient`` is shared by those threads, so the cache is behind a lock.
+proxy runs an authentication (auth.py) that needs the network in a worker thread, never
+on the event loop; one answered from the cache alone (``CacheOnlyDns``) runs on the loop.
+One ``DnsClient`` is shared by those threads, so the cache is behind a lock.
 
 A failure to get an answer (timeout, SERVFAIL, no server reachable) raises
 ``DnsTempError``: callers turn it into a temperror, never into a pass or a "no record".
@@ -142,6 +143,10 @@ class DnsClient:
         answer = self.query(name, "TXT", deadline)
         return tuple(b"".join(record) for record in answer.records if isinstance(record, tuple))
 
+    def cache_only(self) -> CacheOnlyDns:
+        """A view of this client that answers from the cache and never asks the network."""
+        return CacheOnlyDns(self)
+
     def _fetch(self, name: str, rdtype: str, lifetime: float) -> tuple[DnsAnswer, float]:
         settings = self.settings
         try:
@@ -166,6 +171,40 @@ class DnsClient:
             return DnsAnswer(name, rdtype, ()), settings.negative_ttl
         ttl = min(float(result.rrset.ttl), settings.max_ttl)
         return DnsAnswer(name, rdtype, records), ttl
+
+
+class CacheOnlyDns(DnsClient):
+    """Answers from a ``DnsClient``'s cache alone, for checks run on the event loop.
+
+    Nothing here may wait for the network. A lookup the cache cannot answer raises
+    DnsTempError and sets ``missed``, and so does every lookup after it: the check stops
+    early (a key not looked up is not verified), and its outcome, incomplete, is to be
+    thrown away and the check run again with the real client.
+    """
+
+    def __init__(self, client: DnsClient) -> None:
+        # The same settings, clock, lock and cache: answers cached by either are shared.
+        self.settings = client.settings
+        self._clock = client._clock
+        self._lock = client._lock
+        self._cache = client._cache
+        self._local = client._local
+        self.lookups = 0
+        self.missed = False
+
+    def query(self, name: str, rdtype: str, deadline: float | None = None) -> DnsAnswer:
+        if self.missed:
+            raise DnsTempError(f"DNS {rdtype} {name}: an earlier lookup was not cached")
+        try:
+            return super().query(name, rdtype, deadline)
+        except DnsTempError:
+            # A cached answer never raises: whatever failed was not answered from the
+            # cache, so this outcome is not the real one.
+            self.missed = True
+            raise
+
+    def _fetch(self, name: str, rdtype: str, lifetime: float) -> tuple[DnsAnswer, float]:
+        raise DnsTempError(f"DNS {rdtype} {name}: not in the cache")
 
 
 def _canonical(name: str) -> str:

@@ -10,6 +10,7 @@ The four verdicts of the protected-identity registry (issue 4):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from milter import dmarc
-from milter.auth import Authenticator, dns_failed
+from milter.auth import INLINE_BYTES, Authenticator, dns_failed
 from milter.config import AuthSettings, shipped_rules_dir
 from milter.dns import DnsSettings
 from milter.envelope import ClientInfo, Envelope
@@ -241,6 +242,65 @@ def test_the_cache_answers_the_second_message(dns_server):
     before = len(dns_server.queries)
     auth.authenticate(raw, envelope("pf@freemail.example", FREEMAIL_IP))
     assert len(dns_server.queries) == before
+
+
+class ThreadCounter:
+    """asyncio.to_thread, counting the calls that leave the event loop."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.real = asyncio.to_thread
+
+    async def __call__(self, func, /, *args, **kwargs):
+        self.calls += 1
+        return await self.real(func, *args, **kwargs)
+
+
+def test_cached_answers_are_used_on_the_loop_the_network_only_in_a_thread(
+    dns_server, monkeypatch: pytest.MonkeyPatch
+):
+    counter = ThreadCounter()
+    monkeypatch.setattr(asyncio, "to_thread", counter)
+    auth = authenticator(dns_server)
+    signed = sign(
+        message("Federale Politie <info@police.be>", "Nieuwsbrief", NEWSLETTER),
+        "police.be",
+        pair=key("police"),
+    )
+    env = envelope("info@police.be", POLICE_IP)
+    expected = authenticator(dns_server).authenticate(signed, env)  # another cache
+    assert (expected.spf.result, expected.dmarc.result) == ("pass", "pass")
+
+    # Nothing cached yet: the lookups go to the network, so in a worker thread.
+    assert asyncio.run(auth.authenticate_async(signed, env)) == expected
+    assert counter.calls == 1
+    # Everything cached: on the loop, with the same outcome, and nobody is asked.
+    before = len(dns_server.queries)
+    assert asyncio.run(auth.authenticate_async(signed, env)) == expected
+    assert counter.calls == 1
+    assert len(dns_server.queries) == before
+
+    # One answer not cached (another sender's SPF): the whole check runs again in a
+    # thread, never an outcome made of what the cache happened to hold.
+    other = envelope("pf@freemail.example", FREEMAIL_IP)
+    mixed = authenticator(dns_server).authenticate(signed, other)
+    assert asyncio.run(auth.authenticate_async(signed, other)) == mixed
+    assert counter.calls == 2
+    # A failed lookup is never cached: a slow name server is always waited for in a thread.
+    slow = message("Police <x@slow.example>", "Convocation", "Bonjour")
+    slow_env = envelope("x@slow.example", ATTACKER_IP)
+    for attempt in (1, 2):
+        results = asyncio.run(auth.authenticate_async(slow, slow_env))
+        assert results.spf.result == "temperror"
+        assert counter.calls == 2 + attempt
+    # A big message is hashed in a thread even when every answer is cached.
+    big = sign(
+        message("Federale Politie <info@police.be>", "Nieuwsbrief", "x" * INLINE_BYTES),
+        "police.be",
+        pair=key("police"),
+    )
+    assert asyncio.run(auth.authenticate_async(big, env)).dmarc.result == "pass"
+    assert counter.calls == 5
 
 
 # --- `scam-milter check` -----------------------------------------------------------------

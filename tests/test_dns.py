@@ -136,3 +136,32 @@ def test_parse_server(text, expected):
 def test_parse_server_refuses_nonsense(text):
     with pytest.raises(ValueError, match="name server"):
         parse_server(text)
+
+
+def test_cache_only_view_answers_from_the_cache_and_never_asks(server):
+    now = [1000.0]
+    dns = DnsClient(DnsSettings(servers=(("127.0.0.1", server.port),)), clock=lambda: now[0])
+    dns.txt("example.org")
+    dns.query("absent.example.org", "TXT")  # a cached "no such name" is an answer too
+    before = len(server.queries)
+
+    view = dns.cache_only()
+    assert view.txt("example.org") == (b"v=spf1 ip4:192.0.2.0/24 -all",)
+    assert view.query("ABSENT.example.org.", "TXT").nxdomain
+    assert not view.missed
+    with pytest.raises(DnsTempError, match="not in the cache"):
+        view.query("example.org", "MX")
+    assert view.missed
+    # After a miss nothing more is answered, so the check stops early.
+    with pytest.raises(DnsTempError):
+        view.txt("example.org")
+    assert len(server.queries) == before  # the name server was never asked
+
+    # An answer expired in the cache is a miss, not a stale answer.
+    fresh = dns.cache_only()
+    now[0] += 301
+    with pytest.raises(DnsTempError):
+        fresh.txt("example.org")
+    assert fresh.missed
+    # And what the view could not answer, the client still can.
+    assert dns.query("example.org", "MX").records == ((10, "mx.example.org"),)
