@@ -27,6 +27,7 @@ from milter.dkim_check import verify_dkim
 from milter.dmarc import DmarcResult, check_dmarc, load_public_suffix_list
 from milter.dns import DnsClient
 from milter.envelope import Envelope
+from milter.headers import header_block
 from milter.received import client_from_received
 from milter.spf_check import check_spf
 
@@ -137,10 +138,7 @@ class _Headers:
 
 
 def _headers(raw: bytes) -> _Headers:
-    end = raw.find(b"\r\n\r\n")
-    if end == -1:
-        end = raw.find(b"\n\n")
-    return _Headers(raw if end == -1 else raw[: end + 2])
+    return _Headers(header_block(raw))
 
 
 def _from_domains(headers: _Headers) -> set[str]:

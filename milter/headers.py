@@ -52,6 +52,15 @@ def split_message(raw: bytes) -> RawMessage:
     return RawMessage(tuple(fields), b"", b"", newline)
 
 
+def header_block(raw: bytes) -> bytes:
+    """``raw`` up to the end of the line before its first empty line, without copying
+    the body (it may be megabytes). That is the header block, or more in a broken
+    message with a body line before the empty line (``split_message`` is exact); all
+    of ``raw`` when no line is empty."""
+    ends = [i for i in (raw.find(b"\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    return raw[: min(ends) + 1] if ends else raw
+
+
 def field_name(field: bytes) -> str:
     match = _FIELD_NAME.match(field)
     return match.group(1).decode("ascii").lower() if match else ""

@@ -25,6 +25,7 @@ from milter.envelope import Envelope, Param
 from milter.errors import QuarantineError
 from milter.headers import (
     add_fields,
+    header_block,
     prefix_subject,
     remove_fields,
     split_message,
@@ -197,10 +198,7 @@ class Proxy:
         if action is not Action.TAG and not isinstance(auth, AuthResults):
             # Nothing to add: unless a field we remove could be there, the message goes
             # as it came, without splitting its header block.
-            # Fields end at the first empty line (split_message); the body, up to
-            # megabytes, need not be copied to look for them.
-            ends = [i for i in (raw.find(b"\n\r\n"), raw.find(b"\n\n")) if i >= 0]
-            lowered = raw[: min(ends) + 1 if ends else len(raw)].lower()
+            lowered = header_block(raw).lower()
             if not any(
                 name.lower().encode("ascii") in lowered
                 for name in (*names.all(), "authentication-results")

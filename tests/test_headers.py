@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from milter.headers import add_fields, prefix_subject, remove_fields, split_message
+from milter.headers import add_fields, header_block, prefix_subject, remove_fields, split_message
 
 MESSAGE = (
     b"Received: from a\r\n\tby b\r\n"
@@ -95,3 +95,9 @@ def test_a_word_longer_than_a_line_is_never_split() -> None:
     word = "x" * 120
     message = add_fields(split_message(b"\n"), [("X-Long", f"{word} tail")])
     assert message.fields[0] == f"X-Long: {word}\n tail\n".encode()
+
+
+def test_header_block_ends_where_split_message_ends_the_fields():
+    for raw in (MESSAGE, MESSAGE.replace(b"\r\n", b"\n"), b"A: 1\n\r\nbody\n\nmore\r\n"):
+        assert header_block(raw) == b"".join(split_message(raw).fields)
+    assert header_block(b"A: 1\r\nB: 2\r\n") == b"A: 1\r\nB: 2\r\n"  # no body at all
