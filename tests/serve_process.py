@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from postfix_harness import wait_port
+from postfix_harness import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,16 +36,16 @@ class ServeProcess:
         self,
         workdir: Path,
         *,
-        listen: int,
         next_hop: int,
-        mode: str,
         rules: list[Path],
+        listen: int | None = None,  # None: a free port
+        mode: str = "after-queue",
         extra_config: str = "",
         extra_env: dict[str, str] | None = None,
         quarantine: Path | None = None,
     ) -> None:
         self.workdir = workdir
-        self.port = listen
+        self.port = free_port() if listen is None else listen
         self.next_hop = next_hop
         self.quarantine = quarantine or workdir / "quarantine"
         self.config = workdir / "config.yml"

@@ -98,9 +98,7 @@ def test_full_disk_defers_scams_passes_clean_mail_then_holds_once(
     sink.start()
     served = ServeProcess(
         tmp_path,
-        listen=free_port(),
         next_hop=sink.port,
-        mode="after-queue",
         rules=[rules],
         quarantine=small_fs / "quarantine",
         # The verdict log on the same full disk.

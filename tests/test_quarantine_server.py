@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import stat
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from postfix_harness import free_port
 from serve_process import ServeProcess
 
 import milter.server as server
@@ -260,12 +260,6 @@ class Sink:
         return "250 2.0.0 Ok: queued"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def next_hop() -> Iterator[int]:
     controller = Controller(Sink(), hostname="127.0.0.1", port=free_port())
@@ -298,9 +292,7 @@ def test_serve_writes_verdicts_to_a_file_and_reopens_it_on_sighup(
     log_file = tmp_path / "verdicts.log"
     served = ServeProcess(
         tmp_path,
-        listen=free_port(),
         next_hop=next_hop,
-        mode="after-queue",
         rules=[rules],
         extra_config=f"verdict_log: {log_file}\nsmtp: {{workers: 2}}\n",
         quarantine=tmp_path / "q",

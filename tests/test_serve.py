@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from postfix_harness import free_port
 from serve_process import ServeProcess, Sink
 
 from milter.config import Config
@@ -37,12 +38,6 @@ RULE = """\
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def sink() -> Iterator[tuple[Sink, int]]:
     handler = Sink()
@@ -63,9 +58,7 @@ def start(
 ) -> ServeProcess:
     return ServeProcess(
         tmp_path,
-        listen=free_port(),
         next_hop=next_hop,
-        mode="after-queue",
         rules=[rules],
         extra_config=extra_config,
         extra_env=extra_env,
@@ -78,10 +71,6 @@ def rules(tmp_path: Path) -> Path:
     directory.mkdir()
     (directory / "test.yml").write_text(RULE.format(word="holdme"), encoding="utf-8")
     return directory
-
-
-def stop(served: ServeProcess) -> int | None:
-    return served.stop()
 
 
 def test_serves_reloads_and_stops(tmp_path: Path, sink: tuple[Sink, int], rules: Path) -> None:
@@ -111,7 +100,7 @@ def test_serves_reloads_and_stops(tmp_path: Path, sink: tuple[Sink, int], rules:
         assert len(recorder.messages) == 2
         assert b"holdme" in recorder.messages[1]
     finally:
-        code = stop(served)
+        code = served.stop()
     assert code == 0
     served.wait_line("stopped")
 
@@ -141,7 +130,7 @@ def test_sighup_keeps_open_sessions(tmp_path: Path, sink: tuple[Sink, int], rule
         idle.quit()
         assert [b"holdme" in m for m in recorder.messages] == [True]
     finally:
-        assert stop(served) == 0
+        assert served.stop() == 0
 
 
 def start_and_reload_early(
@@ -150,9 +139,7 @@ def start_and_reload_early(
     """Start serve and ask for a reload (new rules) while the rules are still loading."""
     served = ServeProcess(
         tmp_path,
-        listen=free_port(),
         next_hop=next_hop,
-        mode="after-queue",
         rules=[rules],
         extra_config=f"smtp: {{workers: {workers}}}\n",
     ).start(wait=False)
@@ -180,7 +167,7 @@ def test_sighup_while_starting_reloads_once_serving(
         assert [b"holdme" in m for m in recorder.messages] == [True]
         assert served.process.poll() is None
     finally:
-        assert stop(served) == 0
+        assert served.stop() == 0
 
 
 def test_sighup_while_workers_start_ends_none(
@@ -196,7 +183,7 @@ def test_sighup_while_workers_start_ends_none(
         served.send("hello")
         assert len(recorder.messages) == 1
     finally:
-        assert stop(served) == 0
+        assert served.stop() == 0
     assert not [line for line in served.lines if re.search(r"of 2 workers|killed by", line)]
 
 
@@ -242,7 +229,7 @@ def test_ready_notification(tmp_path: Path, sink: tuple[Sink, int], rules: Path)
     try:
         assert notify.recv(100) == b"READY=1"
     finally:
-        stop(served)
+        served.stop()
         notify.close()
 
 
@@ -327,7 +314,7 @@ def test_workers_share_the_port_and_are_replaced(
             time.sleep(0.1)
         assert len(now) == 2 and workers[0] not in now
     finally:
-        code = stop(served)
+        code = served.stop()
     assert code == 0
 
 
@@ -340,7 +327,7 @@ def test_sigterm_while_a_dead_worker_waits_for_its_replacement(
     os.kill(int(children(served.process.pid)[0]), signal.SIGKILL)
     served.wait_line(r"was killed by SIGKILL; starting another")
     # The supervisor pauses a second before the replacement; stop it meanwhile.
-    assert stop(served) == 0
+    assert served.stop() == 0
     # No replacement is started on the closed listening socket.
     assert not [line for line in served.lines if "cannot start" in line], served.lines
 
