@@ -747,35 +747,32 @@ class _FrontSMTP(SMTP):
         too_big = False
         tail = b"\r\n"  # the line end before the first line: DATA's own
         while True:
+            last = False  # this piece ends the message (its "." line cut off)
             try:
                 if tail == b"\r\n" and _starts_other_than_dot(reader):
                     # The next line is not ".", so any end of the message ahead has all
                     # of its CRLF "." CRLF still unread: one read takes all up to it,
                     # however many lines end with a full stop.
-                    piece = await reader.readuntil(b"\r\n.\r\n")
-                    piece = piece[:-3]
-                    size += len(piece)
-                    if not too_big and size <= limit:
-                        chunks.append(piece)
-                    break
-                # Scanning for ".\r\n" instead of every line end cuts the number of
-                # reads; whether it ends the message depends on what precedes it.
-                piece = await reader.readuntil(b".\r\n")
+                    piece = (await reader.readuntil(b"\r\n.\r\n"))[:-3]
+                    last = True
+                else:
+                    # Scanning for ".\r\n" instead of every line end cuts the number of
+                    # reads; whether it ends the message depends on what precedes it.
+                    piece = await reader.readuntil(b".\r\n")
+                    before = piece[:-3]
+                    if (tail + before[-2:])[-2:] == b"\r\n":
+                        piece, last = before, True  # "." alone on a line
             except asyncio.LimitOverrunError as exc:
                 # No ".\r\n" within the buffer limit: take what was scanned and go on.
                 # (The reader keeps the last two bytes, so a ".\r\n" is never split.)
                 piece = await reader.readexactly(exc.consumed)
             except asyncio.IncompleteReadError as exc:
                 raise ConnectionResetError("connection closed during DATA") from exc
-            else:
-                before = piece[:-3]
-                if (tail + before[-2:])[-2:] == b"\r\n":
-                    piece = before  # "." alone on a line: the end of the message
-                    size += len(piece)
-                    if not too_big and size <= limit:
-                        chunks.append(piece)
-                    break
             size += len(piece)
+            if last:
+                if not too_big and size <= limit:
+                    chunks.append(piece)
+                break
             tail = (tail + piece[-2:])[-2:]
             if too_big:
                 continue
