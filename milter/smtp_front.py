@@ -29,7 +29,7 @@ import logging
 import socket
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from aiosmtpd.smtp import SMTP, login_always_fail, syntax
 
@@ -400,9 +400,7 @@ class _FrontSMTP(SMTP):
             log.warning(
                 "refusing connection from %s: %s", transport.get_extra_info("peername"), refusal
             )
-            assert isinstance(transport, asyncio.WriteTransport)
-            transport.write(f"{refusal}\r\n".encode("ascii"))
-            transport.close()
+            _say_and_close(transport, refusal)
             return
         peername = transport.get_extra_info("peername")
         if isinstance(peername, tuple) and len(peername) >= 2:  # else not an IP socket
@@ -474,9 +472,7 @@ class _FrontSMTP(SMTP):
     def shut_down(self) -> None:
         """421 and close; an open transaction aborts when the session task ends."""
         if self.transport is not None and not self.transport.is_closing():
-            assert isinstance(self.transport, asyncio.WriteTransport)
-            self.transport.write(f"{SHUTTING_DOWN}\r\n".encode("ascii"))
-            self.transport.close()
+            _say_and_close(self.transport, SHUTTING_DOWN)
 
     def kill(self) -> None:
         """Cut the connection without a word and cancel pending aborts (last resort)."""
@@ -491,9 +487,7 @@ class _FrontSMTP(SMTP):
         if self.transport is None or self.transport.is_closing():
             return
         log.info("timeout, closing connection from %s", self._peer_addr)
-        assert isinstance(self.transport, asyncio.WriteTransport)
-        self.transport.write(f"{TIMEOUT}\r\n".encode("ascii"))
-        self.transport.close()
+        _say_and_close(self.transport, TIMEOUT)
 
     async def handle_exception(self, error: Exception) -> str:
         # Called by aiosmtpd for an exception from a command (our handler calls catch
@@ -791,6 +785,16 @@ class _FrontSMTP(SMTP):
         # Every line start is the message start or follows a CRLF; "\r\n." cannot
         # overlap itself, so one replace un-stuffs every line.
         return data.replace(b"\r\n.", b"\r\n")
+
+
+def _say_and_close(transport: asyncio.BaseTransport, reply: Reply) -> None:
+    """Write one last reply and close. No ``isinstance(transport, WriteTransport)``: uvloop,
+    the loop ``serve`` runs on, has Cython transports outside asyncio's class hierarchy
+    that write all the same (an assert on the class broke timeouts, the connection limit
+    and drain there). The cast is for the type checker alone."""
+    writer = cast(asyncio.WriteTransport, transport)
+    writer.write(f"{reply}\r\n".encode("ascii"))
+    writer.close()
 
 
 def _starts_other_than_dot(reader: asyncio.StreamReader) -> bool:

@@ -49,3 +49,25 @@ def postfix_factory() -> Iterator[Any]:
             with contextlib.suppress(Exception):
                 instance.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def event_loop_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test once on asyncio's own loop and once on uvloop, the loop ``serve`` uses
+    in production. uvloop's transports are Cython classes outside asyncio's hierarchy
+    (``isinstance(t, asyncio.WriteTransport)`` is false), so code that passes on one loop
+    can fail on the other. The policy makes ``asyncio.run`` and ``new_event_loop`` use it.
+    """
+    import asyncio
+
+    if request.param == "uvloop":
+        uvloop = pytest.importorskip("uvloop")  # a dependency of the package: always there
+        policy = uvloop.EventLoopPolicy()
+    else:
+        policy = asyncio.DefaultEventLoopPolicy()
+    old = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(policy)
+    try:
+        yield request.param
+    finally:
+        asyncio.set_event_loop_policy(old)
