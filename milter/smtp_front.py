@@ -29,7 +29,7 @@ import logging
 import socket
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import AnyStr, Protocol, cast
 
 from aiosmtpd.smtp import SMTP, login_always_fail, syntax
 
@@ -62,6 +62,7 @@ NEED_MAIL = Reply(503, "5.5.1 Error: need MAIL command")
 NEED_RCPT = Reply(503, "5.5.1 Error: need RCPT command")
 NESTED_MAIL = Reply(503, "5.5.1 Error: nested MAIL command")
 IN_TRANSACTION = Reply(503, "5.5.1 Error: MAIL transaction in progress")
+UNKNOWN_COMMAND = Reply(500, "5.5.2 Error: command not recognized")
 NO_EXTENSIONS = Reply(501, "5.5.4 Parameters need EHLO, not HELO")
 XFORWARD_DENIED = Reply(550, "5.7.0 Error: insufficient authorization")
 
@@ -500,6 +501,14 @@ class _FrontSMTP(SMTP):
 
     # -- helpers -------------------------------------------------------------------------
 
+    async def push(self, status: AnyStr) -> None:
+        # aiosmtpd answers an unknown verb with 'command "<VERB>" not recognized',
+        # echoing the client's bytes, NUL and terminal escapes included. Postfix's
+        # smtpd names nothing; neither do we.
+        if isinstance(status, str) and status.startswith('500 Error: command "'):
+            status = str(UNKNOWN_COMMAND)  # type: ignore[assignment]
+        await super().push(status)
+
     async def _send(self, reply: Reply) -> None:
         # A reply mirrored from the next hop may hold anything; a stray CR must not
         # split it into two replies, nor a lone surrogate stop it from being sent.
@@ -809,4 +818,10 @@ def _starts_other_than_dot(reader: asyncio.StreamReader) -> bool:
 
 
 # The commands _FrontSMTP implements (its smtp_* methods), read once from the class.
-_SMTP_VERBS = tuple(name[len("smtp_") :] for name in dir(_FrontSMTP) if name.startswith("smtp_"))
+# AUTH is aiosmtpd's, and never offered here (a filter behind Postfix takes no logins):
+# left in, HELP would list it and the client would get aiosmtpd's AUTH replies.
+_SMTP_VERBS = tuple(
+    name[len("smtp_") :]
+    for name in dir(_FrontSMTP)
+    if name.startswith("smtp_") and name != "smtp_AUTH"
+)

@@ -133,7 +133,14 @@ def _parse_addr(value: str) -> str:
         except ValueError as exc:
             raise XForwardError(f"Bad XFORWARD ADDR syntax: {shown(value)}") from exc
         return bare
-    # "The address may be a non-IP address" (XFORWARD_README): kept as given.
+    # "The address may be a non-IP address" (XFORWARD_README): a name such as a socket's
+    # is kept as given. But a value written like an IP address must be one: 999.1.1.1 or
+    # 1:2:3 would reach SPF and the logs as if it were the client's address.
+    if value.replace(".", "").isdigit() or ":" in value:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError as exc:
+            raise XForwardError(f"Bad XFORWARD ADDR syntax: {shown(value)}") from exc
     return value
 
 

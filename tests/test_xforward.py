@@ -92,6 +92,9 @@ PARSE_CASES = [
     ("ADDR=ipv6:2001:db8::1", EMPTY, ClientInfo(addr="2001:db8::1")),
     # "The address may be a non-IP address."
     ("ADDR=unix-socket", EMPTY, ClientInfo(addr="unix-socket")),
+    # An IPv6 address without Postfix's prefix is still one; IPv4 as given.
+    ("ADDR=2001:DB8::1", EMPTY, ClientInfo(addr="2001:db8::1")),
+    ("ADDR=192.0.2.1", EMPTY, ClientInfo(addr="192.0.2.1")),
     # xtext decoding.
     ("HELO=a+2Bb", EMPTY, ClientInfo(helo="a+b")),
     ("HELO=caf+C3+A9.example", EMPTY, ClientInfo(helo="café.example")),
@@ -129,6 +132,12 @@ PARSE_ERRORS = [
     "PORT=-1",
     "PORT=２５",  # full-width digits: str.isdigit() says yes, a port they are not
     "ADDR=IPv6:not-an-address",
+    # Written like an IP address, so it must be one.
+    "ADDR=999.1.1.1",
+    "ADDR=192.0.2",
+    "ADDR=192.0.2.1.5",
+    "ADDR=2001:db8::zz",
+    "ADDR=1:2:3",
     "ADDR=IPv6:192.0.2.1",
     "HELO=a+",
     "HELO=a+G0",
