@@ -22,7 +22,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -47,6 +46,7 @@ from milter.quarantine import (
     is_valid_id,
 )
 from milter.replies import Reply
+from milter.smtp_params import valid_mailbox
 
 if TYPE_CHECKING:
     from milter.relay import Relay
@@ -69,9 +69,6 @@ _MAX_ADDRESS = 32
 _MAX_RULES = 40
 _MAX_SUBJECT = 60
 _TOP_RULES = 2
-# An address given to --to: no spaces, angle brackets or line ends (RFC 5321 4.1.2 is
-# far richer, but these are what could break the RCPT command or smuggle another).
-_ADDRESS = re.compile(r"[^\s<>]+@[^\s<>@]+")
 
 
 # --- argument types --------------------------------------------------------------------
@@ -118,7 +115,9 @@ def _moment(text: str) -> datetime:
 
 
 def _address(text: str) -> str:
-    if _ADDRESS.fullmatch(text) is None:
+    # RFC 5321 syntax, as the front checks RCPT TO: a control character (\x01, DEL, ESC)
+    # or a space would otherwise reach the next hop inside our RCPT command.
+    if not valid_mailbox(text):
         raise argparse.ArgumentTypeError(f"not a mail address: {text!r}")
     return text
 

@@ -155,6 +155,13 @@ def _strip_source_route(path: str) -> str:
     return path
 
 
+def valid_mailbox(address: str) -> bool:
+    """An RFC 5321 Mailbox (RFC 6531's UTF-8 allowed) with no unprintable character: what
+    an address typed by an admin (``quarantine release --to``) must be before it goes into
+    a RCPT command."""
+    return address.isprintable() and _valid_mailbox(address, postmaster_ok=False)
+
+
 def _valid_mailbox(address: str, *, postmaster_ok: bool) -> bool:
     """Local-part "@" (Domain / address-literal), leniently as Postfix reads it."""
     if postmaster_ok and address.lower() == "postmaster":

@@ -523,6 +523,12 @@ def test_unknown_id_is_exit_2_and_the_others_are_still_done(
         (["purge", "--older-than", "30"], "not a duration"),
         (["purge"], "purge needs --older-than"),
         (["release", "0" * 26, "--to", "not an address"], "not a mail address"),
+        # Control characters would go out in our RCPT TO (issue 10).
+        (["release", "0" * 26, "--to", "a\x01b@example.com"], "not a mail address"),
+        (["release", "0" * 26, "--to", "ab@example.com\x7f"], "not a mail address"),
+        (["release", "0" * 26, "--to", "a\x1b[2Jb@example.com"], "not a mail address"),
+        (["release", "0" * 26, "--to", "a@exa mple.com"], "not a mail address"),
+        (["release", "0" * 26, "--to", "a@b@example.com"], "not a mail address"),
         (["release", "0" * 26, "--next-hop", "nohost"], "HOST:PORT"),
     ],
 )
