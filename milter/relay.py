@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from milter.envelope import ClientInfo, Param
@@ -53,6 +54,14 @@ NEXT_HOP_REFUSED = Reply(451, "4.3.5 Next hop refused the session, try again lat
 # otherwise cost a whole command timeout on the first real command.
 PROBE_AFTER = 5.0
 
+# Called with the next hop's reply to the end of DATA when it comes after we gave up on
+# it (a timeout, or our client went away): see Downstream.data.
+LateReply = Callable[[Reply], Awaitable[None]]
+# Connections kept open for a late reply at once; past this they are dropped as before.
+# Each one also holds a process of the next hop's smtpd, which is busy with the message
+# anyway until it replies.
+MAX_LATE_WATCHERS = 64
+
 
 @dataclass(frozen=True)
 class RelaySettings:
@@ -61,9 +70,16 @@ class RelaySettings:
     helo_name: str = "scam-milter"
     connect_timeout: float = 30.0
     # Postfix's smtp client waits 300 s for most replies (smtp_*_timeout) and 600 s for
-    # the reply to the end of DATA (smtp_data_done_timeout); the same here.
+    # the reply to the end of DATA (smtp_data_done_timeout); the same here. RFC 5321
+    # 4.5.3.2 asks for at least 5 minutes per command and 10 for the end of DATA: a slow
+    # next hop is waited for, not retried over (a retry over a queued message is a
+    # duplicate).
     command_timeout: float = 300.0
     data_timeout: float = 600.0
+    # After giving up on the reply to the end of DATA, keep listening this long: a 250
+    # that comes late is handed to the caller (which records it in the ledger, so the
+    # retry is not delivered again). 0: drop the connection at once.
+    late_reply_timeout: float = 600.0
     pool_size: int = 8  # idle connections kept for reuse
     # Postfix's smtpd drops an idle client after smtpd_timeout (300 s by default, often
     # less on a reinjection port); closing ours well before avoids reusing a connection
@@ -76,6 +92,8 @@ class RelaySettings:
                 raise ValueError(f"relay setting {name} must be positive")
         if self.pool_size < 0:
             raise ValueError("relay setting pool_size must not be negative")
+        if self.late_reply_timeout < 0:
+            raise ValueError("relay setting late_reply_timeout must not be negative")
 
 
 class _LinkFailed(Exception):
@@ -116,8 +134,12 @@ class _Connection:
             or self.parser.pending
         )
 
-    async def reply(self, timeout: float) -> Reply:
-        """The next reply; raises ``_LinkFailed`` (connection closed) on any trouble."""
+    async def reply(self, timeout: float, *, keep: bool = False) -> Reply:
+        """The next reply; raises ``_LinkFailed`` (connection closed) on any trouble.
+
+        With ``keep``, a timeout or a cancellation leaves the connection open (and the
+        reply still owed): the caller hands it to ``Relay._watch_late``.
+        """
         try:
             # Pipelined replies often come in one read: those need no timer.
             reply = self.parser.next_reply()
@@ -129,7 +151,8 @@ class _Connection:
                             raise _LinkFailed(NEXT_HOP_LOST, "connection closed by the next hop")
                         self.parser.feed(data)
         except TimeoutError:
-            self.abort()
+            if not keep:
+                self.abort()
             raise _LinkFailed(NEXT_HOP_TIMEOUT, "no reply within the timeout") from None
         except ReplyError as exc:
             self.abort()
@@ -137,9 +160,13 @@ class _Connection:
         except OSError as exc:
             self.abort()
             raise _LinkFailed(NEXT_HOP_LOST, f"connection lost: {exc}") from exc
+        except asyncio.CancelledError:
+            # The caller cancelled (its client went away): a reply is still owed on this
+            # connection, so it can never be used again.
+            if not keep:
+                self.abort()
+            raise
         except BaseException:
-            # _LinkFailed, or the caller cancelled (its client went away): a reply is
-            # still owed on this connection, so it can never be used again.
             self.abort()
             raise
         if reply.code == 421:
@@ -205,6 +232,7 @@ class Relay:
         self.settings = settings
         self._idle: list[_Connection] = []  # a stack: the most recently used on top
         self._closed = False
+        self._watchers: set[asyncio.Task[None]] = set()  # waiting for late replies
 
     async def begin(
         self, client: ClientInfo, mail_from: str, mail_params: tuple[Param, ...]
@@ -233,8 +261,18 @@ class Relay:
         return started
 
     async def close(self) -> None:
-        """Close the pooled connections; transactions in flight close theirs when done."""
+        """Close the pooled connections; transactions in flight close theirs when done.
+
+        Connections still waiting for a late reply are dropped: such a reply can no
+        longer be recorded, so the message may be delivered again, as without the wait.
+        """
         self._closed = True
+        watchers = list(self._watchers)
+        for task in watchers:
+            task.cancel()
+        if watchers:
+            log.warning("next hop: %d late replies no longer awaited (stopping)", len(watchers))
+            await asyncio.gather(*watchers, return_exceptions=True)
         idle, self._idle = self._idle, []
         for conn in idle:
             conn.quit()
@@ -409,6 +447,39 @@ class Relay:
         else:
             conn.abort()
 
+    def _watch_late(self, conn: _Connection, on_late: LateReply | None) -> None:
+        """Keep listening on ``conn`` for the reply to the end of DATA we gave up on."""
+        if (
+            on_late is None
+            or conn.closed
+            or self._closed
+            or not self.settings.late_reply_timeout
+            or len(self._watchers) >= MAX_LATE_WATCHERS
+        ):
+            conn.abort()
+            return
+        task = asyncio.get_running_loop().create_task(self._await_late(conn, on_late))
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+
+    async def _await_late(self, conn: _Connection, on_late: LateReply) -> None:
+        try:
+            reply = await conn.reply(self.settings.late_reply_timeout)
+        except _LinkFailed as exc:
+            log.warning("next hop: no late reply to the end of DATA either: %s", exc)
+            return
+        # The transaction is over either way; the connection is not pooled again (its
+        # history is odd enough), just closed politely.
+        conn.quit()
+        log.warning(
+            "next hop answered the end of DATA after we gave up: %d %s", reply.code, reply.text
+        )
+        try:
+            await on_late(reply)
+        except Exception:
+            # A bug in the caller's hook must not end up as an unretrieved task error.
+            log.exception("handling the late reply of the next hop failed")
+
     def _expire(self, conn: _Connection) -> None:
         conn.expiry = None
         if conn in self._idle:
@@ -448,11 +519,16 @@ class Downstream:
             self._accepted += 1
         return reply
 
-    async def data(self, raw: bytes) -> Reply:
+    async def data(self, raw: bytes, on_late_reply: LateReply | None = None) -> Reply:
         """DATA: the message as CRLF lines, dot-stuffed, then "."; the next hop's reply.
 
         The reply to the end of data concludes the transaction whatever it is (RFC 5321
         4.1.1.4), so the connection goes back to the pool unless it broke.
+
+        Once the whole message is sent the next hop may queue it at any moment. If its
+        reply does not come in time (we answer 451), or this call is cancelled (our
+        client went away), the connection is kept open for ``late_reply_timeout`` and a
+        reply that comes then is given to ``on_late_reply``, in a task of its own.
         """
         if blocked := self._blocked():
             return blocked
@@ -468,9 +544,19 @@ class Downstream:
                 await self._finish(reset=True)
                 return reply
             await conn.send_message(data_frame(raw), s.data_timeout)
-            reply = await conn.reply(s.data_timeout)
         except _LinkFailed as exc:
             return self._fail(exc, "DATA")
+        keep = on_late_reply is not None
+        try:
+            reply = await conn.reply(s.data_timeout, keep=keep)
+        except _LinkFailed as exc:
+            self._relay._watch_late(conn, on_late_reply)
+            return self._fail(exc, "the end of DATA")
+        except asyncio.CancelledError:
+            self._failure = NEXT_HOP_LOST
+            self._done = True
+            self._relay._watch_late(conn, on_late_reply)
+            raise
         await self._finish(reset=False)
         return reply
 

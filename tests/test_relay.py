@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 
 from milter import relay as relay_module
+from milter.config import RelayLimits
 from milter.envelope import ClientInfo, Param
 from milter.relay import (
+    MAX_LATE_WATCHERS,
     NEXT_HOP_REFUSED,
     NO_VALID_RECIPIENTS,
     SMTPUTF8_REQUIRED,
@@ -74,6 +76,7 @@ class NextHop:
     # gives one reply per use, in order, then the default.
     replies: dict[str, str | list[str]] = field(default_factory=dict)
     drop_in_data: bool = False  # 354, then close after the first line of the message
+    final_delay: float = 0.0  # seconds between a message's final "." and its reply
     connections: int = 0
     sessions: list[list[str]] = field(default_factory=list)
     messages: list[bytes] = field(default_factory=list)
@@ -157,6 +160,8 @@ class NextHop:
                     if message is None:
                         return
                     self.messages.append(message)
+                    # Queued, and the reply is late: what a busy next hop does.
+                    await asyncio.sleep(self.final_delay)
                     if not await say(self._reply_for(".", ".") or "250 2.0.0 Ok: queued as 4Q1"):
                         return
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -894,3 +899,152 @@ def test_line_end_in_an_address_takes_no_connection() -> None:
         assert hop.connections == 0
 
     run(scenario)
+
+
+# A reply that comes after we gave up --------------------------------------------------
+
+
+class LateReplies:
+    """The ``on_late_reply`` hook: collects what it is given, and says when."""
+
+    def __init__(self) -> None:
+        self.replies: list[Reply] = []
+        self.event = asyncio.Event()
+
+    async def __call__(self, reply: Reply) -> None:
+        self.replies.append(reply)
+        self.event.set()
+
+
+def test_timeouts_default_to_rfc_5321() -> None:
+    # RFC 5321 4.5.3.2: 5 minutes for MAIL, RCPT and the like, 10 for the reply to the
+    # end of DATA. Shorter, a slow next hop that queues the message gets it again.
+    for limits in (RelaySettings(), RelayLimits()):
+        assert limits.command_timeout >= 300
+        assert limits.data_timeout >= 600
+    assert RelaySettings().late_reply_timeout > 0
+
+
+def test_late_250_after_the_timeout_is_handed_over() -> None:
+    async def scenario() -> None:
+        async with NextHop(final_delay=0.6) as hop:
+            relay = Relay(settings(hop, data_timeout=0.2, late_reply_timeout=5.0))
+            late = LateReplies()
+            started = time.monotonic()
+            assert await send_late(relay, late) == NEXT_HOP_TIMEOUT
+            assert time.monotonic() - started < 0.5  # our own reply is not held up
+            assert late.replies == []
+            await asyncio.wait_for(late.event.wait(), 3.0)
+            assert [r.code for r in late.replies] == [250]
+            assert late.replies[0].text == "2.0.0 Ok: queued as 4Q1"
+            # The next message takes a new connection: the watched one is not pooled.
+            hop.final_delay = 0
+            assert (await send(relay)).code == 250
+            await relay.close()
+        assert len(hop.messages) == 2
+        assert hop.connections == 2
+        assert hop.sessions[0][-1] == "QUIT"  # closed politely once the reply came
+
+    run(scenario)
+
+
+def test_no_hook_drops_the_connection_at_the_timeout() -> None:
+    async def scenario() -> None:
+        async with NextHop(final_delay=0.6) as hop:
+            relay = Relay(settings(hop, data_timeout=0.2, late_reply_timeout=5.0))
+            assert await send(relay) == NEXT_HOP_TIMEOUT
+            await asyncio.sleep(0.1)
+            assert hop.sessions[0][-1] == "DATA"  # no QUIT: aborted, as before
+            assert relay._watchers == set()
+            await relay.close()
+
+    run(scenario)
+
+
+def test_late_reply_wait_is_bounded() -> None:
+    async def scenario() -> None:
+        async with NextHop(final_delay=30.0) as hop:
+            relay = Relay(settings(hop, data_timeout=0.1, late_reply_timeout=0.3))
+            late = LateReplies()
+            assert await send_late(relay, late) == NEXT_HOP_TIMEOUT
+            assert len(relay._watchers) == 1
+            await asyncio.sleep(0.6)
+            assert relay._watchers == set()
+            assert late.replies == []
+            await relay.close()
+
+    run(scenario)
+
+
+def test_late_reply_after_our_client_went_away() -> None:
+    # Before-queue Postfix drops us after smtpd_proxy_timeout (100 s) while the next hop
+    # may still queue the message: the 250 that follows is still heard.
+    async def scenario() -> None:
+        async with NextHop(final_delay=0.5) as hop:
+            relay = Relay(settings(hop, data_timeout=5.0, late_reply_timeout=5.0))
+            late = LateReplies()
+            task = asyncio.create_task(send_late(relay, late))
+            while not hop.messages:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await asyncio.wait_for(late.event.wait(), 3.0)
+            assert [r.code for r in late.replies] == [250]
+            await relay.close()
+
+    run(scenario)
+
+
+def test_late_refusal_is_handed_over_too() -> None:
+    async def scenario() -> None:
+        async with NextHop(final_delay=0.4, replies={".": "554 5.7.1 no"}) as hop:
+            relay = Relay(settings(hop, data_timeout=0.1, late_reply_timeout=5.0))
+            late = LateReplies()
+            assert await send_late(relay, late) == NEXT_HOP_TIMEOUT
+            await asyncio.wait_for(late.event.wait(), 3.0)
+            assert late.replies == [Reply(554, "5.7.1 no")]
+            await relay.close()
+
+    run(scenario)
+
+
+def test_close_stops_waiting_for_late_replies() -> None:
+    async def scenario() -> None:
+        async with NextHop(final_delay=1.0) as hop:
+            relay = Relay(settings(hop, data_timeout=0.1, late_reply_timeout=5.0))
+            late = LateReplies()
+            assert await send_late(relay, late) == NEXT_HOP_TIMEOUT
+            started = time.monotonic()
+            await relay.close()
+            assert time.monotonic() - started < 0.5
+            assert relay._watchers == set()
+            await asyncio.sleep(1.2)
+            assert late.replies == []
+
+    run(scenario)
+
+
+def test_late_watchers_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(relay_module, "MAX_LATE_WATCHERS", 2)
+
+    async def scenario() -> None:
+        async with NextHop(final_delay=1.0) as hop:
+            relay = Relay(settings(hop, data_timeout=0.1, late_reply_timeout=5.0))
+            late = LateReplies()
+            replies = await asyncio.gather(*(send_late(relay, late) for _ in range(3)))
+            assert replies == [NEXT_HOP_TIMEOUT] * 3
+            assert len(relay._watchers) == 2
+            await asyncio.sleep(1.3)
+            assert [r.code for r in late.replies] == [250, 250]
+            await relay.close()
+
+    run(scenario)
+    assert MAX_LATE_WATCHERS >= 2
+
+
+async def send_late(relay: Relay, late: LateReplies) -> Reply:
+    reply, downstream = await relay.begin(CLIENT, "a@example.net", ())
+    assert downstream is not None, reply
+    await downstream.rcpt("b@example.org", ())
+    return await downstream.data(MESSAGE, on_late_reply=late)
