@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from milter.headers import add_fields, header_block, prefix_subject, remove_fields, split_message
+from milter.headers import (
+    HeaderSize,
+    add_fields,
+    first_field,
+    header_block,
+    header_size,
+    prefix_subject,
+    remove_fields,
+    split_message,
+)
 
 MESSAGE = (
     b"Received: from a\r\n\tby b\r\n"
@@ -101,3 +112,107 @@ def test_header_block_ends_where_split_message_ends_the_fields():
     for raw in (MESSAGE, MESSAGE.replace(b"\r\n", b"\n"), b"A: 1\n\r\nbody\n\nmore\r\n"):
         assert header_block(raw) == b"".join(split_message(raw).fields)
     assert header_block(b"A: 1\r\nB: 2\r\n") == b"A: 1\r\nB: 2\r\n"  # no body at all
+
+
+# --- the split is exact and linear ------------------------------------------------------
+
+
+def _split_line_by_line(raw: bytes) -> tuple[list[bytes], bytes, bytes]:
+    """The definition split_message keeps, one line at a time (quadratic on a long
+    field, so only for small inputs): a line starting with a space or tab continues the
+    field above; an empty line ends the header block; the first other line that is no
+    ``Name:`` line starts the body (the message's first line is a field whatever it is)."""
+    fields: list[bytes] = []
+    position = 0
+    while position < len(raw):
+        end = raw.find(b"\n", position)
+        end = len(raw) if end == -1 else end + 1
+        line = raw[position:end]
+        if line in (b"\r\n", b"\n"):
+            return fields, line, raw[end:]
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += line
+        elif re.match(rb"[!-9;-~]+[ \t]*:", line) or not fields:
+            fields.append(line)
+        else:
+            return fields, b"", raw[position:]
+        position = end
+    return fields, b"", b""
+
+
+_LINES = st.lists(
+    st.sampled_from(
+        [
+            b"A: 1",
+            b"X-Scam-Y: z",
+            b"b :2",
+            b" cont",
+            b"\tcont",
+            b" ",
+            b"",
+            b"\r",
+            b"body",
+            b":x",
+            b"C:",
+            b"\x00d: 4",
+            b"  ",
+            b"Subject: s",
+        ]
+    ),
+    max_size=12,
+)
+
+
+@given(_LINES, st.sampled_from([b"\r\n", b"\n"]), st.booleans())
+def test_split_matches_the_line_by_line_definition(lines, newline, last_newline) -> None:
+    raw = newline.join(lines) + (newline if last_newline else b"")
+    message = split_message(raw)
+    fields, separator, body = _split_line_by_line(raw)
+    assert (list(message.fields), message.separator, message.body) == (fields, separator, body)
+    # header_size measures the same block, line for line.
+    size = header_size(raw, 10_000, 10_000)
+    assert not size.over
+    assert size.bytes == len(b"".join(fields))
+    assert size.lines == sum(f.count(b"\n") + (not f.endswith(b"\n")) for f in fields)
+
+
+def test_header_size_stops_at_the_limits() -> None:
+    raw = b"Subject: x\r\n" + b" y\r\n" * 100 + b"To: b\r\n\r\nbody\r\n"
+    assert header_size(raw, 10_000, 10_000) == HeaderSize(12 + 400 + 7, 102, over=False)
+    assert header_size(raw, 10_000, 101).over  # one line too many
+    assert not header_size(raw, 10_000, 102).over  # exactly at the limit is allowed
+    assert header_size(raw, 418, 10_000).over  # one byte too many
+    assert not header_size(raw, 419, 10_000).over
+    # A field longer than the byte limit is found over it without reading all of it.
+    huge = b"Subject: x\r\n" + b" y\r\n" * 1_000_000
+    assert header_size(huge, 1000, 10_000) == HeaderSize(1002, 249, over=True)
+
+
+def test_first_field_looks_only_within_the_limits() -> None:
+    raw = b"From: a\r\nSubject: hi\r\n  there\r\nsubject: second\r\n\r\nSubject: body\r\n"
+    assert first_field(raw, "Subject", 1000, 100) == b"Subject: hi\r\n  there\r\n"
+    assert first_field(raw, "to", 1000, 100) is None
+    assert first_field(b"From: a\r\n\r\nSubject: body\r\n", "subject", 1000, 100) is None
+    assert first_field(raw, "subject", 20, 100) is None  # ends past byte 20
+    assert first_field(raw, "subject", 1000, 2) is None  # ends on line 3
+
+
+def test_remove_fields_by_prefix_whatever_the_case() -> None:
+    raw = (
+        b"X-Scam-Released: by admin\r\nx-scam-anything: 1\r\n  folded\r\nX-SCAM-VERDICT: accept\r\n"
+        b"X-Scamper: kept\r\nX-Other: kept\r\nX-Custom-Tag: gone\r\n\r\nX-Scam-Body: kept\r\n"
+    )
+    cleaned = remove_fields(split_message(raw), ["x-custom-tag"], ["X-Scam-"]).to_bytes()
+    assert cleaned == b"X-Scamper: kept\r\nX-Other: kept\r\n\r\nX-Scam-Body: kept\r\n"
+
+
+@given(st.lists(st.text(alphabet="ab ", min_size=1, max_size=90), min_size=1, max_size=30))
+def test_folding_keeps_the_value_and_the_line_length(words: list[str]) -> None:
+    value = " ".join(words).strip() or "a"
+    (field,) = add_fields(split_message(b""), [("X-Long", value)]).fields
+    lines = field.decode().split("\r\n")[:-1]
+    assert "".join(lines) == f"X-Long: {value}"  # unfolding gives the value back
+    # A line is over 78 only when it could not be cut: a single word after the name (on
+    # the first line) or after its folding space.
+    for index, line in enumerate(lines):
+        assert len(line) <= 78 or " " not in line[8 if index == 0 else 1 :]
