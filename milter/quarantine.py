@@ -71,7 +71,7 @@ import sqlite3
 import stat
 import threading
 import time as _time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -512,12 +512,14 @@ class QuarantineStore:
         subject: str,
         *,
         auth: dict[str, Any] | None = None,
+        before_commit: Callable[[str], None] | None = None,
     ) -> QuarantineEntry:
         """Store ``raw`` durably with its envelope, verdict and ``auth`` results.
 
         ``auth`` is the sender authentication as JSON-able data (shown by ``show``).
         When this returns, the message and its metadata are on disk (fsync'd). Raises
         QuarantineError when they could not be written; nothing is left behind then.
+        ``before_commit(id)`` runs between the durable message and its commit (meta) file.
         """
         self._check_open()
         now = datetime.now(UTC)
@@ -537,6 +539,8 @@ class QuarantineStore:
                     os.rename(eml, eml, src_dir_fd=fds["tmp"], dst_dir_fd=fds["msg"])
                     written[0] = (fds["msg"], eml)
                     os.fsync(fds["msg"])
+                    if before_commit is not None:
+                        before_commit(entry_id)
                     os.rename(js, js, src_dir_fd=fds["tmp"], dst_dir_fd=fds["meta"])
                     written[1] = (fds["meta"], js)
                     os.fsync(fds["meta"])

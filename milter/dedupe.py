@@ -1,0 +1,117 @@
+"""Exactly once: how the proxy uses the ledger (milter/ledger.py) around a message.
+
+At the end of DATA the proxy asks ``Dedupe.seen``: a message the next hop already
+accepted, or the quarantine already holds, within the ledger's window, is answered 250
+again and not relayed or stored a second time. After the next hop's 250 (``relayed``,
+also for a 250 that came late) and while the quarantine stores a message
+(``quarantine``), its key is committed before our 250 can leave.
+
+Every method here is blocking (SQLite, fsync): the proxy calls them in a thread. None of
+them lets a ledger failure cost a message: lookups then miss and records are skipped,
+with a log line; the worst that follows is the duplicate there was without the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from milter.envelope import Envelope
+from milter.errors import QuarantineError
+from milter.ledger import Ledger, LedgerError, Outcome, message_key
+from milter.quarantine import QuarantineEntry, QuarantineStore
+from milter.replies import QUARANTINED, Reply
+from milter.verdict import Verdict
+
+log = logging.getLogger("scam_milter.dedupe")
+
+# A ledger that fails keeps failing for every message; one line a minute says so.
+_COMPLAIN_EVERY = 60.0
+_STATUS_CODE = re.compile(r"[245]\.\d{1,3}\.\d{1,3} +")
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A message handled before: what to answer, and what became of it then."""
+
+    reply: Reply
+    outcome: Outcome
+
+
+class Dedupe:
+    """The ledger beside the quarantine; ``ledger`` None: nothing is ever seen."""
+
+    def __init__(self, ledger: Ledger | None, store: QuarantineStore) -> None:
+        self.ledger = ledger
+        self.store = store
+        self._complained = 0.0
+
+    @staticmethod
+    def key(envelope: Envelope, raw: bytes) -> bytes:
+        return message_key(envelope.mail_from, envelope.rcpt_to, raw)
+
+    def seen(self, key: bytes) -> Seen | None:
+        """What to answer a retry of a message already relayed or held; None: new."""
+        if self.ledger is None:
+            return None
+        try:
+            record = self.ledger.lookup(key)
+        except LedgerError as exc:
+            self._complain("lookup", exc)
+            return None
+        if record is None:
+            return None
+        if record.outcome is Outcome.RELAYED:
+            return Seen(Reply(250, f"2.0.0 OK: delivered before ({record.ref})"), record.outcome)
+        try:
+            # The key is committed before the entry's meta file: a crash in between
+            # leaves a key without a message, which must not be answered 250.
+            self.store.record(record.ref)
+        except QuarantineError:
+            return None
+        return Seen(Reply(QUARANTINED.code, f"{QUARANTINED.text} as {record.ref}"), record.outcome)
+
+    def relayed(self, key: bytes, reply: Reply) -> None:
+        """The next hop accepted the message (``reply``): commit the key."""
+        if self.ledger is None:
+            return
+        # The next hop's own words, for the answer to a retry ("queued as ...").
+        first = reply.text.split("\n", 1)[0]
+        ref = _STATUS_CODE.sub("", first, count=1)[:200]
+        try:
+            self.ledger.record(key, Outcome.RELAYED, ref)
+        except LedgerError as exc:
+            self._complain("record", exc)
+
+    def quarantine(
+        self,
+        key: bytes,
+        raw: bytes,
+        envelope: Envelope,
+        verdict: Verdict,
+        subject: str,
+        *,
+        auth: dict[str, Any] | None = None,
+    ) -> QuarantineEntry:
+        """``store.put``, with the key committed between the message and its meta file."""
+        ledger = self.ledger
+
+        def note(entry_id: str) -> None:
+            if ledger is None:
+                return
+            try:
+                ledger.record(key, Outcome.QUARANTINED, entry_id)
+            except LedgerError as exc:
+                # The message is stored all the same; only its retry is not recognised.
+                self._complain("record", exc)
+
+        return self.store.put(raw, envelope, verdict, subject, auth=auth, before_commit=note)
+
+    def _complain(self, what: str, exc: LedgerError) -> None:
+        now = time.monotonic()
+        if now - self._complained >= _COMPLAIN_EVERY or not self._complained:
+            self._complained = now
+            log.error("ledger %s failed, going on without it (duplicates possible): %s", what, exc)

@@ -1,0 +1,366 @@
+"""What was already done with a message: a durable, short-lived ledger, for exactly once.
+
+SMTP leaves a window where a message is handled twice: the next hop answered 250 (or
+the quarantine fsync'd the message), and then our 250 never reached Postfix (a SIGKILL,
+a dropped connection, Postfix's own timeout). Postfix retries and the message is
+delivered or held a second time. The ledger closes that window: right after the next
+hop's 250, and before our 250 goes out, the message's key is committed here; a retry
+with the same key is answered 250 without relaying it again.
+
+The key (``message_key``) is a SHA-256 over the envelope (MAIL FROM and the set of
+recipients) and the message without its leading trace fields (see ``dedupe_body``).
+
+Storage: one SQLite database in WAL mode with ``synchronous=FULL`` (a committed record
+survives a power cut), shared by every ``serve`` worker; writers wait for each other
+through SQLite's busy timeout. Records older than the window are never matched and are
+deleted as new ones come. The ledger is an optimisation of the duplicate case only:
+when it cannot be read or written, the caller relays or stores as it would without it
+(a duplicate at worst), never loses a message.
+
+Whoever can write the ledger can make us answer 250 for mail we never delivered, so the
+file is made 0600 by us, never followed through a symlink, and refused when it (or its
+directory) is writable by group or others or belongs to another user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import hashlib
+import logging
+import os
+import re
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from milter.errors import ScamMilterError
+from milter.headers import header_block
+
+log = logging.getLogger("scam_milter.ledger")
+_T = TypeVar("_T")
+
+LEDGER_NAME = "ledger.sqlite3"
+# Postfix retries a deferred message after minimal_backoff_time (300 s) and backs off
+# to maximal_backoff_time (4000 s): a day covers every retry that matters, and bounds
+# how long two genuinely separate but identical messages could be taken for one.
+DEFAULT_WINDOW = 24 * 3600.0
+# Expired records are deleted at most this often per process (one indexed DELETE).
+_EXPIRE_EVERY = 60.0
+# Bumped when the key's input changes: old records then simply never match.
+_KEY_VERSION = b"scam-milter ledger key 1\0"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS handled (
+    key BLOB PRIMARY KEY,
+    outcome TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    time_us INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS handled_time ON handled (time_us);
+"""
+
+
+class LedgerError(ScamMilterError):
+    """The ledger cannot be read or written; the caller goes on without it."""
+
+
+class Outcome(enum.Enum):
+    RELAYED = "relayed"  # the next hop answered 2xx to the end of DATA
+    QUARANTINED = "quarantined"  # the quarantine holds it; ref is the entry id
+
+
+@dataclass(frozen=True)
+class LedgerRecord:
+    outcome: Outcome
+    ref: str  # RELAYED: the next hop's reply text; QUARANTINED: the quarantine id
+    time: float  # seconds since the epoch, when it was recorded
+
+
+@dataclass(frozen=True)
+class LedgerSettings:
+    # None: ledger.sqlite3 in the quarantine directory (already 0700 and ours).
+    path: Path | None = None
+    # Seconds a record is matched; 0 turns the ledger off.
+    window: float = DEFAULT_WINDOW
+
+    def __post_init__(self) -> None:
+        if self.window < 0:
+            raise ValueError("ledger window must not be negative")
+
+    @property
+    def enabled(self) -> bool:
+        return self.window > 0
+
+
+# --- the key ----------------------------------------------------------------------------
+
+_TRACE_FIELD = re.compile(rb"(?i)(?:received|return-path)[ \t]*:")
+_MESSAGE_ID = re.compile(rb"(?im)^message-id[ \t]*:[ \t]*\S")
+
+
+def dedupe_body(raw: bytes) -> memoryview:
+    """The part of ``raw`` the key covers: all of it, or without its leading trace fields.
+
+    In before-queue mode (smtpd_proxy_filter) Postfix's smtpd prepends its own Received
+    field, with a fresh queue id and time, on every attempt; a key over the exact bytes
+    would never match a retry there. So the Received and Return-Path fields at the top of
+    the header block (RFC 5321 4.4: what MTAs prepend in transit) are left out, and
+    everything from the first other field on is covered byte for byte.
+
+    The risk is a false match: two different messages taken for one, and the second
+    never delivered. Leaving the trace out, two messages differ only if their own
+    content does; so this is done only when the message has a Message-ID, which RFC 5322
+    3.6.4 makes unique per message: same Message-ID, same envelope, same header and body
+    is the same message sent again, within a window of a day. Without a Message-ID (a
+    script's identical alert, sent twice) the trace fields stay in the key: a retry
+    through before-queue Postfix may then be relayed twice, as before, but no message is
+    ever dropped for looking like another.
+    """
+    view = memoryview(raw)
+    if _MESSAGE_ID.search(header_block(raw)) is None:
+        return view
+    return view[_trace_end(raw) :]
+
+
+def _trace_end(raw: bytes) -> int:
+    """Where the leading run of trace fields ends (0 when the first field is another)."""
+    position = 0
+    length = len(raw)
+    while position < length and _TRACE_FIELD.match(raw, position):
+        # The field's first line, then its folded continuation lines.
+        while True:
+            end = raw.find(b"\n", position)
+            position = length if end == -1 else end + 1
+            if raw[position : position + 1] not in (b" ", b"\t"):
+                break
+    return position
+
+
+def message_key(mail_from: str | None, rcpt_to: Sequence[str], raw: bytes) -> bytes:
+    """The ledger key: SHA-256 over the envelope and ``dedupe_body(raw)``.
+
+    Recipients are a set (sorted): the same delivery whatever order they came in. Every
+    part is length-prefixed, so no two different envelopes hash the same input.
+    ``mail_from`` None (unknown) and "" (the null sender) differ.
+    """
+    digest = hashlib.sha256(_KEY_VERSION)
+
+    def part(data: bytes | memoryview) -> None:
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+
+    part(b"\x00" if mail_from is None else b"\x01" + _address_bytes(mail_from))
+    recipients = sorted(_address_bytes(r) for r in rcpt_to)
+    digest.update(len(recipients).to_bytes(8, "big"))
+    for recipient in recipients:
+        part(recipient)
+    # hashlib drops the GIL for large inputs: a big message hashed in a thread does not
+    # hold up the event loop.
+    part(dedupe_body(raw))
+    return digest.digest()
+
+
+def _address_bytes(address: str) -> bytes:
+    # Addresses may hold lone surrogates (undecodable bytes kept by the front).
+    return address.encode("utf-8", "surrogatepass")
+
+
+# --- the store --------------------------------------------------------------------------
+
+
+class Ledger:
+    """The ledger file, shared by processes; thread-safe (one connection behind a lock).
+
+    The connection is opened on first use, in the process using it: a SQLite connection
+    must not cross a fork, and ``serve`` forks its workers.
+    """
+
+    def __init__(self, path: Path, window: float = DEFAULT_WINDOW) -> None:
+        if window <= 0:
+            raise ValueError("ledger window must be positive")
+        self.path = Path(path)
+        self.window = window
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._pid = 0
+        self._next_expiry = 0.0
+        self._closed = False
+
+    def lookup(self, key: bytes, *, now: float | None = None) -> LedgerRecord | None:
+        """The record of ``key`` within the window, or None."""
+        now = time.time() if now is None else now
+        since = _micros(now - self.window)
+        with self._lock:
+            row = self._run(
+                lambda db: db.execute(
+                    "SELECT outcome, ref, time_us FROM handled WHERE key = ? AND time_us >= ?",
+                    (key, since),
+                ).fetchone()
+            )
+        if row is None:
+            return None
+        try:
+            outcome = Outcome(row[0])
+        except ValueError:
+            return None  # written by a newer version: not ours to interpret
+        return LedgerRecord(outcome, str(row[1]), row[2] / 1e6)
+
+    def record(self, key: bytes, outcome: Outcome, ref: str, *, now: float | None = None) -> None:
+        """Commit ``key`` durably (fsync'd when this returns); replaces an older record."""
+        now = time.time() if now is None else now
+
+        def write(db: sqlite3.Connection) -> None:
+            # One statement in autocommit: its own transaction, synced on commit.
+            db.execute(
+                "INSERT OR REPLACE INTO handled (key, outcome, ref, time_us) VALUES (?, ?, ?, ?)",
+                (key, outcome.value, ref, _micros(now)),
+            )
+            if now >= self._next_expiry:
+                self._next_expiry = now + _EXPIRE_EVERY
+                db.execute("DELETE FROM handled WHERE time_us < ?", (_micros(now - self.window),))
+
+        with self._lock:
+            self._run(write)
+
+    def forget(self, key: bytes) -> None:
+        """Remove ``key``'s record (e.g. it named a quarantine entry that is gone)."""
+        with self._lock:
+            self._run(lambda db: db.execute("DELETE FROM handled WHERE key = ?", (key,)))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._drop()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``work(db)`` with the lock held; any failure becomes LedgerError."""
+        if self._closed:
+            raise LedgerError(f"ledger {self.path} is closed.")
+        try:
+            return work(self._connection())
+        except sqlite3.Error as exc:
+            # The next call reconnects: a damaged file is then moved aside (_open).
+            self._drop()
+            raise LedgerError(f"ledger {self.path}: {exc}.") from exc
+        except OSError as exc:
+            self._drop()
+            raise LedgerError(f"ledger {self.path}: {exc.strerror or exc}.") from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is not None and self._pid == os.getpid():
+            return self._db
+        if self._db is not None:
+            # Inherited across a fork: never touched (closing it could release the
+            # parent's locks); this process opens its own.
+            self._db = None
+        self._db = self._open()
+        self._pid = os.getpid()
+        return self._db
+
+    def _drop(self) -> None:
+        db, self._db = self._db, None
+        if db is not None and self._pid == os.getpid():
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+
+    def _open(self) -> sqlite3.Connection:
+        _check_private_file(self.path)
+        db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        try:
+            try:
+                _set_wal(db)
+                # FULL: a record is on disk when record() returns, as the 250 that follows
+                # it promises.
+                db.execute("PRAGMA synchronous=FULL")
+                db.executescript(_SCHEMA)
+                db.execute("SELECT count(*) FROM handled WHERE time_us < 0").fetchone()
+            except sqlite3.DatabaseError as exc:
+                if not _is_damaged(exc):
+                    raise
+                db.close()
+                # Short-lived data: a damaged ledger is set aside and a new one started;
+                # what it knew only costs possible duplicates for a day.
+                log.error("ledger %s is damaged (%s); starting a new one", self.path, exc)
+                self._set_aside()
+                _check_private_file(self.path)
+                db = sqlite3.connect(
+                    self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+                )
+                _set_wal(db)
+                db.execute("PRAGMA synchronous=FULL")
+                db.executescript(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _set_aside(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(source, Path(f"{self.path}.damaged{suffix}"))
+
+
+def _check_private_file(path: Path) -> None:
+    """Make ``path`` 0600 if missing; refuse one that others could have written."""
+    parent = path.parent
+    st = os.stat(parent)
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise LedgerError(
+            f"ledger directory {parent} is writable by group or others "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}); make it 0700."
+        )
+    # Made here, 0600, so SQLite never creates it with the umask's mode; its -wal and
+    # -shm files take the database file's mode. O_NOFOLLOW: a planted symlink is refused.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise LedgerError(f"ledger {path} is not a regular file.")
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or st.st_uid != os.geteuid():
+        raise LedgerError(
+            f"ledger {path} must belong to this user and be writable by nobody else "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}, owner {st.st_uid})."
+        )
+
+
+def _set_wal(db: sqlite3.Connection) -> None:
+    """WAL, waiting while another worker switches too: that takes an exclusive lock that
+    SQLite's busy timeout does not wait for."""
+    deadline = time.monotonic() + 10.0
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+# SQLite result codes (sqlite3.h) that mean the file is not a usable database.
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+
+
+def _is_damaged(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
+def _micros(seconds: float) -> int:
+    return int(seconds * 1_000_000)
