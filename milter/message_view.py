@@ -16,7 +16,6 @@ body text of an empty-headed one.
 from __future__ import annotations
 
 import binascii
-import codecs
 import re
 import time
 from collections.abc import Callable
@@ -30,6 +29,15 @@ from typing import Final
 
 from milter.envelope import Envelope
 from milter.html_text import HtmlText, find_urls, html_to_text
+from milter.mime_decode import (
+    LINE_BREAK,
+    decode_bytes,
+    decode_encoded_words,
+    decode_header_value,
+    encoded_word_bytes,
+    fix_8bit,
+    guess_decode,
+)
 from milter.pdf_text import pdf_text
 
 
@@ -177,147 +185,6 @@ class MessageView:
         return tuple(value for key, value in self.headers if key == wanted)
 
 
-# --- decoding ---------------------------------------------------------------------------
-
-# Charset names seen in real mail that Python does not know by that name.
-_CHARSET_ALIASES: Final = {
-    "iso-8859-8-i": "iso-8859-8",
-    "iso-8859-8-e": "iso-8859-8",
-    "x-sjis": "shift_jis",
-    "x-gbk": "gbk",
-    "x-euc-jp": "euc_jp",
-    "x-euc": "euc_jp",
-    "utf8mb4": "utf-8",
-    "unicode-1-1-utf-8": "utf-8",
-    "x-unicode-2-0-utf-8": "utf-8",
-    "x-mac-roman": "mac_roman",
-    "ansi_x3.4-1968": "ascii",
-    "us": "ascii",
-    "cp-850": "cp850",
-    "windows-874": "cp874",
-}
-# Codecs that are text encodings to Python but not charsets of mail; decoding a body
-# with them would turn backslashes or "xn--" into something else.
-_NOT_CHARSETS: Final = frozenset(
-    ("unicode_escape", "raw_unicode_escape", "idna", "punycode", "undefined")
-)
-_ASCII_NAMES: Final = frozenset(("", "us-ascii", "ascii", "us_ascii", "646"))
-
-
-def _guess_decode(data: bytes) -> str:
-    """Bytes of unknown charset: UTF-8 if they are valid UTF-8, else Windows-1252."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        # Windows-1252 rather than Latin-1: it is what "8-bit, unlabelled" usually is,
-        # and it maps 0x80-0x9f to the curly quotes and euro sign they stood for.
-        return data.decode("cp1252", errors="replace")
-
-
-def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
-    """Decode ``data`` in ``charset``; also say whether the charset was unknown."""
-    name = (charset or "").strip().strip("\"'").lower()
-    if name in _ASCII_NAMES:
-        if data.isascii():
-            return data.decode("ascii"), False
-        return _guess_decode(data), False
-    name = _CHARSET_ALIASES.get(name, name)
-    try:
-        info = codecs.lookup(name)
-        if info.name in _NOT_CHARSETS or not getattr(info, "_is_text_encoding", True):
-            raise LookupError(name)
-        return data.decode(info.name, errors="replace"), False
-    except (LookupError, UnicodeError, ValueError, TypeError):
-        return _guess_decode(data), True
-
-
-def _fix_8bit(value: str) -> str:
-    """Undo the parser's surrogate escapes of raw 8-bit header bytes."""
-    if value.isascii():
-        return value
-    try:
-        data = value.encode("utf-8", "surrogateescape")
-    except UnicodeError:
-        return value.encode("utf-8", "replace").decode("utf-8", "replace")
-    return _guess_decode(data)
-
-
-# RFC 2047 encoded words, leniently: spaces inside are tolerated (broken mailers put
-# them there), the charset may carry an RFC 2231 language ("utf-8*en").
-_ENCODED_WORD: Final = re.compile(r"=\?([^?\s]{1,80})\?([bBqQ])\?([^?]*?)\?=")
-_NOT_BASE64: Final = re.compile(r"[^A-Za-z0-9+/]")
-
-
-def _encoded_word_bytes(encoding: str, text: str) -> bytes:
-    data = text.encode("utf-8", "surrogateescape")
-    if encoding in "bB":
-        clean = _NOT_BASE64.sub("", text)
-        if len(clean) % 4 == 1:
-            clean = clean[:-1]  # a lone trailing sextet carries no whole byte
-        clean += "=" * (-len(clean) % 4)
-        try:
-            return binascii.a2b_base64(clean)
-        except (binascii.Error, ValueError):
-            return b""
-    try:
-        return binascii.a2b_qp(data, header=True)
-    except (binascii.Error, ValueError):
-        return data
-
-
-def decode_encoded_words(value: str) -> str:
-    """Decode the RFC 2047 encoded words in ``value`` (leniently; never raises).
-
-    Whitespace between adjacent encoded words is dropped (RFC 2047 section 6.2), and
-    adjacent words in one charset are decoded together, so a character split across
-    two words (as some mailers do) comes out whole.
-    """
-    pieces: list[tuple[str | None, str | bytes]] = []  # (charset, bytes) or (None, text)
-    position = 0
-    for match in _ENCODED_WORD.finditer(value):
-        gap = value[position : match.start()]
-        if gap and not (gap.isspace() and pieces and pieces[-1][0] is not None):
-            pieces.append((None, gap))
-        charset = match.group(1).split("*", 1)[0]
-        data = _encoded_word_bytes(match.group(2), match.group(3))
-        if pieces and pieces[-1][0] is not None and pieces[-1][0].lower() == charset.lower():
-            previous = pieces[-1][1]
-            assert isinstance(previous, bytes)
-            pieces[-1] = (charset, previous + data)
-        else:
-            pieces.append((charset, data))
-        position = match.end()
-    if not pieces:
-        return value
-    tail = value[position:]
-    out: list[str] = []
-    for charset, content in pieces:
-        if charset is None:
-            assert isinstance(content, str)
-            out.append(content)
-        else:
-            assert isinstance(content, bytes)
-            out.append(_decode_bytes(content, charset)[0])
-    out.append(tail)
-    return "".join(out)
-
-
-_LINE_BREAK: Final = re.compile(r"\r?\n(?=[ \t])|\r\n|[\r\n]")
-
-
-def decode_header_value(raw: str) -> str:
-    """A raw header value as text: 8-bit fixed, unfolded, encoded words decoded."""
-    value = _fix_8bit(raw)
-    if "\n" in value or "\r" in value:
-        # Unfold: a CRLF or LF goes, a lone CR is a space. The same as substituting
-        # _LINE_BREAK with "" for matches that end in LF and " " for the others, without
-        # a Python call per line break.
-        value = value.replace("\r\n", "").replace("\n", "").replace("\r", " ")
-    if "=?" in value:
-        value = decode_encoded_words(value)
-    return value.strip()
-
-
 # --- the builder ------------------------------------------------------------------------
 
 _PDF_MAGIC: Final = b"%PDF-"
@@ -372,7 +239,7 @@ class _Builder:
         self._walk(message, 0)
         if not (self.headers or self.text_parts or self.html_parts or self.attachments):
             # Nothing looked like a message: keep every byte as body text.
-            text = _guess_decode(raw[: self.limits.max_text_chars * 4])
+            text = guess_decode(raw[: self.limits.max_text_chars * 4])
             if text.strip():
                 self.defect("no headers and no body found; whole input read as text")
                 self._add_text(text[: self.limits.max_text_chars])
@@ -384,7 +251,7 @@ class _Builder:
         except Exception as exc:
             self.defect(f"headers could not be parsed ({type(exc).__name__})")
         head, separator, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
-        text = _guess_decode((body if separator else head)[: self.limits.max_text_chars * 4])
+        text = guess_decode((body if separator else head)[: self.limits.max_text_chars * 4])
         self._add_text(text[: self.limits.max_text_chars])
 
     # -- headers --
@@ -395,7 +262,7 @@ class _Builder:
             if count >= MAX_HEADERS:
                 self.defect(f"more than {MAX_HEADERS} headers; the rest ignored")
                 break
-            key = _fix_8bit(str(name)).strip().lower()
+            key = fix_8bit(str(name)).strip().lower()
             try:
                 value = decode_header_value(str(raw_value))
             except Exception as exc:
@@ -419,13 +286,13 @@ class _Builder:
         The old parser (``getaddresses``) comes first: it is forgiving and several
         times faster than the modern one, which is the fallback when it finds nothing.
         """
-        text = _fix_8bit(raw)
+        text = fix_8bit(raw)
         if "@" not in text:
             # No address at all ("From: Police Federale", "undisclosed-recipients:;"):
             # what there is, is a name.
             name = decoded.strip().strip("<>").strip()
             return [(name, "")] if name else []
-        single = _SINGLE_ANGLE.match(_LINE_BREAK.sub(" ", text))
+        single = _SINGLE_ANGLE.match(LINE_BREAK.sub(" ", text))
         if single:
             # One <addr-spec>: that is the address, whatever precedes it is the name,
             # even when it looks like an address ("police@justice.be <x@example.com>",
@@ -562,7 +429,7 @@ class _Builder:
         if len(data) > limit * 4:
             data = data[: limit * 4]
         charset = _charset(part)
-        text, unknown = _decode_bytes(data, charset)
+        text, unknown = decode_bytes(data, charset)
         if unknown:
             self.defect(f"unknown charset {charset!r}")
         if len(text) > limit:
@@ -618,7 +485,7 @@ def _clean_address(address: str) -> str:
 def _raw_header(part: Message, name: str) -> str:
     for key, value in part.raw_items():
         if key.lower() == name:
-            return _fix_8bit(str(value))
+            return fix_8bit(str(value))
     return ""
 
 
@@ -666,7 +533,7 @@ def _filename(part: Message) -> str:
             if match:
                 name = match.group(1).strip('"')
                 break
-    name = _fix_8bit(str(name))
+    name = fix_8bit(str(name))
     if "=?" in name:
         name = decode_encoded_words(name)
     return name.strip()
@@ -685,7 +552,7 @@ def _encoded_message_bytes(inner: Message, encoding: str) -> bytes:
     text = (head + ("\n" if head else "") + body) if isinstance(body, str) else head
     data = text.encode("utf-8", "surrogateescape")
     if encoding == "base64":
-        return _encoded_word_bytes("b", text)
+        return encoded_word_bytes("b", text)
     try:
         return binascii.a2b_qp(data)
     except (binascii.Error, ValueError):
