@@ -144,6 +144,12 @@ class FrontSettings:
     command_timeout: float = 300.0  # idle time between commands (RFC 5321 4.5.3.2)
     data_timeout: float = 600.0  # for receiving the whole DATA
     max_connections: int = 100
+    # Memory: a message costs its worker several times its size while it is read,
+    # scanned and relayed (bench/memory_peak.py: about 9x for 50 MB). Past this size a
+    # message needs one of ``big_messages_at_once`` slots to go on; the others wait with
+    # their bytes so far, and TCP slows their clients meanwhile. Small mail never waits.
+    big_message_size: int = 10 * 1024 * 1024
+    big_messages_at_once: int = 1
 
     def __post_init__(self) -> None:
         if not self.hostname or any(c.isspace() for c in self.hostname):
@@ -154,6 +160,8 @@ class FrontSettings:
             raise ConfigError("The SMTP command and DATA timeouts must be positive.")
         if self.max_connections < 1:
             raise ConfigError("The SMTP connection limit must be at least 1.")
+        if self.big_message_size < 1 or self.big_messages_at_once < 1:
+            raise ConfigError("The big message size and slots must be at least 1.")
 
 
 class FrontServer:
@@ -176,6 +184,7 @@ class FrontServer:
         # connects from a few addresses; parsing and testing each one per connection
         # was a measurable part of a short session.
         self._peers: dict[str, tuple[str, bool]] = {}
+        self.big_slots = asyncio.Semaphore(settings.big_messages_at_once)
 
     def peer(self, host: str) -> tuple[str, bool] | None:
         """The client address ``host`` (a socket's peer) as we report it, and whether
@@ -338,6 +347,7 @@ class _FrontSMTP(SMTP):
         self._peer_addr: str | None = None
         self._peer_port: int | None = None
         self._in_data = False
+        self._big_slot = False  # holds one of the front's big_slots
         self._client_ended = False
         self._registered = False
         self._pending: set[asyncio.Task[None]] = set()
@@ -716,17 +726,24 @@ class _FrontSMTP(SMTP):
         self._reset_timeout(self._front.settings.data_timeout)
         # Left set if the read fails, so handle_exception knows the stream is mid-message.
         self._in_data = True
-        raw = await self._receive_data()
-        self._in_data = False
-        if raw is None:
-            # RFC 5321 4.2.5: the reply comes after the whole message was read.
-            await self._abort_transaction()
-            self._xforward = None
-            self._reset_timeout()
-            await self._send(TOO_BIG)
-            await self._after_transaction()
-            return
-        reply = await self._call("data", tx, raw)
+        self._big_slot = False
+        try:
+            raw = await self._receive_data()
+            self._in_data = False
+            if raw is None:
+                # RFC 5321 4.2.5: the reply comes after the whole message was read.
+                await self._abort_transaction()
+                self._xforward = None
+                self._reset_timeout()
+                await self._send(TOO_BIG)
+                await self._after_transaction()
+                return
+            reply = await self._call("data", tx, raw)
+            del raw  # the slot below bounds memory: nothing of the message outlives it
+        finally:
+            if self._big_slot:
+                self._big_slot = False
+                self._front.big_slots.release()
         # data() returned: the transaction is over and needs no abort. (Cancelled
         # instead, it stays in self._tx and _client_done aborts it.)
         self._tx = None
@@ -772,6 +789,11 @@ class _FrontSMTP(SMTP):
             except asyncio.IncompleteReadError as exc:
                 raise ConnectionResetError("connection closed during DATA") from exc
             size += len(piece)
+            if not self._big_slot and size > self._front.settings.big_message_size:
+                # Wait here, before reading on: the client's bytes stay in the kernel
+                # (TCP flow control) and the DATA timeout keeps running.
+                await self._front.big_slots.acquire()
+                self._big_slot = True
             if last:
                 if not too_big and size <= limit:
                     chunks.append(piece)

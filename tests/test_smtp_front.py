@@ -975,3 +975,37 @@ def test_replies_never_echo_client_bytes_and_help_lists_what_is_offered() -> Non
         assert (await transaction(client))[0] == 250
 
     run(test)
+
+
+def test_big_messages_wait_for_a_slot_and_small_ones_never_do() -> None:
+    """Memory is bounded by how many big messages are worked on at once: past
+    ``big_message_size`` a message waits for a slot, and gets it when the one before
+    is answered; mail under the size passes meanwhile."""
+    settings = replace(SETTINGS, big_message_size=2000, big_messages_at_once=1)
+    big = b"Subject: big\r\n\r\n" + (b"y" * 78 + b"\r\n") * 60
+    small = b"Subject: small\r\n\r\nhello\r\n"
+
+    async def test(front: FrontServer, handler: Recorder) -> None:
+        gate = handler.data_gate = asyncio.Event()  # every data() waits until it is set
+        clients = [await Client.connect(front.port) for _ in range(3)]
+        for client in clients:
+            await client.hello()
+            assert (await client.cmd("MAIL FROM:<a@example.com>"))[0] == 250
+            assert (await client.cmd("RCPT TO:<b@example.com>"))[0] == 250
+            assert (await client.cmd("DATA"))[0] == 354
+        first, second, third = clients
+        first.send(big + b".\r\n")
+        await handler.wait_for("data")
+        second.send(big + b".\r\n")
+        await asyncio.sleep(0.3)  # time enough to reach data(), were it not waiting
+        assert handler.names().count("data") == 1
+        third.send(small + b".\r\n")
+        await handler.wait_for("data", 2)
+        assert handler.last("data").args[0] == small
+        gate.set()
+        for client in clients:
+            assert (await client.reply())[0] == 250
+        assert [c.args[0] for c in handler.calls if c.name == "data"] == [big, small, big]
+        assert not front.big_slots.locked()
+
+    run(test, settings)
