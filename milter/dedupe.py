@@ -49,13 +49,16 @@ class Dedupe:
         self.store = store
         self._complained = 0.0
 
-    @staticmethod
-    def key(envelope: Envelope, raw: bytes) -> bytes:
+    def key(self, envelope: Envelope, raw: bytes) -> bytes | None:
+        """The message's ledger key; None: not deduplicated (no ledger, or see
+        ``ledger.dedupe_body``). The other methods do nothing for a None key."""
+        if self.ledger is None:
+            return None
         return message_key(envelope.mail_from, envelope.rcpt_to, raw)
 
-    def seen(self, key: bytes) -> Seen | None:
+    def seen(self, key: bytes | None) -> Seen | None:
         """What to answer a retry of a message already relayed or held; None: new."""
-        if self.ledger is None:
+        if self.ledger is None or key is None:
             return None
         try:
             record = self.ledger.lookup(key)
@@ -74,9 +77,9 @@ class Dedupe:
             return None
         return Seen(Reply(QUARANTINED.code, f"{QUARANTINED.text} as {record.ref}"), record.outcome)
 
-    def relayed(self, key: bytes, reply: Reply) -> None:
+    def relayed(self, key: bytes | None, reply: Reply) -> None:
         """The next hop accepted the message (``reply``): commit the key."""
-        if self.ledger is None:
+        if self.ledger is None or key is None:
             return
         # The next hop's own words, for the answer to a retry ("queued as ...").
         first = reply.text.split("\n", 1)[0]
@@ -88,7 +91,7 @@ class Dedupe:
 
     def quarantine(
         self,
-        key: bytes,
+        key: bytes | None,
         raw: bytes,
         envelope: Envelope,
         verdict: Verdict,
@@ -100,7 +103,7 @@ class Dedupe:
         ledger = self.ledger
 
         def note(entry_id: str) -> None:
-            if ledger is None:
+            if ledger is None or key is None:
                 return
             try:
                 ledger.record(key, Outcome.QUARANTINED, entry_id)

@@ -8,7 +8,8 @@ hop's 250, and before our 250 goes out, the message's key is committed here; a r
 with the same key is answered 250 without relaying it again.
 
 The key (``message_key``) is a SHA-256 over the envelope (MAIL FROM and the set of
-recipients) and the message without its leading trace fields (see ``dedupe_body``).
+recipients) and the message, without its leading trace fields when it has a Message-ID;
+a message that does not start with a trace field gets no key (see ``dedupe_body``).
 
 Storage: one SQLite database in WAL mode with ``synchronous=FULL`` (a committed record
 survives a power cut), shared by every ``serve`` worker; writers wait for each other
@@ -104,24 +105,34 @@ _TRACE_FIELD = re.compile(rb"(?i)(?:received|return-path)[ \t]*:")
 _MESSAGE_ID = re.compile(rb"(?im)^message-id[ \t]*:[ \t]*\S")
 
 
-def dedupe_body(raw: bytes) -> memoryview:
-    """The part of ``raw`` the key covers: all of it, or without its leading trace fields.
+def dedupe_body(raw: bytes) -> memoryview | None:
+    """The part of ``raw`` the key covers; None when the message is not to be deduplicated.
 
-    In before-queue mode (smtpd_proxy_filter) Postfix's smtpd prepends its own Received
-    field, with a fresh queue id and time, on every attempt; a key over the exact bytes
-    would never match a retry there. So the Received and Return-Path fields at the top of
-    the header block (RFC 5321 4.4: what MTAs prepend in transit) are left out, and
-    everything from the first other field on is covered byte for byte.
+    Only a message whose header block starts with a trace field (Received, Return-Path)
+    is: Postfix prepends its own Received to everything it hands us, in both modes
+    (smtpd, and pickup for local mail), and that field is what tells two submissions of
+    identical bytes apart (its queue id). Without it (a test client, a benchmark's
+    smtp-source, something that bypassed Postfix) nothing says that identical bytes are
+    one message, so each is relayed.
+
+    In before-queue mode (smtpd_proxy_filter) the smtpd's Received is new on every
+    attempt (fresh queue id and time), so a key over the exact bytes would never match
+    a retry. So when the message has a Message-ID, the leading Received and Return-Path
+    fields (RFC 5321 4.4: what MTAs prepend in transit) are left out, and everything
+    from the first other field on is covered byte for byte.
 
     The risk is a false match: two different messages taken for one, and the second
-    never delivered. Leaving the trace out, two messages differ only if their own
-    content does; so this is done only when the message has a Message-ID, which RFC 5322
-    3.6.4 makes unique per message: same Message-ID, same envelope, same header and body
-    is the same message sent again, within a window of a day. Without a Message-ID (a
-    script's identical alert, sent twice) the trace fields stay in the key: a retry
-    through before-queue Postfix may then be relayed twice, as before, but no message is
-    ever dropped for looking like another.
+    never delivered. Without the trace, two messages with the same envelope differ only
+    if their own header and body do; RFC 5322 3.6.4 makes the Message-ID unique per
+    message, so same Message-ID, same envelope, same header and body is the same
+    message sent again (a sender's retry after a lost reply, which is a duplicate too),
+    and the match is only made within the ledger's window (a day). Without a Message-ID
+    (a script's identical alert, sent twice) the trace fields stay in the key: an
+    after-queue retry (the same queue file, byte for byte) still matches; a before-queue
+    one is relayed twice, as before; no message is dropped for looking like another.
     """
+    if _TRACE_FIELD.match(raw) is None:
+        return None
     view = memoryview(raw)
     if _MESSAGE_ID.search(header_block(raw)) is None:
         return view
@@ -142,13 +153,17 @@ def _trace_end(raw: bytes) -> int:
     return position
 
 
-def message_key(mail_from: str | None, rcpt_to: Sequence[str], raw: bytes) -> bytes:
-    """The ledger key: SHA-256 over the envelope and ``dedupe_body(raw)``.
+def message_key(mail_from: str | None, rcpt_to: Sequence[str], raw: bytes) -> bytes | None:
+    """The ledger key: SHA-256 over the envelope and ``dedupe_body(raw)``; None when the
+    message is not to be deduplicated (see ``dedupe_body``).
 
     Recipients are a set (sorted): the same delivery whatever order they came in. Every
     part is length-prefixed, so no two different envelopes hash the same input.
     ``mail_from`` None (unknown) and "" (the null sender) differ.
     """
+    body = dedupe_body(raw)
+    if body is None:
+        return None
     digest = hashlib.sha256(_KEY_VERSION)
 
     def part(data: bytes | memoryview) -> None:
@@ -162,7 +177,7 @@ def message_key(mail_from: str | None, rcpt_to: Sequence[str], raw: bytes) -> by
         part(recipient)
     # hashlib drops the GIL for large inputs: a big message hashed in a thread does not
     # hold up the event loop.
-    part(dedupe_body(raw))
+    part(body)
     return digest.digest()
 
 

@@ -32,10 +32,14 @@ RECEIVED_1 = (
     b"\tfor <b@example.net>; Mon, 3 Jun 2024 10:00:00 +0200 (CEST)\r\n"
 )
 RECEIVED_2 = RECEIVED_1.replace(b"4QAAA1", b"4QBBB2").replace(b"10:00:00", b"10:05:00")
+# What Postfix hands us: its Received first.
+MESSAGE = RECEIVED_1 + BODY
 
 
-def key(raw: bytes = BODY, sender: str | None = "a@example.org", *rcpts: str) -> bytes:
-    return message_key(sender, rcpts or ("b@example.net",), raw)
+def key(raw: bytes = MESSAGE, sender: str | None = "a@example.org", *rcpts: str) -> bytes:
+    found = message_key(sender, rcpts or ("b@example.net",), raw)
+    assert found is not None
+    return found
 
 
 # The key -------------------------------------------------------------------------------
@@ -48,37 +52,44 @@ def test_same_message_same_key() -> None:
 
 def test_envelope_and_body_each_count() -> None:
     base = key()
-    assert key(BODY, "other@example.org") != base
-    assert key(BODY, "a@example.org", "c@example.net") != base
-    assert key(BODY, "a@example.org", "b@example.net", "c@example.net") != base
-    assert key(BODY.replace(b"Hello.", b"Hello!")) != base
-    assert key(BODY.replace(b"Subject: hi", b"Subject: ho")) != base
+    assert key(MESSAGE, "other@example.org") != base
+    assert key(MESSAGE, "a@example.org", "c@example.net") != base
+    assert key(MESSAGE, "a@example.org", "b@example.net", "c@example.net") != base
+    assert key(MESSAGE.replace(b"Hello.", b"Hello!")) != base
+    assert key(MESSAGE.replace(b"Subject: hi", b"Subject: ho")) != base
 
 
 def test_null_sender_and_unknown_sender_differ() -> None:
-    assert key(BODY, "") != key(BODY, None)
+    assert key(MESSAGE, "") != key(MESSAGE, None)
 
 
 def test_recipient_order_does_not_count() -> None:
-    assert key(BODY, "a@x", "b@y", "c@z") == key(BODY, "a@x", "c@z", "b@y")
+    assert key(MESSAGE, "a@x", "b@y", "c@z") == key(MESSAGE, "a@x", "c@z", "b@y")
 
 
 def test_parts_cannot_run_into_each_other() -> None:
     # Without length prefixes, these would hash the same bytes.
-    assert message_key("ab", ("c",), b"x") != message_key("a", ("bc",), b"x")
-    assert message_key("a", ("b",), b"cx") != message_key("a", ("bc",), b"x")
+    assert key(b"Received: r\r\n", "ab", "c") != key(b"Received: r\r\n", "a", "bc")
+    assert key(b"Received: r\r\ncx", "a", "b") != key(b"Received: r\r\nx", "a", "bc")
 
 
 def test_addresses_with_lone_surrogates_hash() -> None:
-    assert key(BODY, "a\udcff@example.org") != key()
+    assert key(MESSAGE, "a\udcff@example.org") != key()
 
 
 def test_leading_trace_fields_are_left_out_of_a_message_with_message_id() -> None:
     # Before-queue Postfix prepends a fresh Received to every attempt.
     first = RECEIVED_1 + b"Return-Path: <a@example.org>\r\n" + BODY
     retry = RECEIVED_2 + b"Return-Path: <a@example.org>\r\n" + BODY
-    assert key(first) == key(retry) == key(BODY)
+    assert key(first) == key(retry) == key(MESSAGE)
     assert bytes(dedupe_body(first)) == BODY
+
+
+def test_no_key_without_a_leading_trace_field() -> None:
+    # Not handed over by Postfix: nothing tells two identical submissions apart.
+    assert message_key("a@example.org", ("b@example.net",), BODY) is None
+    assert message_key("a@example.org", ("b@example.net",), b"X-A: 1\r\n" + MESSAGE) is None
+    assert message_key("a@example.org", ("b@example.net",), b"") is None
 
 
 def test_trace_fields_count_without_message_id() -> None:
@@ -98,7 +109,7 @@ def test_only_the_leading_trace_fields_are_left_out() -> None:
     inner = b"X-Mailer: m\r\n" + RECEIVED_1
     other = inner.replace(b"AAA1", b"CCC3")
     assert key(RECEIVED_1 + inner + BODY) != key(RECEIVED_2 + other + BODY)
-    assert key(RECEIVED_1 + BODY) != key(RECEIVED_2 + BODY.replace(b"<1@", b"<2@"))
+    assert key(MESSAGE) != key(RECEIVED_2 + BODY.replace(b"<1@", b"<2@"))
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,11 @@ from milter.quarantine import QuarantineStore
 from milter.replies import Reply
 from milter.verdict import Action, RuleHit, Verdict
 
-RAW = b"From: a@example.org\r\nMessage-ID: <1@example.org>\r\nSubject: pay\r\n\r\nbitcoin\r\n"
+RAW = (
+    b"Received: from mx.example.org by mail.example.net (Postfix) id 4QAAA1; "
+    b"Mon, 3 Jun 2024 10:00:00 +0200\r\n"
+    b"From: a@example.org\r\nMessage-ID: <1@example.org>\r\nSubject: pay\r\n\r\nbitcoin\r\n"
+)
 ENVELOPE = Envelope(
     mail_from="a@example.org",
     rcpt_to=("victim@example.net",),
@@ -178,3 +182,15 @@ def test_quarantine_failure_after_the_key_still_raises(
     assert dedupe.ledger is not None and dedupe.ledger.lookup(key) is not None
     assert dedupe.seen(key) is None
     assert entries(store) == 0
+
+
+def test_message_without_trace_is_stored_each_time(dedupe: Dedupe, store: QuarantineStore) -> None:
+    # Not from Postfix (no Received first): identical bytes may be two messages.
+    raw = RAW.split(b"\r\n", 1)[1]
+    assert raw.startswith(b"From:")
+    key = dedupe.key(ENVELOPE, raw)
+    assert key is None
+    for _ in range(2):
+        assert dedupe.seen(key) is None
+        dedupe.quarantine(key, raw, ENVELOPE, VERDICT, "pay")
+    assert entries(store) == 2
