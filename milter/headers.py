@@ -93,18 +93,21 @@ def header_size(raw: bytes, max_bytes: int, max_lines: int) -> HeaderSize:
 
 
 def first_field(raw: bytes, name: str, max_bytes: int, max_lines: int) -> bytes | None:
-    """The first field named ``name`` (case-insensitive), looked for only within the
-    first ``max_bytes`` bytes and ``max_lines`` lines of the header block, so the work is
-    bounded however big the block is; None when there is none there."""
-    wanted = name.lower()
+    """The first field named ``name`` (case-insensitive) that starts within the first
+    ``max_bytes`` bytes and ``max_lines`` lines of the header block, cut at byte
+    ``max_bytes`` if it runs on past it; None when there is none there. The work is bounded by the
+    limits, however big the block is."""
+    wanted = name.lower().encode("ascii")
     position = lines = 0
-    while (end := _field_end(raw, position, first=position == 0, endpos=max_bytes + 2)) > position:
+    while (
+        position < max_bytes
+        and lines < max_lines
+        and (end := _field_end(raw, position, first=position == 0, endpos=max_bytes + 2)) > position
+    ):
+        match = _FIELD_NAME.match(raw, position)
+        if match is not None and match.group(1).lower() == wanted:
+            return raw[position : min(end, max_bytes)]
         lines += raw.count(b"\n", position, end)
-        if end > max_bytes or lines > max_lines:
-            return None
-        field = raw[position:end]
-        if field_name(field) == wanted:
-            return field
         position = end
     return None
 

@@ -193,8 +193,11 @@ def test_first_field_looks_only_within_the_limits() -> None:
     assert first_field(raw, "Subject", 1000, 100) == b"Subject: hi\r\n  there\r\n"
     assert first_field(raw, "to", 1000, 100) is None
     assert first_field(b"From: a\r\n\r\nSubject: body\r\n", "subject", 1000, 100) is None
-    assert first_field(raw, "subject", 20, 100) is None  # ends past byte 20
-    assert first_field(raw, "subject", 1000, 2) is None  # ends on line 3
+    assert first_field(raw, "subject", 9, 100) is None  # starts at byte 9
+    assert first_field(raw, "subject", 12, 100) == b"Sub"  # cut at byte 12
+    assert first_field(raw, "subject", 22, 100) == b"Subject: hi\r\n"
+    assert first_field(raw, "subject", 1000, 1) is None  # starts on line 2
+    assert first_field(raw, "subject", 1000, 2) == b"Subject: hi\r\n  there\r\n"
 
 
 def test_remove_fields_by_prefix_whatever_the_case() -> None:
