@@ -57,9 +57,34 @@ class HeaderNames:
     verdict: str = "X-Scam-Verdict"
     score: str = "X-Scam-Score"
     rules: str = "X-Scam-Rules"
+    # Every field whose name starts with this (case-insensitively) is ours alone and is
+    # removed from mail arriving from outside, whatever its name: a forged
+    # X-Scam-Released or X-Scam-Whatever could steer a filter further on as well as the
+    # three names above.
+    prefix: str = "X-Scam-"
 
     def all(self) -> tuple[str, ...]:
         return (self.verdict, self.score, self.rules)
+
+
+@dataclass(frozen=True)
+class MessageLimits:
+    """Bounds on the work one message may cost the proxy (the ``limits`` section)."""
+
+    # Real header blocks are a few KB; a long one (a mailing list's ARC sets, 50
+    # Received fields, which is Postfix's hopcount_limit) stays under 50 KB and 1,000
+    # lines. 1 MB is ten of the biggest single field Postfix keeps (header_size_limit,
+    # 102400 bytes) and 10,000 lines two hundred times hopcount_limit: no mail reaches
+    # them, and within them every header operation takes milliseconds. Past them the
+    # header is the attack (a Subject folded over millions of lines), so the message is
+    # held (after the queue) or refused with 552 5.3.4 (before it), never parsed.
+    max_header_bytes: int = 1024 * 1024
+    max_header_lines: int = 10_000
+    # Wall-clock bound on authenticating and scanning one message; past it the message
+    # is answered 451 and Postfix retries. Above the scan's own max_seconds (20) plus
+    # auth.timeout (5), and below Postfix's smtpd_proxy_timeout (100 s, before the
+    # queue), so Postfix hears our 451 rather than timing out itself.
+    message_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +151,7 @@ class Config:
     hostname: str = "scam-milter"
     headers: HeaderNames = field(default_factory=HeaderNames)
     subject_prefix: str = ""
+    message_limits: MessageLimits = field(default_factory=MessageLimits)
     smtp: SmtpLimits = field(default_factory=SmtpLimits)
     relay: RelayLimits = field(default_factory=RelayLimits)
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -163,7 +189,8 @@ _AUTH_KEYS = (
     "on_dns_failure",
     "trusted_mtas",
 )
-_LIMIT_KEYS = (*(f.name for f in fields(ViewLimits)), "regex_timeout")
+_MESSAGE_LIMIT_KEYS = tuple(f.name for f in fields(MessageLimits))
+_LIMIT_KEYS = (*(f.name for f in fields(ViewLimits)), "regex_timeout", *_MESSAGE_LIMIT_KEYS)
 
 
 def load_config(path: Path | None) -> Config:
@@ -219,6 +246,7 @@ def config_from_mapping(data: Mapping[str, Any], name: str, base: Path) -> Confi
         k: _number(v, f"{name}: limits.{k}", positive=True) for k, v in limits_data.items()
     }
     regex_timeout = float(limit_values.pop("regex_timeout", ScanSettings().regex_timeout))
+    message_limits = _message_limits(limit_values, name)
     defaults = ViewLimits()
     view_values = {k: type(getattr(defaults, k))(v) for k, v in limit_values.items()}
     config = Config(
@@ -228,8 +256,24 @@ def config_from_mapping(data: Mapping[str, Any], name: str, base: Path) -> Confi
         ),
         source=name,
         auth=_auth_settings(data, name),
+        message_limits=message_limits,
     )
     return _serve_settings(config, data, name, base)
+
+
+def _message_limits(limit_values: dict[str, float], name: str) -> MessageLimits:
+    """Take the proxy's own keys out of ``limit_values`` (the rest are the scan's)."""
+    defaults = MessageLimits()
+    values: dict[str, Any] = {}
+    for key in _MESSAGE_LIMIT_KEYS:
+        if key not in limit_values:
+            continue
+        value = limit_values.pop(key)
+        default = getattr(defaults, key)
+        if isinstance(default, int) and value != int(value):
+            raise ConfigError(f"{name}: limits.{key} must be a whole number, got {value:g}")
+        values[key] = type(default)(value)
+    return replace(defaults, **values)
 
 
 def _auth_settings(data: Mapping[str, Any], name: str) -> AuthSettings:
@@ -305,7 +349,7 @@ def _serve_settings(config: Config, data: Mapping[str, Any], name: str, base: Pa
             raise ConfigError(f"{name}: subject_prefix must be one line of ASCII text")
         changes["subject_prefix"] = prefix
     headers = _section(data, "headers", name)
-    _only(headers, ("verdict", "score", "rules"), f"{name}: headers")
+    _only(headers, tuple(f.name for f in fields(HeaderNames)), f"{name}: headers")
     for key, value in headers.items():
         header = _string(value, f"{name}: headers.{key}")
         if not _HEADER_NAME.fullmatch(header):

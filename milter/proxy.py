@@ -12,26 +12,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from milter.auth import Authenticator, dns_failed
 from milter.auth_results import AuthResults, remove_our_auth_results
-from milter.config import HeaderNames, Mode
+from milter.config import HeaderNames, MessageLimits, Mode
 from milter.envelope import Envelope, Param
 from milter.errors import QuarantineError
 from milter.headers import (
+    HeaderSize,
     add_fields,
-    header_block,
+    first_field,
+    header_size,
     prefix_subject,
     remove_fields,
     split_message,
 )
 from milter.message_view import decode_header_value
-from milter.quarantine import QuarantineStore
+from milter.quarantine import QuarantineEntry, QuarantineStore
 from milter.relay import Downstream, Relay
 from milter.replies import (
     AUTH_UNAVAILABLE,
@@ -43,14 +47,23 @@ from milter.replies import (
 )
 from milter.scanner import Scanner
 from milter.smtp_front import Transaction
-from milter.verdict import Action, Verdict
+from milter.verdict import Action, RuleHit, Verdict
 
 log = logging.getLogger("scam_milter")
 verdict_log = logging.getLogger("scam_milter.verdict")
 
 NO_TRANSACTION = Reply(503, "5.5.1 Error: need MAIL command")
-# Messages up to this size are scanned on the event loop itself (see Proxy._finish).
+# Messages up to this size are scanned on the event loop itself (see Proxy._scan).
 INLINE_SCAN_BYTES = 128 * 1024
+# A header block past the limits (MessageLimits): refused before the queue with the
+# RFC 3463 code for "message too big for system"; after the queue it is held instead.
+HEADER_TOO_BIG = Reply(552, "5.3.4 Message header too big")
+HEADER_LIMIT_RULE = "HEADER_OVER_LIMIT"  # the rule id the verdict, the log and list show
+# Authentication and scan took longer than limits.message_seconds: Postfix retries.
+OVER_BUDGET = Reply(451, "4.3.0 Message took too long to check, try again later")
+# The Subject kept for the quarantine's list is cut here before it is decoded: no real
+# subject comes near it, and decoding a hostile one must cost the store nothing.
+SUBJECT_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,7 @@ class ProxySettings:
     # A DNS failure during authentication defers the message (451) instead of scanning
     # it without the missing results.
     tempfail_on_dns_failure: bool = False
+    limits: MessageLimits = field(default_factory=MessageLimits)
 
 
 @dataclass
@@ -129,26 +143,37 @@ class Proxy:
         downstream = state.downstream
         assert downstream is not None
         envelope = tx.envelope()
+        limits = self.settings.limits
+        # Measured before anything parses the header: at most max_header_lines steps,
+        # so a header of millions of lines costs the loop no more than a normal one.
+        size = header_size(raw, limits.max_header_bytes, limits.max_header_lines)
+        if size.over:
+            return await self._header_over_limit(tx, state, raw, envelope, size)
         scanner = self.scanner()
-        auth = await self._authenticate(raw, envelope)
-        if auth is not None and self.settings.tempfail_on_dns_failure and dns_failed(auth):
-            await downstream.abort()
-            self._log(tx, envelope, AUTH_UNAVAILABLE, state.started, action="tempfail", auth=auth)
-            return AUTH_UNAVAILABLE
+        auth: AuthResults | None = None
+        verdict: Verdict | None = None
+        dns_down = False
         try:
-            if len(raw) <= INLINE_SCAN_BYTES:
-                # A few milliseconds of CPU: handing it to a thread costs more than it
-                # saves (the GIL serialises the work anyway).
-                verdict = scanner.scan(raw, envelope, auth)
-            else:
-                # A big message (PDFs, long HTML) may take a while: keep the loop free
-                # for the other sessions' I/O meanwhile.
-                verdict = await asyncio.to_thread(scanner.scan, raw, envelope, auth)
-        except Exception:
-            log.exception("scan failed; the message is deferred, never lost")
-            await downstream.abort()
-            self._log(tx, envelope, LOCAL_ERROR, state.started, action="tempfail", auth=auth)
-            return LOCAL_ERROR
+            # The watchdog: a message that overruns its budget is deferred, and the
+            # loop goes on serving the other sessions. A scan in a thread cannot be
+            # stopped and runs on to its own limits, but nobody waits for it.
+            async with asyncio.timeout(limits.message_seconds):
+                auth = await self._authenticate(raw, envelope)
+                dns_down = (
+                    auth is not None and self.settings.tempfail_on_dns_failure and dns_failed(auth)
+                )
+                if not dns_down:
+                    verdict = await self._scan(scanner, raw, envelope, auth)
+        except TimeoutError:
+            log.warning(
+                "authentication and scan took over %gs; the message is deferred",
+                limits.message_seconds,
+            )
+            return await self._defer(tx, state, envelope, OVER_BUDGET, auth, reason="budget")
+        if verdict is None:
+            if dns_down:
+                return await self._defer(tx, state, envelope, AUTH_UNAVAILABLE, auth, reason="dns")
+            return await self._defer(tx, state, envelope, LOCAL_ERROR, auth, reason="error")
         action = verdict.action
         if action is Action.REJECT and self.settings.mode is Mode.AFTER_QUEUE:
             # After the queue, a 5xx makes Postfix bounce to the sender, who is forged
@@ -161,9 +186,81 @@ class Proxy:
             await downstream.abort()
             reply = REJECTED
         else:
-            reply = _upstream(await downstream.data(self._outgoing(raw, verdict, action)))
+            if len(raw) <= INLINE_SCAN_BYTES:
+                outgoing = self._outgoing(raw, verdict, action, size)
+            else:
+                # Linear, but a copy of the whole message: off the loop, as the scan.
+                outgoing = await asyncio.to_thread(self._outgoing, raw, verdict, action, size)
+            reply = _upstream(await downstream.data(outgoing))
         self._log(
             tx, envelope, reply, state.started, action=action.value, verdict=verdict, auth=auth
+        )
+        return reply
+
+    async def _scan(
+        self, scanner: Scanner, raw: bytes, envelope: Envelope, auth: AuthResults | None
+    ) -> Verdict | None:
+        """The verdict, or None when the scan failed (logged)."""
+        try:
+            if len(raw) <= INLINE_SCAN_BYTES:
+                # A few milliseconds of CPU: handing it to a thread costs more than it
+                # saves (the GIL serialises the work anyway).
+                return scanner.scan(raw, envelope, auth)
+            # A big message (PDFs, long HTML) may take a while: keep the loop free for
+            # the other sessions' I/O meanwhile.
+            return await asyncio.to_thread(scanner.scan, raw, envelope, auth)
+        except Exception:
+            log.exception("scan failed; the message is deferred, never lost")
+            return None
+
+    async def _defer(
+        self,
+        tx: Transaction,
+        state: _State,
+        envelope: Envelope,
+        reply: Reply,
+        auth: AuthResults | None,
+        *,
+        reason: str,
+    ) -> Reply:
+        """Answer a 4xx without a verdict: the next hop's transaction is ended."""
+        assert state.downstream is not None
+        await state.downstream.abort()
+        self._log(tx, envelope, reply, state.started, action="tempfail", auth=auth, reason=reason)
+        return reply
+
+    async def _header_over_limit(
+        self, tx: Transaction, state: _State, raw: bytes, envelope: Envelope, size: HeaderSize
+    ) -> Reply:
+        """A header block past the limits is never parsed, authenticated or scanned: it
+        is refused before the queue, and held after it (a 5xx there would bounce to a
+        forged sender), since a scam may hide behind it."""
+        assert state.downstream is not None
+        limits = self.settings.limits
+        if size.bytes > limits.max_header_bytes:
+            what = f"header over {limits.max_header_bytes} bytes"
+        else:
+            what = f"header over {limits.max_header_lines} lines"
+        verdict = Verdict(
+            action=Action.REJECT,
+            score=0.0,
+            rules=(RuleHit(HEADER_LIMIT_RULE, 0.0, (what,)),),
+            notes=(f"{what}: not scanned",),
+        )
+        if self.settings.mode is Mode.BEFORE_QUEUE:
+            action, reply = Action.REJECT, HEADER_TOO_BIG
+        else:
+            action = Action.QUARANTINE
+            reply = await self._quarantine(raw, envelope, verdict)
+        await state.downstream.abort()
+        self._log(
+            tx,
+            envelope,
+            reply,
+            state.started,
+            action=action.value,
+            verdict=verdict,
+            reason="header_limit",
         )
         return reply
 
@@ -180,31 +277,35 @@ class Proxy:
             return None
 
     async def _quarantine(self, raw: bytes, envelope: Envelope, verdict: Verdict) -> Reply:
-        subject = _subject(raw)
         try:
-            auth = verdict.auth.to_json() if isinstance(verdict.auth, AuthResults) else None
-            entry = await asyncio.to_thread(
-                self.store.put, raw, envelope, verdict, subject, auth=auth
-            )
+            entry = await asyncio.to_thread(self._store, raw, envelope, verdict)
         except QuarantineError as exc:
             log.error("quarantine failed, answering 4xx: %s", exc)
             return QUARANTINE_UNAVAILABLE
         return Reply(QUARANTINED.code, f"{QUARANTINED.text} as {entry.id}")
 
-    def _outgoing(self, raw: bytes, verdict: Verdict, action: Action) -> bytes:
-        """The message to relay: forged verdict headers removed, tags added when tagging."""
+    def _store(self, raw: bytes, envelope: Envelope, verdict: Verdict) -> QuarantineEntry:
+        """Store ``raw`` (in a worker thread: the subject is found there too)."""
+        auth = verdict.auth.to_json() if isinstance(verdict.auth, AuthResults) else None
+        limits = self.settings.limits
+        subject = _subject(raw, limits.max_header_bytes, limits.max_header_lines)
+        return self.store.put(raw, envelope, verdict, subject, auth=auth)
+
+    def _outgoing(self, raw: bytes, verdict: Verdict, action: Action, size: HeaderSize) -> bytes:
+        """The message to relay: every field of ours that came from outside removed (our
+        prefix, our names, Authentication-Results under our id), tags added when tagging.
+        ``size`` measured the header block, which is within the limits."""
         names = self.settings.headers
         auth = verdict.auth
-        if action is not Action.TAG and not isinstance(auth, AuthResults):
-            # Nothing to add: unless a field we remove could be there, the message goes
-            # as it came, without splitting its header block.
-            lowered = header_block(raw).lower()
-            if not any(
-                name.lower().encode("ascii") in lowered
-                for name in (*names.all(), "authentication-results")
-            ):
-                return raw
-        message = remove_fields(split_message(raw), names.all())
+        if (
+            action is not Action.TAG
+            and not isinstance(auth, AuthResults)
+            and _strip_pattern(names).search(raw, 0, size.bytes) is None
+        ):
+            # Nothing to add, and no field we remove: the message goes as it came,
+            # without splitting its header block.
+            return raw
+        message = remove_fields(split_message(raw), names.all(), (names.prefix,))
         # Only we may write results under our id (RFC 8601 section 5): one arriving from
         # outside is forged, whether or not we check anything ourselves.
         authserv_id = self.settings.authserv_id
@@ -236,6 +337,7 @@ class Proxy:
         action: str,
         verdict: Verdict | None = None,
         auth: AuthResults | None = None,
+        reason: str | None = None,
     ) -> None:
         """One JSON line for every message handled, whatever became of it."""
         record = {
@@ -251,6 +353,9 @@ class Proxy:
             "rcpt": list(envelope.rcpt_to),
             "verdict": verdict.action.value if verdict is not None else None,
             "action": action,
+            # Why it was deferred or held without a scan: "budget", "dns", "error",
+            # "header_limit"; null when the verdict says it all.
+            "reason": reason,
             "score": verdict.score if verdict is not None else None,
             "rules": [hit.id for hit in verdict.rules] if verdict is not None else [],
             "auth": _auth_summary(auth),
@@ -280,8 +385,21 @@ def _upstream(reply: Reply) -> Reply:
     return reply
 
 
-def _subject(raw: bytes) -> str:
-    for field_bytes in split_message(raw).fields:
-        if field_bytes[:8].lower() == b"subject:":
-            return decode_header_value(field_bytes[8:].decode("utf-8", "replace").strip())
-    return ""
+def _subject(raw: bytes, max_bytes: int, max_lines: int) -> str:
+    """The Subject for the quarantine's list: bounded work, whatever the header holds
+    (it may be past the limits: then only a Subject within them is found)."""
+    found = first_field(raw, "subject", max_bytes, max_lines)
+    if found is None or b":" not in found:  # none, or cut at the limit inside its name
+        return ""
+    colon = found.index(b":") + 1
+    value = found[colon : colon + SUBJECT_BYTES]
+    return decode_header_value(value.decode("utf-8", "replace").strip())
+
+
+@functools.lru_cache(maxsize=16)
+def _strip_pattern(names: HeaderNames) -> re.Pattern[bytes]:
+    """Finds, at the start of a line, any field name ``_outgoing`` removes (a prefix is
+    enough: it only decides whether the header block needs splitting at all)."""
+    words = (names.prefix, *names.all(), "Authentication-Results")
+    alternatives = b"|".join(re.escape(word.encode("ascii")) for word in words)
+    return re.compile(rb"^(?:" + alternatives + rb")", re.IGNORECASE | re.MULTILINE)

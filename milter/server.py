@@ -283,6 +283,7 @@ def proxy_settings(config: Config) -> ProxySettings:
         subject_prefix=config.subject_prefix,
         authserv_id=config.authserv_id(),
         tempfail_on_dns_failure=config.auth.on_dns_failure == "tempfail",
+        limits=config.message_limits,
     )
 
 

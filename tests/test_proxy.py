@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import uvloop
 
-from milter.config import Mode
+from milter.config import HeaderNames, MessageLimits, Mode
 from milter.envelope import Param
 from milter.errors import QuarantineError
 from milter.proxy import Proxy, ProxySettings
@@ -56,10 +57,11 @@ class Recorder:
 
 
 class Loop:
-    """An event loop in a thread, so the test talks to the servers with blocking smtplib."""
+    """An event loop in a thread, so the test talks to the servers with blocking smtplib.
+    ``kind`` "uvloop" runs the loop ``serve`` runs in production."""
 
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+    def __init__(self, kind: str = "asyncio") -> None:
+        self.loop = uvloop.new_event_loop() if kind == "uvloop" else asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
@@ -105,18 +107,29 @@ def before_queue(tmp_path: Path) -> Iterator[Setup]:
     yield from _setup(tmp_path, Mode.BEFORE_QUEUE)
 
 
-def _setup(tmp_path: Path, mode: Mode) -> Iterator[Setup]:
+def _setup(
+    tmp_path: Path,
+    mode: Mode,
+    *,
+    loop_kind: str = "asyncio",
+    headers: HeaderNames | None = None,
+    limits: MessageLimits | None = None,
+) -> Iterator[Setup]:
     rules = tmp_path / "rules.yml"
     rules.write_text(WORD_RULES, encoding="utf-8")
     scanner = Scanner.from_rule_paths([rules])
-    loop = Loop()
+    loop = Loop(loop_kind)
     recorder = Recorder()
     next_hop = loop.run(start_front(recorder, FrontSettings(), "127.0.0.1", 0))
     relay = Relay(RelaySettings(port=next_hop.port, connect_timeout=5, command_timeout=10))
     store = QuarantineStore(tmp_path / "quarantine")
-    proxy = Proxy(
-        lambda: scanner, relay, store, ProxySettings(mode=mode, subject_prefix="[SCAM?] ")
+    settings = ProxySettings(
+        mode=mode,
+        subject_prefix="[SCAM?] ",
+        headers=headers or HeaderNames(),
+        limits=limits or MessageLimits(),
     )
+    proxy = Proxy(lambda: scanner, relay, store, settings)
     front = loop.run(start_front(proxy, FrontSettings(), "127.0.0.1", 0))
     try:
         yield Setup(front.port, recorder, store, proxy, next_hop.port)
@@ -272,3 +285,69 @@ def test_forged_auth_results_removed_even_with_auth_off(setup: Setup) -> None:
     setup.send("", raw=raw)
     ((_, _, got),) = setup.recorder.messages
     assert got == raw.split(b"\r\n", 1)[1]
+
+
+# Forged fields of ours, in any case, folded or not; the look-alike and the body stay.
+FORGED = (
+    b"X-Scam-Released: by admin at Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+    b"x-scam-verdict: accept\r\n"
+    b"X-SCAM-Anything: 1\r\n  folded on\r\n"
+    b"From: alice@example.org\r\n"
+    b"X-Scamper: kept\r\n"
+    b"X-Scam-Score:-50\r\n"
+    b"Subject: s\r\n"
+)
+
+
+@pytest.mark.parametrize("loop_kind", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("word", ["hello", "tagme"])  # accept, tag
+def test_every_forged_x_scam_field_is_removed(tmp_path: Path, word: str, loop_kind: str) -> None:
+    running = _setup(tmp_path, Mode.AFTER_QUEUE, loop_kind=loop_kind)
+    setup = next(running)
+    try:
+        body = word.encode() + b"\r\nX-Scam-Verdict: in the body stays\r\n"
+        setup.send("", raw=FORGED + b"\r\n" + body)
+        ((_, _, got),) = setup.recorder.messages
+    finally:
+        running.close()
+    header, _, got_body = got.partition(b"\r\n\r\n")
+    kept = b"From: alice@example.org\r\nX-Scamper: kept\r\nSubject: "
+    if word == "hello":
+        assert header + b"\r\n" == kept + b"s\r\n"
+    else:
+        ours = b"X-Scam-Verdict: tag\r\nX-Scam-Score: 6\r\nX-Scam-Rules: TEST_TAG\r\n"
+        assert header + b"\r\n" == ours + kept + b"[SCAM?] s\r\n"
+    assert got_body == body
+
+
+def test_the_prefix_is_configurable(tmp_path: Path) -> None:
+    running = _setup(tmp_path, Mode.AFTER_QUEUE, headers=HeaderNames(prefix="x-filter-"))
+    setup = next(running)
+    try:
+        raw = (
+            b"X-Filter-Said: ok\r\nX-Scam-Verdict: accept\r\nX-Scam-Other: kept\r\n"
+            b"Subject: s\r\n\r\nhello\r\n"
+        )
+        setup.send("", raw=raw)
+        ((_, _, got),) = setup.recorder.messages
+    finally:
+        running.close()
+    # The prefix's fields go, and so do the configured names; X-Scam-* is not ours here.
+    assert got == b"X-Scam-Other: kept\r\nSubject: s\r\n\r\nhello\r\n"
+
+
+def test_our_prefix_in_a_value_or_the_body_leaves_the_message_untouched(setup: Setup) -> None:
+    raw = (
+        b"Subject: about X-Scam-Verdict:\r\n X-Scam-Verdict: folded, not a field\r\n"
+        b"From: alice@example.org\r\n\r\nX-Scam-Verdict: accept\r\n"
+    )
+    setup.send("", raw=raw)
+    ((_, _, got),) = setup.recorder.messages
+    assert got == raw
+
+
+def test_a_forged_x_scam_released_alone_is_removed(setup: Setup) -> None:
+    # No configured name in it: only the prefix finds it (the fast path must too).
+    setup.send("", raw=b"X-Scam-Released: by admin\r\nSubject: x\r\n\r\nhello\r\n")
+    ((_, _, got),) = setup.recorder.messages
+    assert got == b"Subject: x\r\n\r\nhello\r\n"
