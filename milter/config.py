@@ -97,6 +97,10 @@ class SmtpLimits:
     # Processes sharing the listening socket: scanning is CPU-bound Python, so one
     # process uses one core. 0 means one per core; 1 runs all in the main process.
     workers: int = 0
+    # Memory (bench/memory_peak.py): a message past big_message_size waits for one of
+    # big_messages_at_once slots per worker before it is read on (see FrontSettings).
+    big_message_size: int = 10 * 1024 * 1024
+    big_messages_at_once: int = 1
 
     def worker_count(self) -> int:
         return self.workers or os.cpu_count() or 1

@@ -260,6 +260,8 @@ def front_settings(config: Config) -> FrontSettings:
         command_timeout=config.smtp.command_timeout,
         data_timeout=config.smtp.data_timeout,
         max_connections=config.smtp.max_connections,
+        big_message_size=config.smtp.big_message_size,
+        big_messages_at_once=config.smtp.big_messages_at_once,
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from milter.config import Config, HeaderNames, MessageLimits, load_config
 from milter.errors import ConfigError
-from milter.server import proxy_settings
+from milter.server import front_settings, proxy_settings
 
 
 def _load(tmp_path: Path, text: str) -> Config:
@@ -56,3 +56,14 @@ def test_limits_are_read_and_reach_the_proxy(tmp_path: Path) -> None:
 def test_bad_values_are_errors(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         _load(tmp_path, text + "\n")
+
+
+def test_big_message_slots_reach_the_front(tmp_path: Path) -> None:
+    path = tmp_path / "config.yml"
+    path.write_text("smtp: {big_message_size: 4096, big_messages_at_once: 3}\n")
+    settings = front_settings(load_config(path))
+    assert (settings.big_message_size, settings.big_messages_at_once) == (4096, 3)
+    assert front_settings(Config()).big_messages_at_once == 1
+    path.write_text("smtp: {big_messages_at_once: 0}\n")
+    with pytest.raises(ConfigError, match="big_messages_at_once"):
+        load_config(path)
