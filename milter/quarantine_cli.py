@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from milter.auth_results import remove_our_auth_results
-from milter.config import Config, load_config, parse_duration, parse_host_port
+from milter.config import Config, HeaderNames, load_config, parse_duration, parse_host_port
 from milter.envelope import ClientInfo, Envelope, Param
 from milter.errors import ConfigError, QuarantineError
 from milter.headers import add_fields, remove_fields, split_message
@@ -546,13 +546,16 @@ class Delivery:
 
 
 def released_message(
-    raw: bytes, user: str, now: datetime, strip: Sequence[str], authserv_id: str
+    raw: bytes, user: str, now: datetime, headers: HeaderNames, authserv_id: str
 ) -> bytes:
     """The message as released: ``RELEASED_HEADER`` first, nothing else changed but the
-    removal of verdict headers (``strip``) and of Authentication-Results under our
-    ``authserv_id`` that came from outside, as the proxy does."""
+    removal of our fields (``headers``: the names and every field under the prefix) and
+    of Authentication-Results under our ``authserv_id`` that came from outside, as the
+    proxy does."""
     who = "".join(c if c.isascii() and c.isprintable() else "?" for c in user)
-    message = remove_fields(split_message(raw), (*strip, RELEASED_HEADER))
+    message = remove_fields(
+        split_message(raw), (*headers.all(), RELEASED_HEADER), prefixes=(headers.prefix,)
+    )
     message = remove_our_auth_results(message, authserv_id)
     message = add_fields(message, [(RELEASED_HEADER, f"by {who} at {format_datetime(now)}")])
     return message.to_bytes()
@@ -635,7 +638,7 @@ async def _release(
                     store,
                     entry_id,
                     args,
-                    config.headers.all(),
+                    config.headers,
                     config.authserv_id(),
                     relay,
                     hop,
@@ -653,7 +656,7 @@ async def _release_one(
     store: QuarantineStore,
     entry_id: str,
     args: argparse.Namespace,
-    strip: Sequence[str],
+    headers: HeaderNames,
     authserv_id: str,
     relay: Relay,
     hop: str,
@@ -674,7 +677,7 @@ async def _release_one(
                 )
                 return EXIT_FINDING
             raw = claim.raw()
-            data = released_message(raw, store.user, datetime.now(UTC), strip, authserv_id)
+            data = released_message(raw, store.user, datetime.now(UTC), headers, authserv_id)
             envelope = release_envelope(claim.record.envelope, args.to, len(data))
             delivery = await deliver(relay, envelope, data)
             if not delivery.accepted:

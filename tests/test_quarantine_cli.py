@@ -570,16 +570,19 @@ def test_missing_directory_is_exit_2_and_not_created(
 def test_released_message_drops_forged_verdict_and_auth_headers() -> None:
     from datetime import UTC, datetime
 
+    from milter.config import HeaderNames
     from milter.quarantine_cli import released_message
 
     raw = (
         b"X-Scam-Verdict: accept\r\n"
+        b"x-scam-whatever: forged\r\n"  # any field under the prefix (issue 10)
+        b"X-Scam-Released: by nobody\r\n"
         b"Authentication-Results: MX.example.org; dmarc=pass header.from=police.be\r\n"
         b"Authentication-Results: upstream.example; spf=pass\r\n"
         b"From: a@example.org\r\n\r\nbody\r\n"
     )
     out = released_message(
-        raw, "admin", datetime(2026, 11, 27, tzinfo=UTC), ["X-Scam-Verdict"], "mx.example.org"
+        raw, "admin", datetime(2026, 11, 27, tzinfo=UTC), HeaderNames(), "mx.example.org"
     )
     first, rest = out.split(b"\r\n", 1)
     assert first.startswith(b"X-Scam-Released: by admin at ")
