@@ -210,3 +210,46 @@ def test_sigterm_with_a_slow_next_hop_answers_every_session(
     assert served.process.wait(timeout=60) == 0
     served.stop()
     no_traceback(served)
+
+
+def test_a_subject_folded_over_three_million_lines_stalls_nothing(
+    tmp_path: Path, sink: tuple[SlowSink, int], rules: Path
+) -> None:
+    """The fault run's header: 3.1 million folded lines got no reply in 600 s and held up
+    every other session of the worker. Now it is held without being parsed, and a session
+    opened meanwhile on the same (only) worker is served at once."""
+    recorder, port = sink
+    served = serve(tmp_path, port, rules, "workers: 1")
+    folded = b"Subject: pay" + b"\r\n x" * 3_100_000 + b"\r\n"
+    huge = b"From: alice@example.org\r\n" + folded + b"\r\nbody\r\n"
+    try:
+        result: list[object] = []
+
+        def deliver_huge() -> None:
+            client = smtplib.SMTP("127.0.0.1", served.port, timeout=120)
+            try:
+                client.ehlo()
+                client.mail("alice@example.org")
+                client.rcpt("bob@example.net")
+                result.append(client.data(huge))
+            except Exception as exc:
+                result.append(exc)
+            finally:
+                client.close()
+
+        sender = threading.Thread(target=deliver_huge)
+        started = time.monotonic()
+        sender.start()
+        assert send_one(served.port) == 250  # not behind the huge one
+        sender.join(120)
+        seconds = time.monotonic() - started
+        code, text = result[0]  # type: ignore[misc]
+        assert code == 250 and b"held for review" in text, result
+        assert seconds < 60, seconds
+        assert [m for m in recorder.messages if b"an ordinary message" in m]
+        assert not [m for m in recorder.messages if b"Subject: pay" in m]
+        verdict = served.wait_verdicts(2)
+        assert {v["reason"] for v in verdict} >= {"header_limit"}
+    finally:
+        assert served.stop() == 0
+    no_traceback(served)
