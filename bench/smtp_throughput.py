@@ -8,7 +8,9 @@ straight into smtp-sink (which stores them, as a real next hop would), then thro
 plain aiosmtpd+smtplib relay of NOTES.md (bench/plain_relay.py), then through
 `scam-milter serve` (shipped rules, after-queue mode) into the same smtp-sink. Prints the
 rates of every round and the median ratio of each relay to the direct run; ratios, not
-absolute rates, compare across machines. Needs Postfix's smtp-source and smtp-sink
+absolute rates, compare across machines. ``--compare DIR`` adds the scam-milter of
+another checkout (a clone at an earlier commit) to the same rounds: "no slower than
+before" measured in one run. Needs Postfix's smtp-source and smtp-sink
 (Debian package postfix; ./run-tests installs it).
 
 Sender authentication is off unless ``--auth``: then the message (the business mail of
@@ -167,6 +169,13 @@ def main() -> int:
     parser.add_argument(
         "--workers", type=int, default=0, help="scam-milter's smtp.workers (0: one per core)"
     )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="DIR",
+        help="also run the scam-milter of another checkout (say, a clone at the previous "
+        "release) in the same rounds, and print this tree's rate over that one's",
+    )
     args = parser.parse_args()
     args.file = args.file or args.auth
     for tool in ("smtp-source", "smtp-sink"):
@@ -207,31 +216,21 @@ def main() -> int:
         config.write_text(f"smtp: {{workers: {args.workers}}}\n{auth_config}", encoding="utf-8")
         proxy = None
         plain = None
+        other = None
+        compared: list[float] = []
         direct: list[float] = []
         baseline: list[float] = []
         through: list[float] = []
         try:
             wait_port(sink_port)
             proxy_port = free_port()
-            proxy = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "milter.cli",
-                    "serve",
-                    "--listen",
-                    f"127.0.0.1:{proxy_port}",
-                    "--next-hop",
-                    f"127.0.0.1:{sink_port}",
-                    "--quarantine-dir",
-                    str(Path(tmp) / "quarantine"),
-                    "--config",
-                    str(config),
-                ],
-                cwd=ROOT,
-                env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                stderr=subprocess.DEVNULL,
-            )
+            proxy = start_serve(ROOT, proxy_port, sink_port, Path(tmp) / "quarantine", config)
+            other_port = free_port()
+            if args.compare is not None:
+                other = start_serve(
+                    args.compare.resolve(), other_port, sink_port, Path(tmp) / "q2", config
+                )
+                wait_port(other_port)
             plain_port = free_port()
             plain = subprocess.Popen(
                 [
@@ -249,12 +248,16 @@ def main() -> int:
             # first connections are slower than the steady state.
             for port in (sink_port, plain_port, proxy_port):
                 source(port, args, message)
+            if other is not None:
+                source(other_port, args, message)
             for _ in range(args.rounds):
                 direct.append(source(sink_port, args, message))
                 baseline.append(source(plain_port, args, message))
                 through.append(source(proxy_port, args, message))
+                if other is not None:
+                    compared.append(source(other_port, args, message))
         finally:
-            for process in (proxy, plain):
+            for process in (proxy, plain, other):
                 if process is not None:
                     process.send_signal(signal.SIGTERM)
                     process.wait(timeout=60)
@@ -285,7 +288,30 @@ def main() -> int:
         f"ratio, plain relay (median):      {statistics.median(plain_ratios):.3f}\n"
         f"ratio, scam-milter (median):      {statistics.median(proxy_ratios):.3f}"
     )
+    if compared:
+        # Per round, this tree's rate over the other's (its time over ours).
+        versus = [c / t for c, t in zip(compared, through, strict=True)]
+        print(
+            f"through scam-milter at {args.compare}: {rates(compared)}\n"
+            f"this tree over {args.compare} (median): {statistics.median(versus):.3f}"
+        )
     return 0
+
+
+def start_serve(
+    root: Path, port: int, next_hop: int, quarantine: Path, config: Path
+) -> subprocess.Popen[bytes]:
+    """`scam-milter serve` from the checkout at ``root`` (its own code, not the installed)."""
+    return subprocess.Popen(
+        [
+            *(sys.executable, "-m", "milter.cli", "serve", "--listen", f"127.0.0.1:{port}"),
+            *("--next-hop", f"127.0.0.1:{next_hop}", "--quarantine-dir", str(quarantine)),
+            *("--config", str(config)),
+        ],
+        cwd=root,
+        env=dict(os.environ, PYTHONPATH=str(root)),
+        stderr=subprocess.DEVNULL,
+    )
 
 
 if __name__ == "__main__":
