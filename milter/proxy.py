@@ -6,6 +6,10 @@ DATA the message is scanned, and only then does the proxy either send it on, hol
 the quarantine, or refuse it. The client never gets a 250 for a message that is neither
 accepted by the next hop nor durably stored: every failure answers 4xx and Postfix
 retries.
+
+Exactly once (milter/dedupe.py): a message the next hop already accepted, or the
+quarantine already holds, is answered 250 again without being relayed or stored a
+second time, when Postfix retries it because our first 250 was lost or late.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 from milter.auth import Authenticator, dns_failed
 from milter.auth_results import AuthResults, remove_our_auth_results
 from milter.config import HeaderNames, MessageLimits, Mode
+from milter.dedupe import Dedupe, Seen
 from milter.envelope import Envelope, Param
 from milter.errors import QuarantineError
 from milter.headers import (
@@ -34,9 +39,10 @@ from milter.headers import (
     remove_fields,
     split_message,
 )
+from milter.ledger import LEDGER_NAME, Ledger, LedgerSettings
 from milter.message_view import decode_header_value
 from milter.quarantine import QuarantineEntry, QuarantineStore
-from milter.relay import Downstream, Relay
+from milter.relay import Downstream, LateReply, Relay
 from milter.replies import (
     AUTH_UNAVAILABLE,
     LOCAL_ERROR,
@@ -78,6 +84,9 @@ class ProxySettings:
     # it without the missing results.
     tempfail_on_dns_failure: bool = False
     limits: MessageLimits = field(default_factory=MessageLimits)
+    # Exactly once: where (default: in the quarantine directory) and for how long the
+    # messages relayed or held are remembered; a window of 0 turns it off.
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
 
 
 @dataclass
@@ -107,6 +116,12 @@ class Proxy:
         self.settings = settings
         # None: authentication is off; a reload may swap it between messages.
         self.authenticator = authenticator
+        ledger = None
+        if settings.ledger.enabled:
+            # Opened on first use, in the process that uses it (serve forks workers).
+            path = settings.ledger.path or store.directory / LEDGER_NAME
+            ledger = Ledger(path, settings.ledger.window)
+        self.dedupe = Dedupe(ledger, store)
 
     async def mail(self, tx: Transaction) -> Reply:
         reply, downstream = await self.relay.begin(tx.client, tx.mail_from, tx.mail_params)
@@ -143,12 +158,20 @@ class Proxy:
         downstream = state.downstream
         assert downstream is not None
         envelope = tx.envelope()
+        key, seen = await self._seen(envelope, raw)
+        if seen is not None:
+            # Relayed or held before (our 250 was lost or late): not again, and without
+            # a scan; the next hop's transaction is ended with RSET.
+            await downstream.abort()
+            outcome = seen.outcome.value
+            self._log(tx, envelope, seen.reply, state.started, action="duplicate", reason=outcome)
+            return seen.reply
         limits = self.settings.limits
         # Measured before anything parses the header: at most max_header_lines steps,
         # so a header of millions of lines costs the loop no more than a normal one.
         size = header_size(raw, limits.max_header_bytes, limits.max_header_lines)
         if size.over:
-            return await self._header_over_limit(tx, state, raw, envelope, size)
+            return await self._header_over_limit(tx, state, raw, envelope, size, key)
         scanner = self.scanner()
         auth: AuthResults | None = None
         verdict: Verdict | None = None
@@ -180,7 +203,7 @@ class Proxy:
             # in these scams (backscatter). Hold it instead.
             action = Action.QUARANTINE
         if action is Action.QUARANTINE:
-            reply = await self._quarantine(raw, envelope, verdict)
+            reply = await self._quarantine(raw, envelope, verdict, key)
             await downstream.abort()
         elif action is Action.REJECT:
             await downstream.abort()
@@ -191,11 +214,46 @@ class Proxy:
             else:
                 # Linear, but a copy of the whole message: off the loop, as the scan.
                 outgoing = await asyncio.to_thread(self._outgoing, raw, verdict, action, size)
-            reply = _upstream(await downstream.data(outgoing))
+            reply = _upstream(await downstream.data(outgoing, self._on_late_reply(key)))
+            if reply.positive and key is not None:
+                # Durable before our 250 leaves: a retry after a lost reply finds it.
+                await asyncio.to_thread(self.dedupe.relayed, key, reply)
         self._log(
             tx, envelope, reply, state.started, action=action.value, verdict=verdict, auth=auth
         )
         return reply
+
+    async def _seen(self, envelope: Envelope, raw: bytes) -> tuple[bytes | None, Seen | None]:
+        """The message's ledger key, and what to answer if it was handled before."""
+        dedupe = self.dedupe
+        if dedupe.ledger is None:
+            return None, None
+
+        def check() -> tuple[bytes | None, Seen | None]:
+            key = dedupe.key(envelope, raw)
+            return key, dedupe.seen(key)
+
+        try:
+            # In a thread: SQLite may wait for another worker's commit, and the hash of
+            # a big message takes a while (hashlib lets go of the GIL meanwhile).
+            return await asyncio.to_thread(check)
+        except Exception:
+            # Dedupe is only ever an optimisation of the duplicate case.
+            log.exception("ledger check failed; the message is handled as new")
+            return None, None
+
+    def _on_late_reply(self, key: bytes | None) -> LateReply | None:
+        """For a 250 that comes after we gave up on the next hop (and answered 4xx):
+        recorded, so Postfix's retry is answered 250 rather than delivered again."""
+        if key is None:
+            return None
+        dedupe = self.dedupe
+
+        async def late(reply: Reply) -> None:
+            if reply.positive:
+                await asyncio.to_thread(dedupe.relayed, key, reply)
+
+        return late
 
     async def _scan(
         self, scanner: Scanner, raw: bytes, envelope: Envelope, auth: AuthResults | None
@@ -230,7 +288,13 @@ class Proxy:
         return reply
 
     async def _header_over_limit(
-        self, tx: Transaction, state: _State, raw: bytes, envelope: Envelope, size: HeaderSize
+        self,
+        tx: Transaction,
+        state: _State,
+        raw: bytes,
+        envelope: Envelope,
+        size: HeaderSize,
+        key: bytes | None,
     ) -> Reply:
         """A header block past the limits is never parsed, authenticated or scanned: it
         is refused before the queue, and held after it (a 5xx there would bounce to a
@@ -251,7 +315,7 @@ class Proxy:
             action, reply = Action.REJECT, HEADER_TOO_BIG
         else:
             action = Action.QUARANTINE
-            reply = await self._quarantine(raw, envelope, verdict)
+            reply = await self._quarantine(raw, envelope, verdict, key)
         await state.downstream.abort()
         self._log(
             tx,
@@ -276,20 +340,25 @@ class Proxy:
             log.exception("authentication failed; scanning without its results")
             return None
 
-    async def _quarantine(self, raw: bytes, envelope: Envelope, verdict: Verdict) -> Reply:
+    async def _quarantine(
+        self, raw: bytes, envelope: Envelope, verdict: Verdict, key: bytes | None
+    ) -> Reply:
         try:
-            entry = await asyncio.to_thread(self._store, raw, envelope, verdict)
+            entry = await asyncio.to_thread(self._store, raw, envelope, verdict, key)
         except QuarantineError as exc:
             log.error("quarantine failed, answering 4xx: %s", exc)
             return QUARANTINE_UNAVAILABLE
         return Reply(QUARANTINED.code, f"{QUARANTINED.text} as {entry.id}")
 
-    def _store(self, raw: bytes, envelope: Envelope, verdict: Verdict) -> QuarantineEntry:
-        """Store ``raw`` (in a worker thread: the subject is found there too)."""
+    def _store(
+        self, raw: bytes, envelope: Envelope, verdict: Verdict, key: bytes | None
+    ) -> QuarantineEntry:
+        """Store ``raw`` (in a worker thread: the subject is found there too), with its
+        ledger key committed before the entry is."""
         auth = verdict.auth.to_json() if isinstance(verdict.auth, AuthResults) else None
         limits = self.settings.limits
         subject = _subject(raw, limits.max_header_bytes, limits.max_header_lines)
-        return self.store.put(raw, envelope, verdict, subject, auth=auth)
+        return self.dedupe.quarantine(key, raw, envelope, verdict, subject, auth=auth)
 
     def _outgoing(self, raw: bytes, verdict: Verdict, action: Action, size: HeaderSize) -> bytes:
         """The message to relay: every field of ours that came from outside removed (our
@@ -354,7 +423,8 @@ class Proxy:
             "verdict": verdict.action.value if verdict is not None else None,
             "action": action,
             # Why it was deferred or held without a scan: "budget", "dns", "error",
-            # "header_limit"; null when the verdict says it all.
+            # "header_limit"; for a "duplicate", what was done the first time
+            # ("relayed", "quarantined"); null when the verdict says it all.
             "reason": reason,
             "score": verdict.score if verdict is not None else None,
             "rules": [hit.id for hit in verdict.rules] if verdict is not None else [],

@@ -7,20 +7,26 @@ with a handler that records what arrives, so every reply it gives can be scripte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import smtplib
+import socket
+import stat
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvloop
 
 from milter.config import HeaderNames, MessageLimits, Mode
-from milter.envelope import Param
+from milter.envelope import Envelope, Param
 from milter.errors import QuarantineError
+from milter.ledger import LedgerSettings
 from milter.proxy import Proxy, ProxySettings
 from milter.quarantine import QuarantineStore
 from milter.relay import Relay, RelaySettings
@@ -40,6 +46,9 @@ class Recorder:
     rcpt_replies: dict[str, Reply] = field(default_factory=dict)
     data_reply: Reply = OK
     aborted: int = 0
+    # Seconds between taking a message and answering for it: a busy next hop that has
+    # queued it and answers late.
+    data_delay: float = 0.0
 
     async def mail(self, tx: Transaction) -> Reply:
         return OK
@@ -50,6 +59,7 @@ class Recorder:
     async def data(self, tx: Transaction, raw: bytes) -> Reply:
         if self.data_reply.positive:
             self.messages.append((tx.mail_from, list(tx.recipients), raw))
+        await asyncio.sleep(self.data_delay)
         return self.data_reply
 
     async def abort(self, tx: Transaction) -> None:
@@ -114,6 +124,8 @@ def _setup(
     loop_kind: str = "asyncio",
     headers: HeaderNames | None = None,
     limits: MessageLimits | None = None,
+    ledger: LedgerSettings | None = None,
+    data_timeout: float = 600.0,
 ) -> Iterator[Setup]:
     rules = tmp_path / "rules.yml"
     rules.write_text(WORD_RULES, encoding="utf-8")
@@ -121,13 +133,18 @@ def _setup(
     loop = Loop(loop_kind)
     recorder = Recorder()
     next_hop = loop.run(start_front(recorder, FrontSettings(), "127.0.0.1", 0))
-    relay = Relay(RelaySettings(port=next_hop.port, connect_timeout=5, command_timeout=10))
+    relay = Relay(
+        RelaySettings(
+            port=next_hop.port, connect_timeout=5, command_timeout=10, data_timeout=data_timeout
+        )
+    )
     store = QuarantineStore(tmp_path / "quarantine")
     settings = ProxySettings(
         mode=mode,
         subject_prefix="[SCAM?] ",
         headers=headers or HeaderNames(),
         limits=limits or MessageLimits(),
+        ledger=ledger or LedgerSettings(),
     )
     proxy = Proxy(lambda: scanner, relay, store, settings)
     front = loop.run(start_front(proxy, FrontSettings(), "127.0.0.1", 0))
@@ -351,3 +368,211 @@ def test_a_forged_x_scam_released_alone_is_removed(setup: Setup) -> None:
     setup.send("", raw=b"X-Scam-Released: by admin\r\nSubject: x\r\n\r\nhello\r\n")
     ((_, _, got),) = setup.recorder.messages
     assert got == b"Subject: x\r\n\r\nhello\r\n"
+
+
+# Exactly once: a retry of a message relayed or held before ---------------------------
+
+
+@contextlib.contextmanager
+def started(tmp_path: Path, mode: Mode = Mode.AFTER_QUEUE, **kwargs: Any) -> Iterator[Setup]:
+    running = _setup(tmp_path, mode, **kwargs)
+    try:
+        yield next(running)
+    finally:
+        running.close()
+
+
+def queued(body: str = "hello", *, queue_id: str = "4QAAA1", msgid: str | None = "1") -> bytes:
+    """A message as Postfix hands it over: its own Received field first."""
+    message_id = f"Message-ID: <{msgid}@example.org>\r\n" if msgid else ""
+    return (
+        "Received: from mx.example.org (mx.example.org [192.0.2.1])\r\n"
+        f"\tby mail.example.net (Postfix) with ESMTP id {queue_id}\r\n"
+        "\tfor <bob@example.net>; Mon, 3 Jun 2024 10:00:00 +0200 (CEST)\r\n"
+        "From: alice@example.org\r\nTo: bob@example.net\r\nSubject: test\r\n"
+        f"{message_id}\r\n{body}\r\n"
+    ).encode()
+
+
+def deliver(
+    setup: Setup,
+    raw: bytes,
+    *,
+    sender: str = "alice@example.org",
+    rcpt: tuple[str, ...] = ("bob@example.net",),
+) -> tuple[int, bytes]:
+    """One transaction; the reply to the end of DATA."""
+    with smtplib.SMTP("127.0.0.1", setup.port, timeout=30) as client:
+        client.ehlo("client.example.org")
+        client.mail(sender)
+        for address in rcpt:
+            client.rcpt(address)
+        return client.data(raw)
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def recorded(setup: Setup, raw: bytes, rcpt: tuple[str, ...] = ("bob@example.net",)) -> bool:
+    key = setup.proxy.dedupe.key(Envelope(mail_from="alice@example.org", rcpt_to=rcpt), raw)
+    return setup.proxy.dedupe.seen(key) is not None
+
+
+@pytest.mark.parametrize("loop_kind", ["asyncio", "uvloop"])
+def test_a_retry_is_relayed_once_and_answered_250_twice(
+    tmp_path: Path, loop_kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with started(tmp_path, loop_kind=loop_kind) as setup:
+        raw = queued()
+        first = deliver(setup, raw)
+        aborted = setup.recorder.aborted
+        with caplog.at_level(logging.INFO, logger="scam_milter.verdict"):
+            retry = deliver(setup, raw)
+        assert first[0] == retry[0] == 250
+        assert retry[1].startswith(b"2.0.0 OK: delivered before (")
+        assert len(setup.recorder.messages) == 1
+        # The retry's transaction at the next hop was ended (RSET), not left open.
+        assert setup.recorder.aborted == aborted + 1
+    (record,) = [r for r in caplog.records if r.name == "scam_milter.verdict"]
+    line = json.loads(record.getMessage())
+    assert (line["action"], line["reason"], line["verdict"]) == ("duplicate", "relayed", None)
+
+
+def test_a_held_message_is_stored_once(tmp_path: Path) -> None:
+    with started(tmp_path) as setup:
+        raw = queued("please holdme")
+        first = deliver(setup, raw)
+        retry = deliver(setup, raw)
+        (entry,) = setup.store.list()
+        assert first == retry == (250, f"2.0.0 OK: held for review as {entry.id}".encode())
+        assert setup.recorder.messages == []
+        ledger = setup.store.directory / "ledger.sqlite3"
+        assert stat.S_IMODE(ledger.stat().st_mode) == 0o600
+
+
+def test_a_header_over_the_limit_is_held_once(tmp_path: Path) -> None:
+    with started(tmp_path, limits=MessageLimits(max_header_lines=20)) as setup:
+        raw = queued().replace(b"Subject: test\r\n", b"Subject: x\r\n" + b" y\r\n" * 50)
+        assert deliver(setup, raw)[0] == deliver(setup, raw)[0] == 250
+        (entry,) = setup.store.list()
+        assert [rule["id"] for rule in entry.rules] == ["HEADER_OVER_LIMIT"]
+
+
+def test_a_different_envelope_or_body_is_relayed_again(tmp_path: Path) -> None:
+    with started(tmp_path) as setup:
+        raw = queued()
+        deliver(setup, raw)
+        deliver(setup, raw, rcpt=("carol@example.net",))
+        deliver(setup, raw, sender="mallory@example.org")
+        deliver(setup, queued("hello again"))
+        deliver(setup, queued(msgid="2"))
+        assert len(setup.recorder.messages) == 5
+        # Each of them is known now.
+        for again in (
+            deliver(setup, raw, rcpt=("carol@example.net",)),
+            deliver(setup, queued("hello again")),
+        ):
+            assert again[1].startswith(b"2.0.0 OK: delivered before")
+        assert len(setup.recorder.messages) == 5
+
+
+def test_before_queue_a_retry_under_a_new_received_is_recognised(tmp_path: Path) -> None:
+    # Postfix's smtpd prepends a Received with a new queue id and time to each attempt.
+    with started(tmp_path, Mode.BEFORE_QUEUE) as setup:
+        assert deliver(setup, queued(queue_id="4QAAA1"))[0] == 250
+        assert deliver(setup, queued(queue_id="4QBBB2"))[0] == 250
+        assert len(setup.recorder.messages) == 1
+
+
+def test_without_message_id_only_the_same_bytes_are_a_retry(tmp_path: Path) -> None:
+    with started(tmp_path) as setup:
+        # The same queue file again (an after-queue retry): recognised.
+        deliver(setup, queued(msgid=None))
+        deliver(setup, queued(msgid=None))
+        assert len(setup.recorder.messages) == 1
+        # Another queue id: maybe another message with the same text; relayed.
+        deliver(setup, queued(msgid=None, queue_id="4QBBB2"))
+        assert len(setup.recorder.messages) == 2
+
+
+def test_mail_that_did_not_come_through_postfix_is_relayed_each_time(setup: Setup) -> None:
+    raw = queued().split(b"(CEST)\r\n", 1)[1]
+    assert raw.startswith(b"From:")
+    for _ in range(2):
+        assert deliver(setup, raw)[0] == 250
+    assert len(setup.recorder.messages) == 2
+
+
+def test_a_refused_message_is_relayed_again(setup: Setup) -> None:
+    setup.recorder.data_reply = Reply(451, "4.3.0 try later")
+    with pytest.raises(smtplib.SMTPDataError):
+        setup.send("", raw=queued())
+    setup.recorder.data_reply = OK
+    assert deliver(setup, queued())[0] == 250
+    assert len(setup.recorder.messages) == 1  # the refused attempt is not recorded
+
+
+def test_the_ledger_can_be_turned_off(tmp_path: Path) -> None:
+    with started(tmp_path, ledger=LedgerSettings(window=0)) as setup:
+        for _ in range(2):
+            assert deliver(setup, queued())[0] == 250
+        assert len(setup.recorder.messages) == 2
+        assert not (setup.store.directory / "ledger.sqlite3").exists()
+
+
+@pytest.mark.parametrize("loop_kind", ["asyncio", "uvloop"])
+def test_a_late_250_answers_the_retry(tmp_path: Path, loop_kind: str) -> None:
+    # The next hop queues the message but answers after our timeout: we answer 451,
+    # keep listening, and record its 250, so Postfix's retry is not delivered again.
+    with started(tmp_path, loop_kind=loop_kind, data_timeout=0.3) as setup:
+        setup.recorder.data_delay = 0.8
+        raw = queued()
+        with pytest.raises(smtplib.SMTPDataError) as caught:
+            setup.send("", raw=raw)
+        assert (caught.value.smtp_code, caught.value.smtp_error[:5]) == (451, b"4.4.2")
+        assert not recorded(setup, raw)
+        wait_until(lambda: recorded(setup, raw))
+        setup.recorder.data_delay = 0
+        retry = deliver(setup, raw)
+        assert retry[0] == 250 and retry[1].startswith(b"2.0.0 OK: delivered before")
+        assert len(setup.recorder.messages) == 1
+
+
+def test_a_reply_lost_with_the_client_is_not_a_second_delivery(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The client (Postfix, at its smtpd_proxy_timeout, or killed) goes away while we
+    # wait for the next hop, which has the message: it will retry. The next hop's 250
+    # that comes after is recorded.
+    setup.recorder.data_delay = 1.0
+    raw = queued()
+    with socket.create_connection(("127.0.0.1", setup.port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+
+        def reply() -> bytes:
+            while (line := reader.readline())[3:4] == b"-":
+                pass
+            return line
+
+        reply()  # greeting
+        for line in (b"EHLO client.example.org", b"MAIL FROM:<alice@example.org>"):
+            sock.sendall(line + b"\r\n")
+            reply()
+        sock.sendall(b"RCPT TO:<bob@example.net>\r\n")
+        reply()
+        sock.sendall(b"DATA\r\n")
+        assert reply().startswith(b"354")
+        sock.sendall(raw + b".\r\n")
+        wait_until(lambda: len(setup.recorder.messages) == 1)
+        reader.close()
+    assert not recorded(setup, raw)
+    wait_until(lambda: recorded(setup, raw))
+    # Cancelled with its client, the relay kept listening for the reply.
+    assert "after we gave up: 250" in caplog.text
+    setup.recorder.data_delay = 0
+    assert deliver(setup, raw)[0] == 250
+    assert len(setup.recorder.messages) == 1
