@@ -21,6 +21,7 @@ import yaml
 
 from milter.dns import DnsSettings, parse_server
 from milter.errors import ConfigError
+from milter.ledger import LedgerSettings
 from milter.message_view import ViewLimits
 from milter.scanner import ScanSettings
 from milter.verdict import Thresholds
@@ -113,6 +114,9 @@ class RelayLimits:
     connect_timeout: float = 30.0
     command_timeout: float = 300.0
     data_timeout: float = 600.0
+    # After giving up on the next hop's reply to the end of DATA, how long to go on
+    # listening for it (a late 250 goes to the ledger); 0: not at all.
+    late_reply_timeout: float = 600.0
     pool_size: int = 8
 
 
@@ -160,6 +164,7 @@ class Config:
     relay: RelayLimits = field(default_factory=RelayLimits)
     auth: AuthSettings = field(default_factory=AuthSettings)
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
     verdict_log: str = "stderr"  # one of VERDICT_LOG_STREAMS, or an absolute file path
     source: str = "<defaults>"
 
@@ -182,6 +187,7 @@ _TOP_KEYS = (
     "relay",
     "auth",
     "quarantine",
+    "ledger",
     "verdict_log",
 )
 _AUTH_KEYS = (
@@ -369,6 +375,15 @@ def _serve_settings(config: Config, data: Mapping[str, Any], name: str, base: Pa
         changes["quarantine"] = QuarantineSettings(
             retention=parse_duration(_string(quarantine["retention"], where), where)
         )
+    ledger = _section(data, "ledger", name)
+    _only(ledger, ("path", "window"), f"{name}: ledger")
+    if ledger:
+        path = ledger.get("path")
+        window = ledger.get("window", LedgerSettings().window)
+        changes["ledger"] = LedgerSettings(
+            path=None if path is None else base / _string(path, f"{name}: ledger.path"),
+            window=_seconds(window, f"{name}: ledger.window"),
+        )
     if "verdict_log" in data:
         target = _string(data["verdict_log"], f"{name}: verdict_log")
         changes["verdict_log"] = (
@@ -392,6 +407,19 @@ def parse_duration(text: str, where: str) -> timedelta:
 _HEADER_NAME = re.compile(r"[!-9;-~]+")
 
 
+_ZERO_ALLOWED = ("workers", "late_reply_timeout")
+
+
+def _seconds(value: Any, where: str) -> float:
+    """A duration as a number of seconds or as text (``24h``); 0 is allowed."""
+    if isinstance(value, str):
+        return parse_duration(value, where).total_seconds()
+    number = _number(value, where)
+    if number < 0:
+        raise ConfigError(f"{where} must not be negative, got {value!r}")
+    return number
+
+
 def _numbers_section(data: Mapping[str, Any], key: str, defaults: Any, name: str) -> Any:
     section = _section(data, key, name)
     allowed = tuple(f.name for f in fields(defaults))
@@ -410,8 +438,9 @@ def _numbers_section(data: Mapping[str, Any], key: str, defaults: Any, name: str
                     raise ConfigError(f"{where}: {network!r} is not a network") from None
             values[item] = tuple(value)
         else:
-            # workers may be 0 ("one per core"); every other number must be positive.
-            number = _number(value, where, positive=item != "workers")
+            # workers may be 0 ("one per core"), late_reply_timeout 0 (off); every other
+            # number must be positive.
+            number = _number(value, where, positive=item not in _ZERO_ALLOWED)
             if number < 0 or (isinstance(default, int) and number != int(number)):
                 raise ConfigError(f"{where} must be a whole number from 0, got {value!r}")
             values[item] = type(default)(number)
