@@ -551,10 +551,42 @@ def _defuse(html: str) -> str:
 _ANY_TAG: Final = re.compile(r"<!--.*?(?:-->|$)|<[^>]*(?:>|$)", re.DOTALL)
 
 
+def join_html(first: HtmlText, second: HtmlText) -> HtmlText:
+    """Two renderings of pieces of one part (its start and its end) as one."""
+    return HtmlText(
+        visible="\n".join(t for t in (first.visible, second.visible) if t),
+        hidden="\n".join(t for t in (first.hidden, second.hidden) if t),
+        urls=_dedupe([*first.urls, *second.urls])[:MAX_URLS],
+    )
+
+
+# How far into a piece cut from the middle of HTML its first tag may start.
+_TAG_SEARCH: Final = 10_000
+
+
+def start_at_tag(piece: str) -> str:
+    """A piece cut from the middle of HTML, from its first tag on, so that the rest of a
+    tag cut in two is not read as text."""
+    start = piece.find("<", 0, _TAG_SEARCH)
+    return piece[start:] if start > 0 else piece
+
+
 def html_to_text(html: str) -> HtmlText:
-    """Render ``html`` to visible text, hidden text and URLs; never raises."""
+    """Render ``html`` to visible text, hidden text and URLs; never raises.
+
+    Past MAX_HTML_CHARS, its start and its end are rendered, each on its own: padding
+    goes before the text it hides, and the end of a document does not depend on the
+    elements its start left open (the end renders as a page of its own would).
+    """
+    if len(html) > MAX_HTML_CHARS:
+        half = MAX_HTML_CHARS // 2
+        return join_html(_render(html[:half]), _render(start_at_tag(html[-half:])))
+    return _render(html)
+
+
+def _render(html: str) -> HtmlText:
     renderer = _Renderer()
-    html = _defuse(html[:MAX_HTML_CHARS])
+    html = _defuse(html)
     position = 0
     try:
         while position < len(html) and renderer.events <= MAX_EVENTS:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import binascii
 import re
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.headerregistry import BaseHeader
@@ -27,8 +28,9 @@ from email.policy import EmailPolicy
 from email.utils import getaddresses
 from typing import Final
 
+from milter.clip import head_and_tail, head_and_tail_bytes, squeeze, squeeze_bytes
 from milter.envelope import Envelope
-from milter.html_text import HtmlText, find_urls, html_to_text
+from milter.html_text import HtmlText, find_urls, html_to_text, join_html, start_at_tag
 from milter.mime_decode import (
     LINE_BREAK,
     decode_bytes,
@@ -38,7 +40,8 @@ from milter.mime_decode import (
     fix_8bit,
     guess_decode,
 )
-from milter.pdf_text import pdf_text
+from milter.pdf_text import PdfBudget, read_pdf
+from milter.structure import Structure
 
 
 class _ReusingPolicy(EmailPolicy):
@@ -115,6 +118,11 @@ _POLICY: Final = _ReusingPolicy()
 MAX_HEADERS: Final = 5_000
 MAX_URLS: Final = 2_000
 MAX_DEFECTS: Final = 100
+# Past max_parts (or the time budget), this many of the last parts are still read: a
+# scam padded with hundreds of empty parts puts itself last.
+TAIL_PARTS: Final = 20
+# Time the tail may take after the time budget ran out, as a share of max_seconds.
+TAIL_TIME_SHARE: Final = 0.25
 
 
 @dataclass(frozen=True)
@@ -178,6 +186,8 @@ class MessageView:
     attachments: tuple[Attachment, ...]
     urls: tuple[str, ...]  # from text and HTML, deduplicated, in order
     defects: tuple[str, ...]  # short descriptions of parse problems
+    # How the message is built and what the limits left unread (structure.py).
+    structure: Structure = field(default_factory=Structure)
 
     def header(self, name: str) -> tuple[str, ...]:
         """Every decoded value of header ``name`` (any case), in message order."""
@@ -216,9 +226,21 @@ class _Builder:
     defects: list[str] = field(default_factory=list)
     parts: int = 0
     decoded_bytes: int = 0
-    pdf_seconds: float = 0.0
-    stopped_parts: bool = False
     started: float = field(default_factory=time.monotonic)
+    # Reading past the limits (see "MIME structure" below, and structure.py).
+    part_budget: int = 0
+    deadline: float = 0.0
+    stop_reason: str = ""  # why parts stopped being read in order; "" while they are
+    tail: deque[tuple[Message, int]] = field(default_factory=lambda: deque(maxlen=TAIL_PARTS))
+    skipped: int = 0  # parts walked but not read in order
+    skipped_leaves: int = 0
+    reading_tail: bool = False
+    deepest: int = 0
+    empty_parts: int = 0
+    blank_padding: int = 0
+    padded_pdfs: int = 0
+    partial: list[str] = field(default_factory=list)
+    pdf_budget: PdfBudget = field(default_factory=PdfBudget)
     # The policy with this message's own header cache (see _ReusingPolicy).
     policy: _ReusingPolicy = field(default_factory=_POLICY.for_message)
 
@@ -227,6 +249,11 @@ class _Builder:
             self.defects.append(text)
 
     # -- whole message --
+
+    def __post_init__(self) -> None:
+        self.part_budget = self.limits.max_parts
+        self.deadline = self.started + self.limits.max_seconds
+        self.pdf_budget = PdfBudget(seconds=self.limits.pdf_max_seconds)
 
     def run(self, raw: bytes) -> None:
         try:
@@ -237,12 +264,13 @@ class _Builder:
             return
         self._read_headers(message)
         self._walk(message, 0)
+        self._read_tail()
         if not (self.headers or self.text_parts or self.html_parts or self.attachments):
             # Nothing looked like a message: keep every byte as body text.
-            text = guess_decode(raw[: self.limits.max_text_chars * 4])
+            text = self._raw_text(raw)
             if text.strip():
                 self.defect("no headers and no body found; whole input read as text")
-                self._add_text(text[: self.limits.max_text_chars])
+                self._add_text(text)
 
     def _run_unparsed(self, raw: bytes) -> None:
         try:
@@ -251,8 +279,19 @@ class _Builder:
         except Exception as exc:
             self.defect(f"headers could not be parsed ({type(exc).__name__})")
         head, separator, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
-        text = guess_decode((body if separator else head)[: self.limits.max_text_chars * 4])
-        self._add_text(text[: self.limits.max_text_chars])
+        self._add_text(self._raw_text(body if separator else head))
+
+    def _raw_text(self, data: bytes) -> str:
+        """Bytes of no known structure as text, start and end within the limit."""
+        limit = self.limits.max_text_chars
+        if len(data) > limit:
+            data = head_and_tail_bytes(squeeze_bytes(data, None), limit * 4)
+        text = guess_decode(data)
+        if len(text) > limit:
+            self.partial.append(f"a text of {len(text):,} characters: its middle not read")
+            head, tail = head_and_tail(squeeze(text), limit)
+            text = head + "\n" + tail if tail else head
+        return text
 
     # -- headers --
 
@@ -327,83 +366,162 @@ class _Builder:
         return [(decode_header_value(d), _clean_address(a)) for d, a in pairs]
 
     # -- MIME structure --
+    #
+    # Parts are read in order up to max_parts and the time budget. Past either, the
+    # rest of the tree is only walked (no decoding) to count it and to remember its last
+    # TAIL_PARTS leaves, which are read at the end: padding goes first, the scam last.
+    # Past max_depth, the parts below are read flat, without recursion.
 
-    def _walk(self, part: Message, depth: int) -> None:
-        if self.parts >= self.limits.max_parts:
-            if not self.stopped_parts:
-                self.stopped_parts = True
+    def _admit(self, part: Message, depth: int) -> bool:
+        """Whether ``part`` may be read now; if not, it is walked for the tail."""
+        if self.parts < self.part_budget and (not self.parts or time.monotonic() <= self.deadline):
+            return True
+        if not self.stop_reason:
+            if self.parts >= self.part_budget:
+                self.stop_reason = f"more than {self.limits.max_parts} MIME parts"
                 self.defect(f"more than {self.limits.max_parts} MIME parts; the rest not read")
-            return
-        if self.parts and time.monotonic() - self.started > self.limits.max_seconds:
-            if not self.stopped_parts:
-                self.stopped_parts = True
+            else:
+                self.stop_reason = f"reading took over {self.limits.max_seconds:g} s"
                 self.defect(
                     f"reading the message took over {self.limits.max_seconds:g} s; "
                     f"parts after the first {self.parts} not read"
                 )
-            return
+        self._skip(part, depth)
+        return False
+
+    def _enter(self, part: Message, depth: int) -> None:
         self.parts += 1
+        self.deepest = max(self.deepest, depth)
         self._read_defects(part)
-        content_type = _content_type(part)
-        if part.is_multipart():
-            if depth >= self.limits.max_depth:
-                self.defect(f"MIME nesting deeper than {self.limits.max_depth}; not read")
-                return
-            payload = part.get_payload()
-            encoded = _transfer_encoding(part)
-            if content_type.startswith("message/") and encoded in ("base64", "quoted-printable"):
-                # Against RFC 2046 section 5.2.1, but it happens: the parser read the
-                # encoded text as a message. Decode it and read the message inside.
-                inner = payload[0] if isinstance(payload, list) and payload else None
-                data = _encoded_message_bytes(inner, encoded) if inner is not None else b""
-                before = self.decoded_bytes
-                self._walk(BytesParser(policy=self.policy).parsebytes(data), depth + 1)
-                self._message_attachment(part, content_type, self.decoded_bytes - before)
-                return
-            if content_type.startswith("message/"):
-                before = self.decoded_bytes
-                for sub in payload if isinstance(payload, list) else []:
-                    if isinstance(sub, Message):
-                        self._walk(sub, depth + 1)
-                self._message_attachment(part, content_type, self.decoded_bytes - before)
-            else:
-                for sub in payload if isinstance(payload, list) else []:
-                    if isinstance(sub, Message):
-                        self._walk(sub, depth + 1)
+
+    def _skip(self, part: Message, depth: int) -> None:
+        """Walk a part that is not read: count it, keep its leaves for the tail."""
+        stack = [(part, depth)]
+        while stack:
+            node, level = stack.pop()
+            self.skipped += 1
+            self.deepest = max(self.deepest, level)
+            payload = node.get_payload()
+            if isinstance(payload, list):
+                stack.extend((c, level + 1) for c in reversed(payload) if isinstance(c, Message))
+                continue
+            self.skipped_leaves += 1
+            if not payload or (isinstance(payload, str) and payload.isspace()):
+                self.empty_parts += 1
+            self.tail.append((node, level))
+
+    def _read_tail(self) -> None:
+        """Read the last leaves that the part or time limit kept from being read."""
+        if not self.stop_reason:
             return
+        tail = list(self.tail)
+        self.tail.clear()
+        # Leaves can open into messages of their own (message/rfc822): room for some.
+        self.part_budget = self.parts + 2 * len(tail)
+        now = time.monotonic()
+        if now > self.deadline:
+            self.deadline = now + self.limits.max_seconds * TAIL_TIME_SHARE
+        # These leaves were counted (and their emptiness) when they were skipped.
+        self.reading_tail = True
+        read = 0
+        for part, depth in tail:
+            before = self.parts
+            self._walk(part, depth)
+            read += self.parts > before
+        self.skipped -= read
+        unread = self.skipped_leaves - read
+        if unread > 0:
+            self.partial.append(
+                f"{unread} MIME parts not read: {self.stop_reason} (the last {read} read)"
+            )
+
+    def _walk(self, part: Message, depth: int) -> None:
+        if depth >= self.limits.max_depth:
+            self._walk_flat(part, depth)
+            return
+        if not self._admit(part, depth):
+            return
+        self._enter(part, depth)
+        content_type = _content_type(part)
+        children = self._children(part, content_type)
+        if children is None:
+            inner = self._leaf(part, content_type)
+            if inner is None:
+                return
+            children = [inner]
+        before = self.decoded_bytes
+        for child in children:
+            self._walk(child, depth + 1)
+        if content_type.startswith("message/"):
+            self._message_attachment(part, content_type, self.decoded_bytes - before)
+
+    def _walk_flat(self, part: Message, depth: int) -> None:
+        """Read the parts under ``part`` one after the other, with no recursion: nesting
+        this deep is not mail, but the text in it may be a scam."""
+        self.defect(f"MIME nesting deeper than {self.limits.max_depth}; the parts below read flat")
+        stack = [(part, depth)]
+        while stack:
+            node, level = stack.pop()
+            if not self._admit(node, level):
+                continue
+            self._enter(node, level)
+            content_type = _content_type(node)
+            children = self._children(node, content_type)
+            if children is None:
+                inner = self._leaf(node, content_type)
+                children = [] if inner is None else [inner]
+            stack.extend((child, level + 1) for child in reversed(children))
+
+    def _children(self, part: Message, content_type: str) -> list[Message] | None:
+        """The parts inside a multipart or an opened message/*; None for a leaf."""
+        if not part.is_multipart():
+            return None
+        payload = part.get_payload()
+        encoded = _transfer_encoding(part)
+        if content_type.startswith("message/") and encoded in ("base64", "quoted-printable"):
+            # Against RFC 2046 section 5.2.1, but it happens: the parser read the
+            # encoded text as a message. Decode it and read the message inside.
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            data = _encoded_message_bytes(inner, encoded) if inner is not None else b""
+            return [BytesParser(policy=self.policy).parsebytes(data)]
+        if not isinstance(payload, list):
+            return []
+        return [sub for sub in payload if isinstance(sub, Message)]
+
+    def _leaf(self, part: Message, content_type: str) -> Message | None:
+        """Read a part that holds content; a message/rfc822 part the parser left closed
+        is returned parsed, for the caller to walk."""
         data = _payload_bytes(part)
         self.decoded_bytes += len(data)
+        if (not data or data.isspace()) and not self.reading_tail:
+            self.empty_parts += 1
         self._read_defects(part)  # decoding adds base64 defects to the part
         if content_type == "message/rfc822" and data.strip():
-            # A message/rfc822 part the parser left closed: open it ourselves.
-            if depth >= self.limits.max_depth:
-                self.defect(f"MIME nesting deeper than {self.limits.max_depth}; not read")
-                return
-            before = self.decoded_bytes
-            inner = BytesParser(policy=self.policy).parsebytes(data)
-            self._walk(inner, depth + 1)
-            self._message_attachment(part, content_type, self.decoded_bytes - before)
-            return
+            return BytesParser(policy=self.policy).parsebytes(data)
         disposition = _disposition(part)
         if content_type.startswith("multipart/"):
             self.defect(f"{content_type} without a usable boundary; read as text")
             content_type = "text/plain"
         if content_type in ("text/plain", "text/html") and disposition != "attachment":
-            text = self._text(data, part)
+            head, tail = self._text(data, part)
             if content_type == "text/html":
-                html = html_to_text(text)
+                html = html_to_text(head)
+                if tail:
+                    html = join_html(html, html_to_text(start_at_tag(tail)))
                 self.html_parts.append(html)
                 self._add_urls(html.urls)
-            elif text:
-                self._add_text(text)
-            return
+            elif head:
+                self._add_text(head + "\n" + tail if tail else head)
+            return None
         filename = _filename(part)
         text = ""
         if _is_pdf(content_type, filename, data):
-            text = self._pdf(data)
+            text = self._pdf(data, filename)
         elif content_type.startswith("text/"):
-            text = self._text(data, part)
+            head, tail = self._text(data, part)
+            text = head + "\n" + tail if tail else head
         self.attachments.append(Attachment(filename, content_type, len(data), text))
+        return None
 
     def _message_attachment(self, part: Message, content_type: str, size: int) -> None:
         """List an attached message (its text was read as body text)."""
@@ -424,37 +542,61 @@ class _Builder:
         if room > 0:
             self.urls.extend(urls[:room])
 
-    def _text(self, data: bytes, part: Message) -> str:
+    def _text(self, data: bytes, part: Message) -> tuple[str, str]:
+        """The decoded text of a part: all of it, or its start and end when it is over
+        max_text_chars even with its blank runs squeezed (clip.py)."""
         limit = self.limits.max_text_chars
-        if len(data) > limit * 4:
-            data = data[: limit * 4]
         charset = _charset(part)
+        cut = ""
+        if len(data) > limit:
+            squeezed = squeeze_bytes(data, charset)
+            self.blank_padding = max(self.blank_padding, len(data) - len(squeezed))
+            data = squeezed
+            if len(data) > limit * 4:
+                cut = f"a text part of {len(data):,} bytes"
+                data = head_and_tail_bytes(data, limit * 4)
         text, unknown = decode_bytes(data, charset)
         if unknown:
             self.defect(f"unknown charset {charset!r}")
         if len(text) > limit:
-            self.defect(f"text part longer than {limit} characters; truncated")
-            text = text[:limit]
-        return text
+            squeezed_text = squeeze(text)
+            self.blank_padding = max(self.blank_padding, len(text) - len(squeezed_text))
+            text = squeezed_text
+        if len(text) <= limit:
+            if cut:  # the bytes cut dropped text (the decoded start and end fit)
+                self.partial.append(f"{cut}: its middle not read")
+            return text, ""
+        self.defect(f"text part longer than {limit} characters; its start and end read")
+        self.partial.append(
+            f"{cut or f'a text part of {len(text):,} characters'}: "
+            f"its middle not read (over {limit:,} characters)"
+        )
+        return head_and_tail(text, limit)
 
-    def _pdf(self, data: bytes) -> str:
+    def _pdf(self, data: bytes, filename: str) -> str:
         limits = self.limits
-        remaining = limits.pdf_max_seconds - self.pdf_seconds
-        if remaining <= 0:
+        name = f"PDF {filename!r}" if filename else "a PDF"
+        if self.pdf_budget.spent():
             self.defect("PDF time budget spent; later PDFs not read")
+            self.partial.append(f"{name} not read: the PDF budget of the message was spent")
             return ""
-        if len(data) > limits.pdf_max_bytes:
-            self.defect(f"PDF larger than {limits.pdf_max_bytes} bytes; not read")
-            return ""
-        started = time.monotonic()
-        text = pdf_text(
+        result = read_pdf(
             data,
             max_pages=limits.pdf_max_pages,
-            max_seconds=remaining,
             max_bytes=limits.pdf_max_bytes,
+            budget=self.pdf_budget,
         )
-        self.pdf_seconds += time.monotonic() - started
-        return text[: limits.max_text_chars]
+        if result.oversize:
+            self.defect(f"{name} larger than {limits.pdf_max_bytes} bytes; read within the budgets")
+        self.padded_pdfs += result.padded
+        if result.partial:
+            if result.ends_read:
+                # A long document whose first and last pages were read: ordinary mail.
+                self.defect(f"{name}: {result.partial}; its first and last pages read")
+            else:
+                self.partial.append(f"{name}: {result.partial}")
+        head, tail = head_and_tail(result.text, limits.max_text_chars)
+        return head + "\n" + tail if tail else head
 
     # -- result --
 
@@ -475,6 +617,15 @@ class _Builder:
             attachments=tuple(self.attachments),
             urls=tuple(dict.fromkeys(self.urls)),
             defects=tuple(self.defects),
+            structure=Structure(
+                parts=self.parts + self.skipped,
+                empty_parts=self.empty_parts,
+                depth=self.deepest,
+                hidden_chars=sum(len(part.hidden) for part in self.html_parts),
+                blank_padding=self.blank_padding,
+                padded_pdfs=self.padded_pdfs,
+                partial=tuple(dict.fromkeys(self.partial)),
+            ),
         )
 
 

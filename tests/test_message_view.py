@@ -391,8 +391,9 @@ CASES = [
             b"Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n" % (i, i) for i in range(6)
         )
         + b"Content-Type: text/plain\n\ndeep text\n",
-        {"text_parts": ()},
-        defects=("MIME nesting deeper than 3",),
+        # Past the depth limit the parts are still read, flat (issue 10).
+        {"text_parts": ("deep text",)},
+        defects=("MIME nesting deeper than 3; the parts below read flat",),
         limits=ViewLimits(max_depth=3),
     ),
     Case(
@@ -409,14 +410,16 @@ CASES = [
         b"Content-Type: multipart/mixed; boundary=m\n\n"
         + b"".join(b"--m\nContent-Type: text/plain\n\npart %d\n" % i for i in range(10))
         + b"--m--\n",
-        {"text_parts": ("part 0", "part 1", "part 2", "part 3")},
+        # The container and four parts in order; the last parts are read after them.
+        {"text_parts": tuple(f"part {i}" for i in range(10))},
         defects=("more than 5 MIME parts",),
         limits=ViewLimits(max_parts=5),
     ),
     Case(
         "text-longer-than-max-text-chars",
-        b"Content-Type: text/plain\n\n" + b"a" * 100,
-        {"text_parts": ("a" * 10,)},
+        b"Content-Type: text/plain\n\n" + b"a" * 50 + b"b" * 50,
+        # Its start and its end, five characters each.
+        {"text_parts": ("aaaaa\nbbbbb",)},
         defects=("longer than 10 characters",),
         limits=ViewLimits(max_text_chars=10),
     ),
