@@ -26,6 +26,7 @@ from milter.crypto_address import (
 )
 from milter.identities import IdentityRegistry
 from milter.normalize import NormalizedText
+from milter.structure import Structure, anomalies
 
 __all__ = ["DETECTORS", "Detector", "DetectorContext", "Hit"]
 
@@ -51,6 +52,7 @@ class DetectorContext:
     recipients: tuple[str, ...] = ()  # lower-case addresses of the message's recipients
     identities: IdentityRegistry | None = None  # the protected identities (identities.py)
     from_domain: str = ""  # the From header's domain
+    structure: Structure | None = None  # how the message is built (structure.py)
 
 
 Detector = Callable[[NormalizedText, DetectorContext], list[Hit]]
@@ -713,6 +715,18 @@ def _identity_claim(normalized: NormalizedText, context: DetectorContext) -> lis
     ]
 
 
+def _structure_anomaly(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
+    """Structure no mail client produces (structure.anomalies), one hit each, named by
+    its kind ("mime-depth", "empty-parts", "hidden-text", "blank-padding", "pdf-padding").
+
+    A fact of the whole message, not of the text it is given: any target with text
+    (``text``) reports the same hits, and ``min_count`` counts distinct kinds.
+    """
+    if context.structure is None:
+        return []
+    return [_whole(normalized, a.name, a.evidence) for a in anomalies(context.structure)]
+
+
 DETECTORS: Mapping[str, Detector] = types.MappingProxyType(
     {
         "bitcoin_address": _address_detector(_BITCOIN),
@@ -723,5 +737,6 @@ DETECTORS: Mapping[str, Detector] = types.MappingProxyType(
         "protected_domain": _protected_domain,
         "lookalike_domain": _lookalike_domain,
         "identity_claim": _identity_claim,
+        "structure_anomaly": _structure_anomaly,
     }
 )

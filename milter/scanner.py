@@ -17,7 +17,15 @@ from milter.message_view import MessageView, MimeHeaderCache, ViewLimits, parse_
 from milter.rule_engine import RuleSet
 from milter.rule_loader import IDENTITIES_FILE, Rule, load_rules
 from milter.targets import MessageTargets
-from milter.verdict import Action, RuleHit, Thresholds, Verdict, decide
+from milter.verdict import (
+    PARTIAL_READ_RULE,
+    PARTIAL_READ_SCORE,
+    Action,
+    RuleHit,
+    Thresholds,
+    Verdict,
+    decide,
+)
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,10 @@ class Scanner:
             dict.fromkeys(a.lower() for a in (*view.envelope.rcpt_to, *view.to) if a)
         )
         context = DetectorContext(
-            recipients=recipients, identities=self.identities, from_domain=view.from_domain
+            recipients=recipients,
+            identities=self.identities,
+            from_domain=view.from_domain,
+            structure=view.structure,
         )
         outcome = self.ruleset.match(MessageTargets(view, auth), context, every_rule=every_rule)
         score = 0.0
@@ -94,13 +105,18 @@ class Scanner:
                 continue
             score += rule.score
             hits.append(RuleHit(rule.id, rule.score, match.evidence, rule.tags))
+        partial = view.structure.partial
+        if partial:
+            score += PARTIAL_READ_SCORE
+            hits.append(RuleHit(PARTIAL_READ_RULE, PARTIAL_READ_SCORE, partial, ("scan",)))
         hits.sort(key=lambda hit: (-hit.score, hit.id))
         score = round(score, 3)
         return Verdict(
-            action=decide(self.settings.thresholds, score, forced),
+            action=decide(self.settings.thresholds, score, forced, partial=bool(partial)),
             score=score,
             rules=tuple(hits),
             matched_ids=frozenset(m.rule.id for m in outcome.matches),
             auth=auth,
             notes=(*view.defects, *outcome.notes),
+            partial=partial,
         )

@@ -73,11 +73,29 @@ class Verdict:
     auth: object | None = None
     # Problems met while scanning (MIME defects, regex time-outs): never a reason to drop mail.
     notes: tuple[str, ...] = ()
+    # What a scan limit left unread, one reason each (structure.py); empty when the whole
+    # message was read. A partial verdict is scored and never accepted (PARTIAL_READ_RULE).
+    partial: tuple[str, ...] = ()
 
 
-def decide(thresholds: Thresholds, score: float, forced: Action | None) -> Action:
-    """The score's action, raised to a rule's forced action when that is stronger."""
+# A verdict built on a partial read carries this hit, its reasons as evidence, so admins
+# see it wherever they see rules (check, the verdict headers, the quarantine), and it is
+# held at least as tag whatever its score: the part not read may be the scam, and a
+# message only reaches a limit with padding or structure no mail client produces.
+PARTIAL_READ_RULE = "SCAN_PARTIAL_READ"
+# Reaches the default tag threshold alone; with any other signal it goes beyond.
+PARTIAL_READ_SCORE = 5.0
+PARTIAL_READ_FLOOR = Action.TAG
+
+
+def decide(
+    thresholds: Thresholds, score: float, forced: Action | None, *, partial: bool = False
+) -> Action:
+    """The score's action, raised to a rule's forced action when that is stronger, and
+    to PARTIAL_READ_FLOOR when the message was not read whole."""
     action = thresholds.action_for(score)
     if forced is not None and forced.rank > action.rank:
-        return forced
+        action = forced
+    if partial and PARTIAL_READ_FLOOR.rank > action.rank:
+        action = PARTIAL_READ_FLOOR
     return action
