@@ -8,9 +8,12 @@ Normalisation is not done here: the scanner normalises each target once.
 
 Mail from strangers is hostile or just broken. ``parse_message`` never raises: every
 header is decoded on its own with fallbacks, unknown charsets fall back to UTF-8 and
-then Windows-1252, MIME structure is read up to the depth and part limits, and what
-went wrong is listed in ``defects``. Bytes that are not a message at all become the
-body text of an empty-headed one.
+then Windows-1252, and what went wrong is listed in ``defects``. Bytes that are not a
+message at all become the body text of an empty-headed one.
+
+No limit is a hiding place: past each one the end of what it skips is still read (the
+last parts, the end of a long text, the parts below the depth limit, read flat), and
+``structure`` records how the message is built and what was left unread (structure.py).
 """
 
 from __future__ import annotations
@@ -129,9 +132,13 @@ TAIL_TIME_SHARE: Final = 0.25
 class ViewLimits:
     """Bounds on the work spent on one message.
 
-    ``max_text_chars`` applies to each text part and attachment text. The PDF limits
-    apply to each PDF, and ``pdf_max_seconds`` also to all PDFs of a message together,
-    so a message with a hundred PDFs cannot take a hundred times as long.
+    ``max_text_chars`` applies to each text part and attachment text: past it, blank
+    runs are squeezed and then the start and the end are kept. ``max_parts`` and
+    ``max_seconds`` stop reading parts in order; the last TAIL_PARTS are read even so.
+    Below ``max_depth`` parts are read flat. The PDF limits apply to each PDF (a file
+    over ``pdf_max_bytes`` is read within the budgets all the same), and
+    ``pdf_max_seconds`` also to all PDFs of a message together, so a message with a
+    hundred PDFs cannot take a hundred times as long.
     """
 
     max_parts: int = 500
@@ -141,7 +148,8 @@ class ViewLimits:
     pdf_max_seconds: float = 2.0
     pdf_max_bytes: int = 10_000_000
     # For the whole message: each part is bounded, but hundreds of hostile parts (slow
-    # HTML) could still add up to minutes. Parts after the budget are not read.
+    # HTML) could still add up to minutes. After the budget only the last parts are
+    # read, in TAIL_TIME_SHARE of it more.
     max_seconds: float = 20.0
 
     def __post_init__(self) -> None:
