@@ -19,6 +19,7 @@ last parts, the end of a long text, the parts below the depth limit, read flat),
 from __future__ import annotations
 
 import binascii
+import functools
 import re
 import time
 from collections import deque
@@ -239,7 +240,7 @@ class _Builder:
     part_budget: int = 0
     deadline: float = 0.0
     stop_reason: str = ""  # why parts stopped being read in order; "" while they are
-    tail: deque[tuple[Message, int]] = field(default_factory=lambda: deque(maxlen=TAIL_PARTS))
+    tail: deque[tuple[Message, int]] | None = None  # made when a part is first skipped
     skipped: int = 0  # parts walked but not read in order
     skipped_leaves: int = 0
     reading_tail: bool = False
@@ -248,7 +249,7 @@ class _Builder:
     blank_padding: int = 0
     padded_pdfs: int = 0
     partial: list[str] = field(default_factory=list)
-    pdf_budget: PdfBudget = field(default_factory=PdfBudget)
+    pdf_budget: PdfBudget | None = None  # made for the message's first PDF
     # The policy with this message's own header cache (see _ReusingPolicy).
     policy: _ReusingPolicy = field(default_factory=_POLICY.for_message)
 
@@ -261,7 +262,6 @@ class _Builder:
     def __post_init__(self) -> None:
         self.part_budget = self.limits.max_parts
         self.deadline = self.started + self.limits.max_seconds
-        self.pdf_budget = PdfBudget(seconds=self.limits.pdf_max_seconds)
 
     def run(self, raw: bytes) -> None:
         try:
@@ -404,6 +404,8 @@ class _Builder:
 
     def _skip(self, part: Message, depth: int) -> None:
         """Walk a part that is not read: count it, keep its leaves for the tail."""
+        if self.tail is None:
+            self.tail = deque(maxlen=TAIL_PARTS)
         stack = [(part, depth)]
         while stack:
             node, level = stack.pop()
@@ -420,7 +422,7 @@ class _Builder:
 
     def _read_tail(self) -> None:
         """Read the last leaves that the part or time limit kept from being read."""
-        if not self.stop_reason:
+        if not self.stop_reason or self.tail is None:
             return
         tail = list(self.tail)
         self.tail.clear()
@@ -584,6 +586,8 @@ class _Builder:
     def _pdf(self, data: bytes, filename: str) -> str:
         limits = self.limits
         name = f"PDF {filename!r}" if filename else "a PDF"
+        if self.pdf_budget is None:
+            self.pdf_budget = PdfBudget(seconds=limits.pdf_max_seconds)
         if self.pdf_budget.spent():
             self.defect("PDF time budget spent; later PDFs not read")
             self.partial.append(f"{name} not read: the PDF budget of the message was spent")
@@ -625,16 +629,31 @@ class _Builder:
             attachments=tuple(self.attachments),
             urls=tuple(dict.fromkeys(self.urls)),
             defects=tuple(self.defects),
-            structure=Structure(
-                parts=self.parts + self.skipped,
-                empty_parts=self.empty_parts,
-                depth=self.deepest,
-                hidden_chars=sum(len(part.hidden) for part in self.html_parts),
-                blank_padding=self.blank_padding,
-                padded_pdfs=self.padded_pdfs,
-                partial=tuple(dict.fromkeys(self.partial)),
-            ),
+            structure=self._structure(),
         )
+
+    def _structure(self) -> Structure:
+        hidden = sum(len(part.hidden) for part in self.html_parts) if self.html_parts else 0
+        parts = self.parts + self.skipped
+        notable = self.empty_parts or hidden or self.blank_padding or self.padded_pdfs
+        if not (notable or self.partial):
+            return _plain_structure(parts, self.deepest)
+        return Structure(
+            parts=parts,
+            empty_parts=self.empty_parts,
+            depth=self.deepest,
+            hidden_chars=hidden,
+            blank_padding=self.blank_padding,
+            padded_pdfs=self.padded_pdfs,
+            partial=tuple(dict.fromkeys(self.partial)),
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def _plain_structure(parts: int, depth: int) -> Structure:
+    """The structure of most mail, made once: a frozen dataclass costs a microsecond,
+    which is noticeable on a message that takes a hundred."""
+    return Structure(parts=parts, depth=depth)
 
 
 def _clean_address(address: str) -> str:
