@@ -14,6 +14,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "milter"
 SCANNER_MODULES = [
+    "clip",
     "condition",
     "crypto_address",
     "detectors",
@@ -21,10 +22,12 @@ SCANNER_MODULES = [
     "html_text",
     "identities",
     "message_view",
+    "mime_decode",
     "normalize",
     "pdf_text",
     "rule_engine",
     "scanner",
+    "structure",
     "targets",
     "verdict",
     "yaml_source",
