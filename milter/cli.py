@@ -194,6 +194,8 @@ def verdict_json(name: str, verdict: Verdict) -> dict[str, object]:
             else AuthResults(spf=None, dkim=(), dmarc=None, note="not checked")
         ).to_json(),
         "notes": list(verdict.notes),
+        # What the scan could not read (limits hit): empty when it read everything.
+        "partial": list(verdict.partial),
     }
 
 
@@ -209,6 +211,8 @@ def verdict_text(name: str, verdict: Verdict) -> str:
         lines.append("  auth: unavailable (offline or auth disabled)")
     for note in verdict.notes:
         lines.append(f"  note: {note}")
+    for reason in verdict.partial:
+        lines.append(f"  partial read: {reason}")
     return "\n".join(lines) + "\n"
 
 

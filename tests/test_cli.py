@@ -214,3 +214,21 @@ def test_scan_bytes_that_are_not_a_message(rules: Path, tmp_path: Path) -> None:
     result = run("check", "--json", "--rules", str(rules), str(junk))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["verdict"] == "accept"
+
+
+def test_check_says_when_the_scan_read_only_part(rules: Path, tmp_path: Path) -> None:
+    # 600 filled parts: past the part limit, the middle ones are not read.
+    sys.path.insert(0, str(ROOT / "tests"))
+    from limit_cases import after_parts
+
+    path = tmp_path / "many.eml"
+    path.write_bytes(after_parts(600, "filler"))
+    result = run("check", "--json", "--offline", "--rules", str(rules), str(path))
+    assert result.returncode == 0, result.stderr
+    obj = json.loads(result.stdout)
+    assert obj["partial"] and obj["verdict"] != "accept"
+    text = run("check", "--offline", "--rules", str(rules), str(path))
+    assert "  partial read: " in text.stdout
+    ham = tmp_path / "ham.eml"
+    ham.write_bytes(HAM)
+    assert json.loads(run("check", "--json", "--offline", str(ham)).stdout)["partial"] == []
