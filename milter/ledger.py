@@ -190,9 +190,15 @@ def _address_bytes(address: str) -> bytes:
 
 
 class Ledger:
-    """The ledger file, shared by processes; thread-safe (one connection behind a lock).
+    """The ledger file, shared by processes; thread-safe.
 
-    The connection is opened on first use, in the process using it: a SQLite connection
+    Two connections per process, each behind its own lock: lookups never wait for a
+    commit's fsync (WAL readers do not block on the writer), so a lookup is quick
+    enough for the event loop itself (see ``warm``). Commits are grouped: records that
+    arrive while another is being synced go to disk together in the next transaction,
+    one fsync for all of them.
+
+    Connections are opened on first use, in the process using them: a SQLite connection
     must not cross a fork, and ``serve`` forks its workers.
     """
 
@@ -201,23 +207,29 @@ class Ledger:
             raise ValueError("ledger window must be positive")
         self.path = Path(path)
         self.window = window
-        self._lock = threading.Lock()
-        self._db: sqlite3.Connection | None = None
-        self._pid = 0
+        self._reader = _Link()
+        self._writer = _Link()
+        self._pending: list[_Pending] = []
+        self._pending_lock = threading.Lock()
         self._next_expiry = 0.0
         self._closed = False
+
+    @property
+    def warm(self) -> bool:
+        """True when a lookup in this process needs no file opened (only a read)."""
+        return self._reader.db is not None and self._reader.pid == os.getpid()
 
     def lookup(self, key: bytes, *, now: float | None = None) -> LedgerRecord | None:
         """The record of ``key`` within the window, or None."""
         now = time.time() if now is None else now
         since = _micros(now - self.window)
-        with self._lock:
-            row = self._run(
-                lambda db: db.execute(
-                    "SELECT outcome, ref, time_us FROM handled WHERE key = ? AND time_us >= ?",
-                    (key, since),
-                ).fetchone()
-            )
+        row = self._run(
+            self._reader,
+            lambda db: db.execute(
+                "SELECT outcome, ref, time_us FROM handled WHERE key = ? AND time_us >= ?",
+                (key, since),
+            ).fetchone(),
+        )
         if row is None:
             return None
         try:
@@ -228,30 +240,73 @@ class Ledger:
 
     def record(self, key: bytes, outcome: Outcome, ref: str, *, now: float | None = None) -> None:
         """Commit ``key`` durably (fsync'd when this returns); replaces an older record."""
+        self.record_many([(key, outcome, ref)], now=now)
+
+    def record_many(
+        self, records: Sequence[tuple[bytes, Outcome, str]], *, now: float | None = None
+    ) -> None:
+        """Commit every ``(key, outcome, ref)`` durably, in one transaction with whatever
+        other threads are recording meanwhile; raises LedgerError if that fails."""
         now = time.time() if now is None else now
+        mine = [_Pending(key, outcome.value, ref, _micros(now)) for key, outcome, ref in records]
+        if not mine:
+            return
+        with self._pending_lock:
+            self._pending.extend(mine)
+        with self._writer.lock:
+            if all(pending.done for pending in mine):
+                # Committed by the thread that held the lock meanwhile (group commit).
+                for pending in mine:
+                    if pending.error is not None:
+                        raise pending.error
+                return
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
 
-        def write(db: sqlite3.Connection) -> None:
-            # One statement in autocommit: its own transaction, synced on commit.
-            db.execute(
-                "INSERT OR REPLACE INTO handled (key, outcome, ref, time_us) VALUES (?, ?, ?, ?)",
-                (key, outcome.value, ref, _micros(now)),
-            )
-            if now >= self._next_expiry:
-                self._next_expiry = now + _EXPIRE_EVERY
-                db.execute("DELETE FROM handled WHERE time_us < ?", (_micros(now - self.window),))
+            def write(db: sqlite3.Connection) -> None:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.executemany(
+                        "INSERT OR REPLACE INTO handled (key, outcome, ref, time_us) "
+                        "VALUES (?, ?, ?, ?)",
+                        [(p.key, p.outcome, p.ref, p.time_us) for p in batch],
+                    )
+                    if now >= self._next_expiry:
+                        self._next_expiry = now + _EXPIRE_EVERY
+                        db.execute(
+                            "DELETE FROM handled WHERE time_us < ?", (_micros(now - self.window),)
+                        )
+                    db.execute("COMMIT")  # synchronous=FULL: the WAL is fsync'd here
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    raise
 
-        with self._lock:
-            self._run(write)
+            try:
+                self._run_locked(self._writer, write)
+            except BaseException as exc:
+                # Every record of the batch fails with it: the threads waiting for them
+                # must not take their records for committed.
+                error = exc if isinstance(exc, LedgerError) else LedgerError(f"{exc!r}")
+                for pending in batch:
+                    pending.error = error
+                    pending.done = True
+                raise
+            for pending in batch:
+                pending.done = True
 
     def forget(self, key: bytes) -> None:
         """Remove ``key``'s record (e.g. it named a quarantine entry that is gone)."""
-        with self._lock:
-            self._run(lambda db: db.execute("DELETE FROM handled WHERE key = ?", (key,)))
+        with self._writer.lock:
+            self._run_locked(
+                self._writer, lambda db: db.execute("DELETE FROM handled WHERE key = ?", (key,))
+            )
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            self._drop()
+        self._closed = True
+        for link in (self._reader, self._writer):
+            with link.lock:
+                link.drop()
 
     def __enter__(self) -> Ledger:
         return self
@@ -259,48 +314,35 @@ class Ledger:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _run(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        """``work(db)`` with the lock held; any failure becomes LedgerError."""
+    def _run(self, link: _Link, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        with link.lock:
+            return self._run_locked(link, work)
+
+    def _run_locked(self, link: _Link, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``work(db)`` with ``link``'s lock held; any failure becomes LedgerError."""
         if self._closed:
             raise LedgerError(f"ledger {self.path} is closed.")
         try:
-            return work(self._connection())
+            if link.db is None or link.pid != os.getpid():
+                # None, or inherited across a fork: never touched (closing it could
+                # release the parent's locks); this process opens its own.
+                link.db = self._open()
+                link.pid = os.getpid()
+            return work(link.db)
         except sqlite3.Error as exc:
             # The next call reconnects: a damaged file is then moved aside (_open).
-            self._drop()
+            link.drop()
             raise LedgerError(f"ledger {self.path}: {exc}.") from exc
         except OSError as exc:
-            self._drop()
+            link.drop()
             raise LedgerError(f"ledger {self.path}: {exc.strerror or exc}.") from exc
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._db is not None and self._pid == os.getpid():
-            return self._db
-        if self._db is not None:
-            # Inherited across a fork: never touched (closing it could release the
-            # parent's locks); this process opens its own.
-            self._db = None
-        self._db = self._open()
-        self._pid = os.getpid()
-        return self._db
-
-    def _drop(self) -> None:
-        db, self._db = self._db, None
-        if db is not None and self._pid == os.getpid():
-            with contextlib.suppress(sqlite3.Error):
-                db.close()
 
     def _open(self) -> sqlite3.Connection:
         _check_private_file(self.path)
-        db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        db = _connect(self.path)
         try:
             try:
-                _set_wal(db)
-                # FULL: a record is on disk when record() returns, as the 250 that follows
-                # it promises.
-                db.execute("PRAGMA synchronous=FULL")
-                db.executescript(_SCHEMA)
-                db.execute("SELECT count(*) FROM handled WHERE time_us < 0").fetchone()
+                _prepare(db)
             except sqlite3.DatabaseError as exc:
                 if not _is_damaged(exc):
                     raise
@@ -310,12 +352,8 @@ class Ledger:
                 log.error("ledger %s is damaged (%s); starting a new one", self.path, exc)
                 self._set_aside()
                 _check_private_file(self.path)
-                db = sqlite3.connect(
-                    self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-                )
-                _set_wal(db)
-                db.execute("PRAGMA synchronous=FULL")
-                db.executescript(_SCHEMA)
+                db = _connect(self.path)
+                _prepare(db)
         except BaseException:
             db.close()
             raise
@@ -326,6 +364,47 @@ class Ledger:
             source = Path(f"{self.path}{suffix}")
             with contextlib.suppress(FileNotFoundError):
                 os.replace(source, Path(f"{self.path}.damaged{suffix}"))
+
+
+class _Link:
+    """One connection of this process, and the lock that serialises its users."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.db: sqlite3.Connection | None = None
+        self.pid = 0
+
+    def drop(self) -> None:
+        db, self.db = self.db, None
+        if db is not None and self.pid == os.getpid():
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+
+
+@dataclass
+class _Pending:
+    """A record waiting for its commit; ``done`` once committed (or failed: ``error``)."""
+
+    key: bytes
+    outcome: str
+    ref: str
+    time_us: int
+    done: bool = False
+    error: LedgerError | None = None
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # Autocommit with explicit BEGIN IMMEDIATE; a writer waits up to 10 s for another
+    # worker's commit (SQLite's busy timeout) rather than failing.
+    return sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+
+
+def _prepare(db: sqlite3.Connection) -> None:
+    _set_wal(db)
+    # FULL: a record is on disk when record() returns, as the 250 that follows promises.
+    db.execute("PRAGMA synchronous=FULL")
+    db.executescript(_SCHEMA)
+    db.execute("SELECT count(*) FROM handled WHERE time_us < 0").fetchone()
 
 
 def _check_private_file(path: Path) -> None:

@@ -217,7 +217,7 @@ class Proxy:
             reply = _upstream(await downstream.data(outgoing, self._on_late_reply(key)))
             if reply.positive and key is not None:
                 # Durable before our 250 leaves: a retry after a lost reply finds it.
-                await asyncio.to_thread(self.dedupe.relayed, key, reply)
+                await self.dedupe.relayed_async(key, reply)
         self._log(
             tx, envelope, reply, state.started, action=action.value, verdict=verdict, auth=auth
         )
@@ -234,8 +234,12 @@ class Proxy:
             return key, dedupe.seen(key)
 
         try:
-            # In a thread: SQLite may wait for another worker's commit, and the hash of
-            # a big message takes a while (hashlib lets go of the GIL meanwhile).
+            if len(raw) <= INLINE_SCAN_BYTES and dedupe.ledger.warm:
+                # The hash of a few KB and one indexed read (WAL: it never waits for a
+                # commit) take microseconds, less than handing them to a thread.
+                return check()
+            # The first time (the file is opened, maybe created) and for a big message
+            # (its hash takes a while; hashlib lets go of the GIL meanwhile): a thread.
             return await asyncio.to_thread(check)
         except Exception:
             # Dedupe is only ever an optimisation of the duplicate case.
@@ -251,7 +255,7 @@ class Proxy:
 
         async def late(reply: Reply) -> None:
             if reply.positive:
-                await asyncio.to_thread(dedupe.relayed, key, reply)
+                await dedupe.relayed_async(key, reply)
 
         return late
 

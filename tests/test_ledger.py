@@ -8,6 +8,8 @@ import os
 import signal
 import sqlite3
 import stat
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -284,13 +286,74 @@ def test_a_record_survives_sigkill_right_after_it(state: Path) -> None:
     assert found is not None and found.ref == "queued"
 
 
-def test_expiry_runs_at_most_once_a_minute(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_expiry_runs_at_most_once_a_minute(state: Path) -> None:
     statements: list[str] = []
     with Ledger(state / "ledger.sqlite3", window=10.0) as ledger:
-        ledger.lookup(b"x")
-        assert ledger._db is not None
-        ledger._db.set_trace_callback(statements.append)
+        ledger.record(b"first", Outcome.RELAYED, "", now=999.0)
+        assert ledger._writer.db is not None
+        ledger._writer.db.set_trace_callback(statements.append)
         for i in range(5):
             ledger.record(str(i).encode(), Outcome.RELAYED, "", now=1000.0 + i)
-        ledger.record(b"later", Outcome.RELAYED, "", now=1000.0 + ledger_module._EXPIRE_EVERY)
-    assert sum(s.startswith("DELETE") for s in statements) == 2
+        ledger.record(b"later", Outcome.RELAYED, "", now=999.0 + ledger_module._EXPIRE_EVERY)
+    assert sum(s.startswith("DELETE") for s in statements) == 1
+
+
+def _blocked_writers(ledger: Ledger, count: int) -> tuple[list[threading.Thread], list[object]]:
+    """``count`` threads in ``record`` while the test holds the writer's lock."""
+    results: list[object] = []
+
+    def write(number: int) -> None:
+        try:
+            ledger.record(f"k{number}".encode(), Outcome.RELAYED, "")
+            results.append(None)
+        except LedgerError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(ledger._pending) < count:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    return threads, results
+
+
+def test_records_that_wait_are_committed_together(state: Path) -> None:
+    statements: list[str] = []
+    with Ledger(state / "ledger.sqlite3") as ledger:
+        ledger.record(b"open", Outcome.RELAYED, "")
+        assert ledger._writer.db is not None
+        ledger._writer.db.set_trace_callback(statements.append)
+        with ledger._writer.lock:  # a commit in progress
+            threads, results = _blocked_writers(ledger, 5)
+        for thread in threads:
+            thread.join(10)
+        assert results == [None] * 5
+        assert statements.count("COMMIT") == 1  # one fsync for the five
+        assert all(ledger.lookup(f"k{n}".encode()) for n in range(5))
+
+
+def test_a_failed_group_commit_fails_every_record_in_it(state: Path) -> None:
+    ledger = Ledger(state / "ledger.sqlite3")
+    with ledger._writer.lock:
+        threads, results = _blocked_writers(ledger, 3)
+        state.chmod(0o777)  # the ledger cannot be opened now
+    for thread in threads:
+        thread.join(10)
+    state.chmod(0o700)
+    assert len(results) == 3 and all(isinstance(r, LedgerError) for r in results)
+    assert ledger.lookup(b"k0") is None
+    ledger.close()
+
+
+def test_warm_after_the_first_lookup(state: Path) -> None:
+    with Ledger(state / "ledger.sqlite3") as ledger:
+        assert not ledger.warm
+        ledger.lookup(b"k")
+        assert ledger.warm
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if not ledger.warm else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
