@@ -274,6 +274,7 @@ def relay_settings(config: Config) -> RelaySettings:
         connect_timeout=config.relay.connect_timeout,
         command_timeout=config.relay.command_timeout,
         data_timeout=config.relay.data_timeout,
+        late_reply_timeout=config.relay.late_reply_timeout,
         pool_size=config.relay.pool_size,
     )
 
@@ -286,6 +287,7 @@ def proxy_settings(config: Config) -> ProxySettings:
         authserv_id=config.authserv_id(),
         tempfail_on_dns_failure=config.auth.on_dns_failure == "tempfail",
         limits=config.message_limits,
+        ledger=config.ledger,
     )
 
 

@@ -61,3 +61,13 @@ def test_late_reply_timeout(tmp_path: Path) -> None:
 def test_bad_values_are_named(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         _load(tmp_path, text)
+
+
+def test_the_keys_reach_serve(tmp_path: Path) -> None:
+    from milter.server import proxy_settings, relay_settings
+
+    config = _load(
+        tmp_path, "ledger: {window: 2h}\nrelay: {late_reply_timeout: 30}\nnext_hop: 127.0.0.1:25\n"
+    )
+    assert proxy_settings(config).ledger.window == 7200.0
+    assert relay_settings(config).late_reply_timeout == 30.0
