@@ -10,6 +10,8 @@ are kept, the middle dropped. Each step is one pass of a C-level regex or a slic
 from __future__ import annotations
 
 import re
+from collections import deque
+from collections.abc import Iterable
 from typing import Final
 
 # Two or more line breaks with only blanks around them: one paragraph break.
@@ -57,3 +59,66 @@ def head_and_tail_bytes(data: bytes, limit: int) -> bytes:
         return data
     half = limit // 2
     return data[:half] + b"\n" + data[len(data) - half :]
+
+
+_BLANKS: Final = b" \t\f\v\r\n"
+
+
+def squeeze_and_clip(
+    data: bytes | Iterable[bytes], charset: str | None, limit: int
+) -> tuple[bytes, int]:
+    """``squeeze_bytes(data, charset)`` cut to its start and end by
+    :func:`head_and_tail_bytes` when over ``limit``, and its length before the cut.
+
+    ``data`` may come as chunks (a big body, body_stream.py): then no more than the
+    limit and a chunk is held. The squeeze is the same chunk by chunk when each chunk
+    ends after a byte that is not blank, since no blank run then spans two: the blank
+    run that ends a chunk is carried over to the next.
+    """
+    if isinstance(data, bytes):
+        squeezed = squeeze_bytes(data, charset)
+        return head_and_tail_bytes(squeezed, limit), len(squeezed)
+    kept = _HeadAndTail(limit)
+    held: list[bytes] = []  # a blank run not known to have ended
+    for chunk in data:
+        cut = len(chunk.rstrip(_BLANKS))
+        if not cut:
+            held.append(chunk)
+            continue
+        kept.add(squeeze_bytes(b"".join((*held, chunk[:cut])) if held else chunk[:cut], charset))
+        held = [chunk[cut:]] if cut < len(chunk) else []
+    if held:
+        kept.add(squeeze_bytes(b"".join(held), charset))
+    return kept.result(), kept.size
+
+
+class _HeadAndTail:
+    """head_and_tail_bytes(b"".join(added), limit), holding about ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.head = b""  # the first limit // 2 bytes, once over the limit
+        self.tail: deque[bytes] = deque()  # everything while within it; then the end
+        self.tail_size = 0
+
+    def add(self, data: bytes) -> None:
+        self.size += len(data)
+        self.tail.append(data)
+        self.tail_size += len(data)
+        if self.size <= self.limit:
+            return
+        half = self.limit // 2
+        if len(self.head) < half:
+            joined = b"".join(self.tail)
+            self.head += joined[: half - len(self.head)]
+            self.tail = deque((joined,))
+        while self.tail and self.tail_size - len(self.tail[0]) >= half:
+            self.tail_size -= len(self.tail.popleft())
+
+    def result(self) -> bytes:
+        joined = b"".join(self.tail)
+        if self.size <= self.limit:
+            return joined
+        half = self.limit // 2
+        return self.head + b"\n" + joined[len(joined) - half :]

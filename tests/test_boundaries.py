@@ -14,6 +14,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "milter"
 SCANNER_MODULES = [
+    "body_stream",
     "clip",
     "condition",
     "crypto_address",
