@@ -4,7 +4,10 @@ The raw bytes are parsed once with the standard library's ``email`` package (mod
 policy) and reduced to plain values: decoded headers, the From display name and
 address, Reply-To, To/Cc, the text of every body part, HTML rendered to visible and
 hidden text, URLs, attachments with their names, types and (for PDFs and text) text.
-Normalisation is not done here: the scanner normalises each target once.
+Normalisation is not done here: the scanner normalises each target once. A big message
+is parsed with its long bodies left in its bytes (mime_raw.py), and each body is decoded
+a chunk at a time, only as far as it is read (body_stream.py): an attachment that is not
+read costs its size in nothing but the raw bytes.
 
 Mail from strangers is hostile or just broken. ``parse_message`` never raises: every
 header is decoded on its own with fallbacks, unknown charsets fall back to UTF-8 and
@@ -23,16 +26,20 @@ import functools
 import re
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.headerregistry import BaseHeader
 from email.message import Message
-from email.parser import BytesParser
-from email.policy import EmailPolicy
 from email.utils import getaddresses
 from typing import Final
 
-from milter.clip import head_and_tail, head_and_tail_bytes, squeeze, squeeze_bytes
+from milter import mime_raw
+from milter.body_stream import LazyBody, text_is_blank
+from milter.clip import (
+    head_and_tail,
+    head_and_tail_bytes,
+    squeeze,
+    squeeze_and_clip,
+    squeeze_bytes,
+)
 from milter.envelope import Envelope
 from milter.html_text import HtmlText, find_urls, html_to_text, join_html, start_at_tag
 from milter.mime_decode import (
@@ -44,80 +51,11 @@ from milter.mime_decode import (
     fix_8bit,
     guess_decode,
 )
+from milter.mime_policy import MimeHeaderCache, _ReusingPolicy
+from milter.mime_raw import RawBodies
 from milter.pdf_text import PdfBudget, read_pdf
 from milter.structure import Structure
 
-
-class _ReusingPolicy(EmailPolicy):
-    """``email.policy.default``, except that a header value it has parsed is reused
-    within one message.
-
-    The modern policy parses a header again on every access, and the parser itself reads
-    Content-Type four or five times per part (get_content_type, get_content_maintype,
-    get_boundary): that was half the cost of parsing a plain message. A header object
-    depends only on its name and value and nobody here modifies one, so equal inputs can
-    share it. The cache belongs to one message (``for_message``), not to the process;
-    long values are not kept (a hostile message could fill it with megabytes), they are
-    parsed as before.
-    """
-
-    # Set per message by for_message(); None: parse every time, as the default policy.
-    header_cache: dict[tuple[str, str], BaseHeader] | None = None
-    # Shared by the messages one scanner reads (see MimeHeaderCache), or None.
-    mime_headers: MimeHeaderCache | None = None
-
-    def for_message(self, mime_headers: MimeHeaderCache | None = None) -> _ReusingPolicy:
-        return self.clone(header_cache={}, mime_headers=mime_headers)
-
-    def header_fetch_parse(self, name: str, value: str) -> str:
-        if hasattr(value, "name"):
-            return value
-        # As EmailPolicy.header_fetch_parse: line breaks removed, nothing else.
-        value = value.replace("\r", "").replace("\n", "")
-        cache = self.header_cache
-        if cache is None or len(value) > _MAX_REUSED_HEADER:
-            return self.header_factory(name, value)
-        key = (name, value)
-        header = cache.get(key)
-        if header is None:
-            shared = self.mime_headers
-            if shared is not None and name.lower() in MimeHeaderCache.NAMES:
-                header = shared.get(key, self.header_factory)
-            else:
-                header = self.header_factory(name, value)
-            cache[key] = header
-        return header
-
-
-class MimeHeaderCache:
-    """Parsed MIME structure fields shared between messages.
-
-    "Content-Type: text/plain; charset=utf-8" and a few dozen other values make up most
-    of these fields in real mail, and parsing one with the modern policy costs about as
-    much as the rest of a small message's headers. Only these fields are shared (Subject
-    or From repeat far less), at most ``MAX_ENTRIES`` of them; a header object depends
-    only on its name and value, and nothing modifies one. One cache per scanner.
-    """
-
-    NAMES: Final = frozenset(
-        {"content-type", "content-transfer-encoding", "content-disposition", "mime-version"}
-    )
-    MAX_ENTRIES: Final = 512
-
-    def __init__(self) -> None:
-        self._headers: dict[tuple[str, str], BaseHeader] = {}
-
-    def get(self, key: tuple[str, str], parse: Callable[[str, str], BaseHeader]) -> BaseHeader:
-        header = self._headers.get(key)
-        if header is None:
-            header = parse(*key)
-            if len(self._headers) >= self.MAX_ENTRIES:
-                self._headers.clear()  # boundaries make many values unique: start over
-            self._headers[key] = header
-        return header
-
-
-_MAX_REUSED_HEADER: Final = 500
 _POLICY: Final = _ReusingPolicy()
 MAX_HEADERS: Final = 5_000
 MAX_URLS: Final = 2_000
@@ -207,6 +145,7 @@ class MessageView:
 # --- the builder ------------------------------------------------------------------------
 
 _PDF_MAGIC: Final = b"%PDF-"
+_UUENCODE: Final = ("x-uuencode", "uuencode", "uue", "x-uue")
 _SINGLE_ANGLE: Final = re.compile(
     r"\s*([^<>]*?)\s*<\s*([^<>\s]*@[^<>\s]*)\s*>\s*(?:\([^()]*\)\s*)?$"
 )
@@ -252,6 +191,8 @@ class _Builder:
     pdf_budget: PdfBudget | None = None  # made for the message's first PDF
     # The policy with this message's own header cache (see _ReusingPolicy).
     policy: _ReusingPolicy = field(default_factory=_POLICY.for_message)
+    # The bodies a big message left in its bytes (mime_raw.py), made for the first.
+    bodies: RawBodies | None = None
 
     def defect(self, text: str) -> None:
         if len(self.defects) < MAX_DEFECTS and text not in self.defects:
@@ -265,7 +206,7 @@ class _Builder:
 
     def run(self, raw: bytes) -> None:
         try:
-            message = BytesParser(policy=self.policy).parsebytes(raw)
+            message = self._parse(raw)
         except Exception as exc:  # RecursionError on absurd nesting, parser bugs
             self.defect(f"message could not be parsed ({type(exc).__name__}); read as text")
             self._run_unparsed(raw)
@@ -282,12 +223,18 @@ class _Builder:
 
     def _run_unparsed(self, raw: bytes) -> None:
         try:
-            message = BytesParser(policy=self.policy).parsebytes(raw, headersonly=True)
+            message = self._parse(raw, headersonly=True)
             self._read_headers(message)
         except Exception as exc:
             self.defect(f"headers could not be parsed ({type(exc).__name__})")
         head, separator, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
         self._add_text(self._raw_text(body if separator else head))
+
+    def _parse(self, raw: bytes, headersonly: bool = False) -> Message:
+        """The stdlib parse of ``raw``; a big message's bodies are left in it."""
+        if self.bodies is None and len(raw) >= mime_raw.BIG_MESSAGE:
+            self.bodies = RawBodies()
+        return mime_raw.parse(raw, self.policy, self.bodies, headersonly=headersonly)
 
     def _raw_text(self, data: bytes) -> str:
         """Bytes of no known structure as text, start and end within the limit."""
@@ -416,7 +363,11 @@ class _Builder:
                 stack.extend((c, level + 1) for c in reversed(payload) if isinstance(c, Message))
                 continue
             self.skipped_leaves += 1
-            if not payload or (isinstance(payload, str) and payload.isspace()):
+            pieces = self.bodies.pieces(node) if self.bodies is not None else None
+            if pieces is not None:
+                if text_is_blank(pieces, node):
+                    self.empty_parts += 1
+            elif not payload or (isinstance(payload, str) and payload.isspace()):
                 self.empty_parts += 1
             self.tail.append((node, level))
 
@@ -492,8 +443,10 @@ class _Builder:
             # Against RFC 2046 section 5.2.1, but it happens: the parser read the
             # encoded text as a message. Decode it and read the message inside.
             inner = payload[0] if isinstance(payload, list) and payload else None
+            if inner is not None and self.bodies is not None:
+                self.bodies.expand(inner)  # rare enough to be read whole, as text
             data = _encoded_message_bytes(inner, encoded) if inner is not None else b""
-            return [BytesParser(policy=self.policy).parsebytes(data)]
+            return [self._parse(data)]
         if not isinstance(payload, list):
             return []
         return [sub for sub in payload if isinstance(sub, Message)]
@@ -501,19 +454,23 @@ class _Builder:
     def _leaf(self, part: Message, content_type: str) -> Message | None:
         """Read a part that holds content; a message/rfc822 part the parser left closed
         is returned parsed, for the caller to walk."""
-        data = _payload_bytes(part)
-        self.decoded_bytes += len(data)
-        if (not data or data.isspace()) and not self.reading_tail:
+        body = self._body(part)
+        lazy = body if isinstance(body, LazyBody) else None
+        data = body if isinstance(body, bytes) else b""
+        blank = (not data or data.isspace()) if lazy is None else lazy.blank
+        size = len(data) if lazy is None else lazy.size
+        self.decoded_bytes += size
+        if blank and not self.reading_tail:
             self.empty_parts += 1
         self._read_defects(part)  # decoding adds base64 defects to the part
-        if content_type == "message/rfc822" and data.strip():
-            return BytesParser(policy=self.policy).parsebytes(data)
+        if content_type == "message/rfc822" and not blank:
+            return self._parse(data if lazy is None else lazy.data())
         disposition = _disposition(part)
         if content_type.startswith("multipart/"):
             self.defect(f"{content_type} without a usable boundary; read as text")
             content_type = "text/plain"
         if content_type in ("text/plain", "text/html") and disposition != "attachment":
-            head, tail = self._text(data, part)
+            head, tail = self._text(body, part)
             if content_type == "text/html":
                 html = html_to_text(head)
                 if tail:
@@ -525,13 +482,27 @@ class _Builder:
             return None
         filename = _filename(part)
         text = ""
-        if _is_pdf(content_type, filename, data):
-            text = self._pdf(data, filename)
+        if _is_pdf(content_type, filename, data if lazy is None else lazy.head):
+            text = self._pdf(data if lazy is None else lazy.data(), filename)
         elif content_type.startswith("text/"):
-            head, tail = self._text(data, part)
+            head, tail = self._text(body, part)
             text = head + "\n" + tail if tail else head
-        self.attachments.append(Attachment(filename, content_type, len(data), text))
+        self.attachments.append(Attachment(filename, content_type, size, text))
         return None
+
+    def _body(self, part: Message) -> bytes | LazyBody:
+        """What get_payload(decode=True) gives; for a body a big message left in its
+        bytes, a LazyBody that decodes it as it is read."""
+        pieces = self.bodies.pieces(part) if self.bodies is not None else None
+        if pieces is not None:
+            try:
+                encoding = str(part.get("content-transfer-encoding", "")).lower()
+            except Exception:  # the stdlib meets the same error and is answered below
+                encoding = "uue"
+            if encoding not in _UUENCODE:
+                return LazyBody(pieces, encoding, part)
+            self.bodies.expand(part)  # uuencode: rare, and read whole by the stdlib
+        return _payload_bytes(part)
 
     def _message_attachment(self, part: Message, content_type: str, size: int) -> None:
         """List an attached message (its text was read as body text)."""
@@ -552,19 +523,21 @@ class _Builder:
         if room > 0:
             self.urls.extend(urls[:room])
 
-    def _text(self, data: bytes, part: Message) -> tuple[str, str]:
+    def _text(self, body: bytes | LazyBody, part: Message) -> tuple[str, str]:
         """The decoded text of a part: all of it, or its start and end when it is over
         max_text_chars even with its blank runs squeezed (clip.py)."""
         limit = self.limits.max_text_chars
         charset = _charset(part)
         cut = ""
-        if len(data) > limit:
-            squeezed = squeeze_bytes(data, charset)
-            self.blank_padding = max(self.blank_padding, len(data) - len(squeezed))
-            data = squeezed
-            if len(data) > limit * 4:
-                cut = f"a text part of {len(data):,} bytes"
-                data = head_and_tail_bytes(data, limit * 4)
+        size = len(body) if isinstance(body, bytes) else body.size
+        if size > limit:
+            chunks = body if isinstance(body, bytes) else body.chunks()
+            data, squeezed = squeeze_and_clip(chunks, charset, limit * 4)
+            self.blank_padding = max(self.blank_padding, size - squeezed)
+            if squeezed > limit * 4:
+                cut = f"a text part of {squeezed:,} bytes"
+        else:
+            data = body if isinstance(body, bytes) else body.data()
         text, unknown = decode_bytes(data, charset)
         if unknown:
             self.defect(f"unknown charset {charset!r}")

@@ -24,6 +24,8 @@ SCANNER_MODULES = [
     "identities",
     "message_view",
     "mime_decode",
+    "mime_policy",
+    "mime_raw",
     "normalize",
     "pdf_text",
     "rule_engine",
