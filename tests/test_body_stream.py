@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 from email import policy
 from email.message import EmailMessage
 
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 
 from milter import body_stream
 from milter.body_stream import LazyBody, text_is_blank
-from milter.clip import head_and_tail_bytes, squeeze_and_clip, squeeze_bytes
+from milter.clip import head_and_tail_bytes, squeeze, squeeze_and_clip, squeeze_bytes
 
 BASE64_BYTES = st.lists(
     st.sampled_from(
@@ -161,6 +162,21 @@ def test_squeeze_and_clip_in_chunks_is_the_whole_squeeze(
     assert squeeze_and_clip(data, charset, limit) == expected
     chunks = [bytes(piece) for piece in pieces_of(data, cuts)]
     assert squeeze_and_clip(iter(chunks), charset, limit) == expected
+
+
+BLANKS_AND_TEXT = st.lists(
+    st.sampled_from(["a", "b c", " ", "\t", "\r", "\n", "\r\n", "\x0b", "\x0c"]), max_size=40
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=BLANKS_AND_TEXT)
+def test_squeeze_is_the_two_substitutions(text: str) -> None:
+    # squeeze finds runs of blank lines from the line breaks in them, for speed.
+    lines = re.compile(r"[ \t\f\v]*(?:\r?\n[ \t\f\v]*){2,}")
+    expected = re.sub(r"[ \t\f\v]{2,}", " ", lines.sub("\n\n", text))
+    assert squeeze(text) == expected
+    assert squeeze_bytes(text.encode(), None) == expected.encode()
 
 
 def test_a_blank_run_longer_than_a_chunk_is_squeezed_whole() -> None:
