@@ -19,7 +19,8 @@ from email import errors
 from email.message import Message
 from typing import Final
 
-CHUNK: Final = 1 << 20
+# Small enough that the few copies one chunk goes through cost nothing beside a big body.
+CHUNK: Final = 1 << 18
 HEAD: Final = 1024  # the decoded bytes kept for sniffing (message_view._is_pdf)
 
 _ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"

@@ -120,6 +120,20 @@ class PdfText:
         return self.stopped == "pages" and not self.cut_page
 
 
+class _SharedBytes(io.BytesIO):
+    """A BytesIO that never copies the PDF it reads.
+
+    io.BytesIO shares the bytes it is made from until its buffer is exported, and pypdf
+    asks for getbuffer() to learn the size of the file: that copied every PDF once more
+    (38 MB for a scan of 38 MB). Without the method pypdf seeks to the end instead, and
+    read() of the whole from the start returns the shared bytes themselves.
+    """
+
+    @property
+    def getbuffer(self) -> Any:  # type: ignore[override]
+        raise AttributeError("getbuffer")
+
+
 class _Stop(Exception):
     """A budget ran out inside pypdf. pypdf catches some exceptions and goes on (a broken
     form is skipped), so every later check raises again until extraction ends."""
@@ -322,7 +336,7 @@ def _read(data: bytes, max_pages: int, max_bytes: int, reading: _Reading) -> Pdf
         from pypdf import PdfReader
 
         _install_decode_hook()
-        reader = PdfReader(io.BytesIO(data), strict=False)
+        reader = PdfReader(_SharedBytes(data), strict=False)
         if reader.is_encrypted:
             # Many "protected" PDFs only restrict printing and open with an empty
             # password; others cannot be read at all.
