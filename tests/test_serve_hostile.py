@@ -22,21 +22,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from postfix_harness import free_port
 from serve_process import ServeProcess
+from word_rules import WORD_RULES
 
 MESSAGE = b"From: alice@example.org\r\nSubject: t\r\n\r\nan ordinary message\r\n"
-RULE = """\
-- id: TEST_HOLD_WORD
-  description: holds a word
-  score: 12
-  matchers:
-    word:
-      target: body
-      phrases: [holdme]
-  condition: word
-  examples:
-    must_match: [{body: holdme}]
-    must_not_match: [{body: hello}]
-"""
 
 
 class SlowSink:
@@ -59,7 +47,7 @@ class SlowSink:
 def rules(tmp_path: Path) -> Path:
     directory = tmp_path / "rules"
     directory.mkdir()
-    (directory / "test.yml").write_text(RULE, encoding="utf-8")
+    (directory / "test.yml").write_text(WORD_RULES, encoding="utf-8")
     return directory
 
 
