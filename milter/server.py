@@ -262,6 +262,9 @@ def front_settings(config: Config) -> FrontSettings:
         max_connections=config.smtp.max_connections,
         big_message_size=config.smtp.big_message_size,
         big_messages_at_once=config.smtp.big_messages_at_once,
+        # The quarantine's own tmp/ (0700, made by the store): on the state disk, where
+        # a nameless spool file costs no memory (/tmp may be a tmpfs).
+        spool_dir=config.quarantine_dir / "tmp",
     )
 
 

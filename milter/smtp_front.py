@@ -27,9 +27,11 @@ import asyncio
 import ipaddress
 import logging
 import socket
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import AnyStr, Protocol, cast
+from pathlib import Path
+from typing import AnyStr, BinaryIO, Protocol, cast
 
 from aiosmtpd.smtp import SMTP, login_always_fail, syntax
 
@@ -57,6 +59,7 @@ READY = "250 2.0.0 Ok"
 BYE = Reply(221, "2.0.0 Bye")
 START_DATA = Reply(354, "End data with <CR><LF>.<CR><LF>")
 TOO_BIG = Reply(552, "5.3.4 Message size exceeds fixed maximum message size")
+NO_STORAGE = Reply(452, "4.3.1 Insufficient system storage")
 NEED_HELO = Reply(503, "5.5.1 Error: send HELO/EHLO first")
 NEED_MAIL = Reply(503, "5.5.1 Error: need MAIL command")
 NEED_RCPT = Reply(503, "5.5.1 Error: need RCPT command")
@@ -150,6 +153,10 @@ class FrontSettings:
     # their bytes so far, and TCP slows their clients meanwhile. Small mail never waits.
     big_message_size: int = 10 * 1024 * 1024
     big_messages_at_once: int = 1
+    # Where a big message waiting for its slot is spooled (None: the system's temp
+    # folder). On disk, not tmpfs, or the spool saves no memory: serve puts it in the
+    # quarantine's folder.
+    spool_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.hostname or any(c.isspace() for c in self.hostname):
@@ -185,6 +192,24 @@ class FrontServer:
         # was a measurable part of a short session.
         self._peers: dict[str, tuple[str, bool]] = {}
         self.big_slots = asyncio.Semaphore(settings.big_messages_at_once)
+        self.spooled = 0  # big messages that waited for their slot in a spool file
+
+    def open_spool(self, chunks: list[bytes]) -> tuple[BinaryIO | None, Reply | None]:
+        """A nameless spool file (O_TMPFILE: gone with the process, whatever happens)
+        holding ``chunks``; or the reply that refuses the message if there is no room."""
+        try:
+            # Closed by _receive_data, which keeps it past this call.
+            spool = tempfile.TemporaryFile(dir=self.settings.spool_dir)  # noqa: SIM115
+        except OSError as exc:
+            log.error("cannot spool a big message: %s", exc)
+            return None, NO_STORAGE
+        self.spooled += 1
+        for chunk in chunks:
+            refusal = _spool_write(spool, chunk)
+            if refusal is not None:
+                spool.close()
+                return None, refusal
+        return spool, None
 
     def peer(self, host: str) -> tuple[str, bool] | None:
         """The client address ``host`` (a socket's peer) as we report it, and whether
@@ -730,12 +755,12 @@ class _FrontSMTP(SMTP):
         try:
             raw = await self._receive_data()
             self._in_data = False
-            if raw is None:
+            if isinstance(raw, Reply):
                 # RFC 5321 4.2.5: the reply comes after the whole message was read.
                 await self._abort_transaction()
                 self._xforward = None
                 self._reset_timeout()
-                await self._send(TOO_BIG)
+                await self._send(raw)
                 await self._after_transaction()
                 return
             reply = await self._call("data", tx, raw)
@@ -751,71 +776,104 @@ class _FrontSMTP(SMTP):
         await self._send(reply)
         await self._after_transaction()
 
-    async def _receive_data(self) -> bytes | None:
-        """The message up to CRLF "." CRLF, un-dot-stuffed; ``None`` if over the limit.
+    async def _receive_data(self) -> bytes | Reply:
+        """The message up to CRLF "." CRLF, un-dot-stuffed; or the reply that refuses it
+        (over the size limit, or no room to spool it), once all of it was read.
 
         Only CRLF counts as a line end (RFC 5321 2.3.8): a bare LF or CR is message data,
         so "\\n.\\r\\n" does not end the message (the SMTP smuggling attack relies on
         servers that take it as the end). Bytes arrive exactly as sent, CRLF kept, with
         the first "." of each line that starts with one removed (RFC 5321 4.5.2). The size
         limit applies to the bytes received (dot-stuffed).
+
+        Past ``big_message_size`` the message needs one of the front's big slots. With
+        one free it goes on in memory and keeps it; otherwise the rest goes to a spool
+        file (no name, 0600, in ``spool_dir``) and the slot is awaited once the message
+        is complete, so a message waiting for its turn holds no memory.
         """
         reader = self._reader
-        limit = self._front.settings.max_message_size
+        settings = self._front.settings
+        limit = settings.max_message_size
         chunks: list[bytes] = []
+        spool: BinaryIO | None = None
+        refusal: Reply | None = None  # once set, the rest is read and dropped
         size = 0
-        too_big = False
         tail = b"\r\n"  # the line end before the first line: DATA's own
-        while True:
-            last = False  # this piece ends the message (its "." line cut off)
-            try:
-                if tail == b"\r\n" and _starts_other_than_dot(reader):
-                    # The next line is not ".", so any end of the message ahead has all
-                    # of its CRLF "." CRLF still unread: one read takes all up to it,
-                    # however many lines end with a full stop.
-                    piece = (await reader.readuntil(b"\r\n.\r\n"))[:-3]
-                    last = True
-                else:
-                    # Scanning for ".\r\n" instead of every line end cuts the number of
-                    # reads; whether it ends the message depends on what precedes it.
-                    piece = await reader.readuntil(b".\r\n")
-                    before = piece[:-3]
-                    if (tail + before[-2:])[-2:] == b"\r\n":
-                        piece, last = before, True  # "." alone on a line
-            except asyncio.LimitOverrunError as exc:
-                # No ".\r\n" within the buffer limit: take what was scanned and go on.
-                # (The reader keeps the last two bytes, so a ".\r\n" is never split.)
-                piece = await reader.readexactly(exc.consumed)
-            except asyncio.IncompleteReadError as exc:
-                raise ConnectionResetError("connection closed during DATA") from exc
-            size += len(piece)
-            if not self._big_slot and size > self._front.settings.big_message_size:
-                # Wait here, before reading on: the client's bytes stay in the kernel
-                # (TCP flow control) and the DATA timeout keeps running.
+        try:
+            while True:
+                last = False  # this piece ends the message (its "." line cut off)
+                try:
+                    if tail == b"\r\n" and _starts_other_than_dot(reader):
+                        # The next line is not ".", so any end of the message ahead has
+                        # all of its CRLF "." CRLF still unread: one read takes all up to
+                        # it, however many lines end with a full stop.
+                        piece = (await reader.readuntil(b"\r\n.\r\n"))[:-3]
+                        last = True
+                    else:
+                        # Scanning for ".\r\n" instead of every line end cuts the number
+                        # of reads; whether it ends the message depends on what precedes.
+                        piece = await reader.readuntil(b".\r\n")
+                        before = piece[:-3]
+                        if (tail + before[-2:])[-2:] == b"\r\n":
+                            piece, last = before, True  # "." alone on a line
+                except asyncio.LimitOverrunError as exc:
+                    # No ".\r\n" within the buffer limit: take what was scanned and go
+                    # on. (The reader keeps the last two bytes: a ".\r\n" is never split.)
+                    piece = await reader.readexactly(exc.consumed)
+                except asyncio.IncompleteReadError as exc:
+                    raise ConnectionResetError("connection closed during DATA") from exc
+                size += len(piece)
+                tail = (tail + piece[-2:])[-2:]
+                if refusal is None and size > limit:
+                    # Keep reading to the end (RFC 5321 4.2.5) but keep nothing.
+                    refusal = TOO_BIG
+                if refusal is not None:
+                    chunks.clear()
+                    if last:
+                        return refusal
+                    continue
+                if spool is None and not self._big_slot and size > settings.big_message_size:
+                    if not self._front.big_slots.locked():
+                        await self._front.big_slots.acquire()  # free: returns at once
+                        self._big_slot = True
+                    else:
+                        spool, refusal = self._front.open_spool(chunks)
+                        chunks.clear()
+                if spool is not None and refusal is None:
+                    refusal = _spool_write(spool, piece)
+                elif refusal is None:
+                    chunks.append(piece)
+                if last:
+                    break
+            if refusal is not None:
+                return refusal
+            if spool is not None:
+                # Complete: now wait for a slot, holding nothing but the file.
                 await self._front.big_slots.acquire()
                 self._big_slot = True
-            if last:
-                if not too_big and size <= limit:
-                    chunks.append(piece)
-                break
-            tail = (tail + piece[-2:])[-2:]
-            if too_big:
-                continue
-            if size > limit:
-                # Keep reading to the end (RFC 5321 4.2.5) but keep nothing.
-                too_big = True
-                chunks.clear()
+                spool.seek(0)
+                data = spool.read()
             else:
-                chunks.append(piece)
-        if too_big or size > limit:
-            return None
-        data = b"".join(chunks)
-        chunks.clear()
+                data = b"".join(chunks)
+                chunks.clear()
+        finally:
+            if spool is not None:
+                spool.close()
         if data.startswith(b"."):
             data = data[1:]
         # Every line start is the message start or follows a CRLF; "\r\n." cannot
         # overlap itself, so one replace un-stuffs every line.
         return data.replace(b"\r\n.", b"\r\n")
+
+
+def _spool_write(spool: BinaryIO, piece: bytes) -> Reply | None:
+    # A blocking write, but into the page cache: far faster than the client sends.
+    try:
+        spool.write(piece)
+    except OSError as exc:
+        log.error("cannot spool a big message: %s", exc)
+        return NO_STORAGE
+    return None
 
 
 def _say_and_close(transport: asyncio.BaseTransport, reply: Reply) -> None:

@@ -67,3 +67,8 @@ def test_big_message_slots_reach_the_front(tmp_path: Path) -> None:
     path.write_text("smtp: {big_messages_at_once: 0}\n")
     with pytest.raises(ConfigError, match="big_messages_at_once"):
         load_config(path)
+
+
+def test_big_messages_spool_into_the_quarantines_tmp(tmp_path: Path) -> None:
+    config = _load(tmp_path, f"quarantine_dir: {tmp_path / 'q'}\n")
+    assert front_settings(config).spool_dir == tmp_path / "q" / "tmp"

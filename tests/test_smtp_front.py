@@ -1009,3 +1009,68 @@ def test_big_messages_wait_for_a_slot_and_small_ones_never_do() -> None:
         assert not front.big_slots.locked()
 
     run(test, settings)
+
+
+def test_a_big_message_that_must_wait_is_spooled_not_held_in_memory(tmp_path) -> None:
+    """While the one slot is taken, a second big message is read to its end into a
+    spool file (dot-stuffing undone as usual) and handed on, exact, once it has a slot."""
+    settings = replace(SETTINGS, big_message_size=2000, big_messages_at_once=1, spool_dir=tmp_path)
+    big = b"Subject: big\r\n\r\n" + (b"y" * 78 + b"\r\n") * 60
+    stuffed = b"Subject: dots\r\n\r\n" + (b"..a line with a dot\r\n" + b"z" * 70 + b"\r\n") * 60
+    unstuffed = stuffed.replace(b"\r\n..", b"\r\n.")
+
+    async def test(front: FrontServer, handler: Recorder) -> None:
+        gate = handler.data_gate = asyncio.Event()
+        clients = [await Client.connect(front.port) for _ in range(2)]
+        for client in clients:
+            await client.hello()
+            assert (await client.cmd("MAIL FROM:<a@example.com>"))[0] == 250
+            assert (await client.cmd("RCPT TO:<b@example.com>"))[0] == 250
+            assert (await client.cmd("DATA"))[0] == 354
+        first, second = clients
+        first.send(big + b".\r\n")
+        await handler.wait_for("data")
+        second.send(stuffed + b".\r\n")
+        for _ in range(100):  # read to its end while the slot is still taken
+            if front.spooled:
+                break
+            await asyncio.sleep(0.01)
+        assert front.spooled == 1 and handler.names().count("data") == 1
+        gate.set()
+        assert (await first.reply())[0] == 250
+        assert (await second.reply())[0] == 250
+        assert handler.last("data").args[0] == unstuffed
+        assert list(tmp_path.iterdir()) == []  # the spool file has no name at all
+
+    run(test, settings)
+
+
+def test_no_room_to_spool_answers_452_and_keeps_the_session(tmp_path) -> None:
+    settings = replace(
+        SETTINGS,
+        big_message_size=2000,
+        big_messages_at_once=1,
+        spool_dir=tmp_path / "missing",  # cannot be written: as a full disk
+    )
+    big = b"Subject: big\r\n\r\n" + (b"y" * 78 + b"\r\n") * 60
+
+    async def test(front: FrontServer, handler: Recorder) -> None:
+        gate = handler.data_gate = asyncio.Event()
+        first, second = [await Client.connect(front.port) for _ in range(2)]
+        for client in (first, second):
+            await client.hello()
+            assert (await client.cmd("MAIL FROM:<a@example.com>"))[0] == 250
+            assert (await client.cmd("RCPT TO:<b@example.com>"))[0] == 250
+            assert (await client.cmd("DATA"))[0] == 354
+        first.send(big + b".\r\n")
+        await handler.wait_for("data")
+        second.send(big + b".\r\n")
+        assert await second.reply() == (452, "4.3.1 Insufficient system storage")
+        await handler.wait_for("abort")
+        gate.set()
+        assert (await first.reply())[0] == 250
+        assert handler.names().count("data") == 1
+        # The session goes on: the next transaction is served.
+        assert (await transaction(second))[0] == 250
+
+    run(test, settings)
