@@ -27,17 +27,17 @@ import asyncio
 import ipaddress
 import logging
 import socket
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AnyStr, BinaryIO, Protocol, cast
+from typing import AnyStr, Protocol, cast
 
 from aiosmtpd.smtp import SMTP, login_always_fail, syntax
 
 from milter.envelope import ClientInfo, Envelope, Param
 from milter.errors import ConfigError
 from milter.replies import LOCAL_ERROR, SHUTTING_DOWN, TIMEOUT, TOO_BUSY, Reply
+from milter.smtp_data import TOO_BIG, BigMessages, receive_data
 from milter.smtp_params import ParamError, parse_mail, parse_rcpt, size_param
 from milter.xforward import ATTRIBUTES, XForwardError, neuter, parse_xforward
 
@@ -58,8 +58,6 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 READY = "250 2.0.0 Ok"
 BYE = Reply(221, "2.0.0 Bye")
 START_DATA = Reply(354, "End data with <CR><LF>.<CR><LF>")
-TOO_BIG = Reply(552, "5.3.4 Message size exceeds fixed maximum message size")
-NO_STORAGE = Reply(452, "4.3.1 Insufficient system storage")
 NEED_HELO = Reply(503, "5.5.1 Error: send HELO/EHLO first")
 NEED_MAIL = Reply(503, "5.5.1 Error: need MAIL command")
 NEED_RCPT = Reply(503, "5.5.1 Error: need RCPT command")
@@ -191,25 +189,9 @@ class FrontServer:
         # connects from a few addresses; parsing and testing each one per connection
         # was a measurable part of a short session.
         self._peers: dict[str, tuple[str, bool]] = {}
-        self.big_slots = asyncio.Semaphore(settings.big_messages_at_once)
-        self.spooled = 0  # big messages that waited for their slot in a spool file
-
-    def open_spool(self, chunks: list[bytes]) -> tuple[BinaryIO | None, Reply | None]:
-        """A nameless spool file (O_TMPFILE: gone with the process, whatever happens)
-        holding ``chunks``; or the reply that refuses the message if there is no room."""
-        try:
-            # Closed by _receive_data, which keeps it past this call.
-            spool = tempfile.TemporaryFile(dir=self.settings.spool_dir)  # noqa: SIM115
-        except OSError as exc:
-            log.error("cannot spool a big message: %s", exc)
-            return None, NO_STORAGE
-        self.spooled += 1
-        for chunk in chunks:
-            refusal = _spool_write(spool, chunk)
-            if refusal is not None:
-                spool.close()
-                return None, refusal
-        return spool, None
+        self.big = BigMessages(
+            settings.big_message_size, settings.big_messages_at_once, settings.spool_dir
+        )
 
     def peer(self, host: str) -> tuple[str, bool] | None:
         """The client address ``host`` (a socket's peer) as we report it, and whether
@@ -372,7 +354,6 @@ class _FrontSMTP(SMTP):
         self._peer_addr: str | None = None
         self._peer_port: int | None = None
         self._in_data = False
-        self._big_slot = False  # holds one of the front's big_slots
         self._client_ended = False
         self._registered = False
         self._pending: set[asyncio.Task[None]] = set()
@@ -751,9 +732,9 @@ class _FrontSMTP(SMTP):
         self._reset_timeout(self._front.settings.data_timeout)
         # Left set if the read fails, so handle_exception knows the stream is mid-message.
         self._in_data = True
-        self._big_slot = False
+        slot = self._front.big.ticket()
         try:
-            raw = await self._receive_data()
+            raw = await receive_data(self._reader, self._front.settings.max_message_size, slot)
             self._in_data = False
             if isinstance(raw, Reply):
                 # RFC 5321 4.2.5: the reply comes after the whole message was read.
@@ -766,114 +747,13 @@ class _FrontSMTP(SMTP):
             reply = await self._call("data", tx, raw)
             del raw  # the slot below bounds memory: nothing of the message outlives it
         finally:
-            if self._big_slot:
-                self._big_slot = False
-                self._front.big_slots.release()
+            slot.release()
         # data() returned: the transaction is over and needs no abort. (Cancelled
         # instead, it stays in self._tx and _client_done aborts it.)
         self._tx = None
         self._xforward = None
         await self._send(reply)
         await self._after_transaction()
-
-    async def _receive_data(self) -> bytes | Reply:
-        """The message up to CRLF "." CRLF, un-dot-stuffed; or the reply that refuses it
-        (over the size limit, or no room to spool it), once all of it was read.
-
-        Only CRLF counts as a line end (RFC 5321 2.3.8): a bare LF or CR is message data,
-        so "\\n.\\r\\n" does not end the message (the SMTP smuggling attack relies on
-        servers that take it as the end). Bytes arrive exactly as sent, CRLF kept, with
-        the first "." of each line that starts with one removed (RFC 5321 4.5.2). The size
-        limit applies to the bytes received (dot-stuffed).
-
-        Past ``big_message_size`` the message needs one of the front's big slots. With
-        one free it goes on in memory and keeps it; otherwise the rest goes to a spool
-        file (no name, 0600, in ``spool_dir``) and the slot is awaited once the message
-        is complete, so a message waiting for its turn holds no memory.
-        """
-        reader = self._reader
-        settings = self._front.settings
-        limit = settings.max_message_size
-        chunks: list[bytes] = []
-        spool: BinaryIO | None = None
-        refusal: Reply | None = None  # once set, the rest is read and dropped
-        size = 0
-        tail = b"\r\n"  # the line end before the first line: DATA's own
-        try:
-            while True:
-                last = False  # this piece ends the message (its "." line cut off)
-                try:
-                    if tail == b"\r\n" and _starts_other_than_dot(reader):
-                        # The next line is not ".", so any end of the message ahead has
-                        # all of its CRLF "." CRLF still unread: one read takes all up to
-                        # it, however many lines end with a full stop.
-                        piece = (await reader.readuntil(b"\r\n.\r\n"))[:-3]
-                        last = True
-                    else:
-                        # Scanning for ".\r\n" instead of every line end cuts the number
-                        # of reads; whether it ends the message depends on what precedes.
-                        piece = await reader.readuntil(b".\r\n")
-                        before = piece[:-3]
-                        if (tail + before[-2:])[-2:] == b"\r\n":
-                            piece, last = before, True  # "." alone on a line
-                except asyncio.LimitOverrunError as exc:
-                    # No ".\r\n" within the buffer limit: take what was scanned and go
-                    # on. (The reader keeps the last two bytes: a ".\r\n" is never split.)
-                    piece = await reader.readexactly(exc.consumed)
-                except asyncio.IncompleteReadError as exc:
-                    raise ConnectionResetError("connection closed during DATA") from exc
-                size += len(piece)
-                tail = (tail + piece[-2:])[-2:]
-                if refusal is None and size > limit:
-                    # Keep reading to the end (RFC 5321 4.2.5) but keep nothing.
-                    refusal = TOO_BIG
-                if refusal is not None:
-                    chunks.clear()
-                    if last:
-                        return refusal
-                    continue
-                if spool is None and not self._big_slot and size > settings.big_message_size:
-                    if not self._front.big_slots.locked():
-                        await self._front.big_slots.acquire()  # free: returns at once
-                        self._big_slot = True
-                    else:
-                        spool, refusal = self._front.open_spool(chunks)
-                        chunks.clear()
-                if spool is not None and refusal is None:
-                    refusal = _spool_write(spool, piece)
-                elif refusal is None:
-                    chunks.append(piece)
-                if last:
-                    break
-            if refusal is not None:
-                return refusal
-            if spool is not None:
-                # Complete: now wait for a slot, holding nothing but the file.
-                await self._front.big_slots.acquire()
-                self._big_slot = True
-                spool.seek(0)
-                data = spool.read()
-            else:
-                data = b"".join(chunks)
-                chunks.clear()
-        finally:
-            if spool is not None:
-                spool.close()
-        if data.startswith(b"."):
-            data = data[1:]
-        # Every line start is the message start or follows a CRLF; "\r\n." cannot
-        # overlap itself, so one replace un-stuffs every line.
-        return data.replace(b"\r\n.", b"\r\n")
-
-
-def _spool_write(spool: BinaryIO, piece: bytes) -> Reply | None:
-    # A blocking write, but into the page cache: far faster than the client sends.
-    try:
-        spool.write(piece)
-    except OSError as exc:
-        log.error("cannot spool a big message: %s", exc)
-        return NO_STORAGE
-    return None
 
 
 def _say_and_close(transport: asyncio.BaseTransport, reply: Reply) -> None:
@@ -884,17 +764,6 @@ def _say_and_close(transport: asyncio.BaseTransport, reply: Reply) -> None:
     writer = cast(asyncio.WriteTransport, transport)
     writer.write(f"{reply}\r\n".encode("ascii"))
     writer.close()
-
-
-def _starts_other_than_dot(reader: asyncio.StreamReader) -> bool:
-    """True when the bytes already received show that the next line is not ".".
-
-    StreamReader has no peek; its buffer (``_buffer``, a bytearray in every CPython
-    since 3.4) is read here, never changed. Fewer than three bytes received, or a
-    StreamReader without that buffer: unknown, and DATA is read the slower way.
-    """
-    buffered = getattr(reader, "_buffer", b"")
-    return len(buffered) >= 3 and buffered[:3] != b".\r\n"
 
 
 # The commands _FrontSMTP implements (its smtp_* methods), read once from the class.

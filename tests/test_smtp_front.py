@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import pytest
 
-from milter import smtp_front
+from milter import smtp_data
 from milter.envelope import ClientInfo, Param
 from milter.replies import OK, Reply
 from milter.smtp_front import FrontServer, FrontSettings, Transaction, start_front
@@ -482,7 +482,7 @@ def test_random_messages_in_random_pieces_end_exactly_at_their_terminator(
     # Both ways of reading DATA: in one read when the buffered bytes allow it, and
     # without looking at the buffer at all.
     if not peek:
-        monkeypatch.setattr(smtp_front, "_starts_other_than_dot", lambda reader: False)
+        monkeypatch.setattr(smtp_data, "_starts_other_than_dot", lambda reader: False)
     rng = random.Random(20261127)
     atoms = [b"word", b".", b"..", b" ", b"\r\n", b"\n", b"\r", b"end.", b"\r\n.", b"x"]
     messages = []
@@ -866,10 +866,10 @@ def test_our_own_bug_is_answered_451_not_aiosmtpd_500(monkeypatch: pytest.Monkey
 
 def test_our_bug_while_reading_data_closes_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     # The rest of the message must not be taken for commands: 451, then close.
-    async def broken(self: object) -> bytes | None:
+    async def broken(*args: object) -> bytes | None:
         raise ValueError("reader bug")
 
-    monkeypatch.setattr("milter.smtp_front._FrontSMTP._receive_data", broken)
+    monkeypatch.setattr("milter.smtp_front.receive_data", broken)
 
     async def test(front: FrontServer, handler: Recorder) -> None:
         client = await Client.connect(front.port)
@@ -1006,7 +1006,7 @@ def test_big_messages_wait_for_a_slot_and_small_ones_never_do() -> None:
         for client in clients:
             assert (await client.reply())[0] == 250
         assert [c.args[0] for c in handler.calls if c.name == "data"] == [big, small, big]
-        assert not front.big_slots.locked()
+        assert not front.big.slots.locked()
 
     run(test, settings)
 
@@ -1032,10 +1032,10 @@ def test_a_big_message_that_must_wait_is_spooled_not_held_in_memory(tmp_path) ->
         await handler.wait_for("data")
         second.send(stuffed + b".\r\n")
         for _ in range(100):  # read to its end while the slot is still taken
-            if front.spooled:
+            if front.big.spooled:
                 break
             await asyncio.sleep(0.01)
-        assert front.spooled == 1 and handler.names().count("data") == 1
+        assert front.big.spooled == 1 and handler.names().count("data") == 1
         gate.set()
         assert (await first.reply())[0] == 250
         assert (await second.reply())[0] == 250
