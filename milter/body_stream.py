@@ -42,18 +42,41 @@ def chunks(pieces: Iterable[bytes | memoryview]) -> Iterator[bytes]:
 
 
 def _quoted_printable(data: Iterable[bytes]) -> Iterator[bytes]:
-    """binascii.a2b_qp of the whole, a run of whole lines at a time: an escape never
-    spans a line break ("=" at a line's end is a soft break, "=\\r" skips to the \\n)."""
-    held: list[bytes] = []
+    """binascii.a2b_qp of the whole, a piece at a time.
+
+    An escape reads at most the two bytes after its "=", except "=\\r", which skips to
+    the next \\n: a piece may end after a line break, or anywhere on a line without
+    "=\\r" where neither of the two bytes before is "=". A line is held whole only
+    when it has "=\\r" (a2b_qp's own skip) and no end in sight.
+    """
+    held: list[bytes] = []  # the start of a line: no \n in it
+    skipping = False  # ... and "=\r" in it
     for chunk in data:
+        if not chunk:
+            continue
+        last = held[-1][-1:] if held else b""
         cut = chunk.rfind(b"\n") + 1
         if not cut:
-            held.append(chunk)  # one long line: wait for its end
+            skipping = skipping or b"=\r" in chunk or (last == b"=" and chunk[:1] == b"\r")
+            if not skipping:
+                cut = _qp_cut(chunk)
+        if not cut:
+            held.append(chunk)
             continue
         yield binascii.a2b_qp(b"".join((*held, chunk[:cut])) if held else chunk[:cut])
-        held = [chunk[cut:]] if cut < len(chunk) else []
+        rest = chunk[cut:]
+        held = [rest] if rest else []
+        skipping = b"=\r" in rest
     if held:
         yield binascii.a2b_qp(b"".join(held))
+
+
+def _qp_cut(chunk: bytes) -> int:
+    """The last place in ``chunk`` after which no escape reaches back (0: none)."""
+    cut = len(chunk)
+    while cut >= 2 and b"=" in chunk[cut - 2 : cut]:
+        cut -= 1
+    return cut if cut >= 2 else 0
 
 
 class _Base64:

@@ -15,7 +15,9 @@ What makes a stretch safe to stand in for is what the parser tests its lines for
   RFC 2046 section 5.1.2): a stretch ends before any line that is one;
 - a blank line, while it reads the header blocks of message/delivery-status;
 - the first line of a header block: a token never starts a block with a header line or
-  a blank line, since the parser would read the stretch's first line as a header.
+  a blank line, since the parser would read the stretch's first line as a header. (A
+  part is known to be past its header block once it has headers, or once the parser
+  has read a line that ends one.)
 These depend on where the parser is when it reads the token, which can be later than
 when it was made (the parser reads a line, then pushes it back), so a token is checked
 again each time it is read, and read as the lines it stands for when it no longer fits.
@@ -168,6 +170,9 @@ class RawLines:
         self._tokens: dict[str, tuple[int, int]] = {}
         self._searches: dict[tuple[tuple[str, ...], bool], _Search] = {}
         self._boundaries: dict[int, str | None] = {}
+        # Parts without headers whose header block is over (ids: the parse keeps every
+        # message alive); a part with headers is past its block too.
+        self._in_body: set[int] = set()
 
     # -- BufferedSubFile's interface, as FeedParser uses it --
 
@@ -213,6 +218,17 @@ class RawLines:
                 if ateof(line):
                     items.append(line)
                     return ""
+            # A part without headers (yet): a line that cannot be a header ends its
+            # header block, if the parser was reading one; from then on it reads the
+            # part's body.
+            stack = self._parser._msgstack  # type: ignore[attr-defined]
+            if (
+                stack
+                and not len(stack[-1])
+                and id(stack[-1]) not in self._in_body
+                and (NLCRE.match(line) or not headerRE.match(line))
+            ):
+                self._in_body.add(id(stack[-1]))
         return line
 
     # -- lines and tokens --
@@ -252,8 +268,8 @@ class RawLines:
         if search is not None and search.next(start) < stop:
             return False
         stack = self._parser._msgstack  # type: ignore[attr-defined]
-        if stack and len(stack[-1]):
-            return True  # the current part has its headers: the parser reads its body
+        if stack and (len(stack[-1]) or id(stack[-1]) in self._in_body):
+            return True  # the parser reads the current part's body
         first = self._raw[start : self._line_end(start, stop)].decode("ascii", "surrogateescape")
         return not (headerRE.match(first) or NLCRE.match(first))
 

@@ -145,6 +145,19 @@ def test_each_base64_fallback_is_taken_as_decode_b_takes_it(
     check_lazy(payload, "base64", [3, 5], 2)
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"ab=\rcd=3Def gh=\r\nxyz=",  # "=\r" skips to the line's end, across pieces
+        b"long line =3D=C3=A9 ==41 =4 end" * 3,  # no line break: cut between escapes
+        b"soft=\r\nbreak=\nand =\r\r\n",
+    ],
+)
+def test_quoted_printable_lines_are_cut_between_escapes(payload: bytes, chunk: int) -> None:
+    check_lazy(payload, "quoted-printable", [], chunk)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     data=st.lists(

@@ -91,3 +91,44 @@ def test_reading_a_pdf_does_not_copy_it() -> None:
         tracemalloc.stop()
     assert "Convocation" in result.text and result.padded
     assert peak < len(pdf) // 4
+
+
+HEAD = b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\n"
+HOSTILE = {
+    # A scam after megabytes of blank lines: the run is held whole to be squeezed (1x)
+    # and joined once (1x). The regex that squeezed it kept a backtracking state per
+    # line: 70x.
+    "blank lines": (
+        b"Content-Type: text/plain\r\n\r\nHello\r\n" + b" \r\n" * (SIZE // 3) + b"Pay now\r\n",
+        2.5,
+    ),
+    # A part without headers whose body looks like headers: once the parser is past the
+    # (empty) header block, its body is a token like any other.
+    "header-like body": (b"\r\n" + b"Key: value here\r\n" * (SIZE // 17), 0.5),
+    # One line of quoted-printable: cut between escapes, not held whole.
+    "one quoted-printable line": (
+        b"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+        + b"a=20=C3=A9" * (SIZE // 10),
+        0.5,
+    ),
+    # Base64 with bytes outside the alphabet: decoded as decode_b does, in chunks.
+    "broken base64": (
+        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + b"AA*A A!AA=\r\n" * (SIZE // 12),
+        0.25,
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", HOSTILE)
+def test_a_hostile_big_part_takes_a_bounded_share_of_its_size(shape: str) -> None:
+    body, bound = HOSTILE[shape]
+    raw = HEAD + body + b"\r\n--zz--\r\n"
+    tracemalloc.start()
+    try:
+        view = parse_message(raw, limits=LIMITS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert view.text_parts or view.attachments
+    assert peak / len(raw) < bound, f"{shape}: {peak / len(raw):.2f}x"
