@@ -159,7 +159,7 @@ class RawLines:
 
     def __init__(self, raw: bytes, parser: FeedParser, bodies: RawBodies) -> None:
         self._raw = raw
-        self._parser = parser
+        self._stack: list[Message] = parser._msgstack  # type: ignore[attr-defined]
         self._bodies = bodies
         self._min_run = max(1, MIN_RUN)
         # A stack: lines and tokens pushed back, and spans of the message not yet read.
@@ -221,7 +221,7 @@ class RawLines:
             # A part without headers (yet): a line that cannot be a header ends its
             # header block, if the parser was reading one; from then on it reads the
             # part's body.
-            stack = self._parser._msgstack  # type: ignore[attr-defined]
+            stack = self._stack
             if (
                 stack
                 and not len(stack[-1])
@@ -267,7 +267,7 @@ class RawLines:
         """Whether the lines of [start, stop) may be read as one token now."""
         if search is not None and search.next(start) < stop:
             return False
-        stack = self._parser._msgstack  # type: ignore[attr-defined]
+        stack = self._stack
         if stack and (len(stack[-1]) or id(stack[-1]) in self._in_body):
             return True  # the parser reads the current part's body
         first = self._raw[start : self._line_end(start, stop)].decode("ascii", "surrogateescape")
@@ -297,7 +297,7 @@ class RawLines:
             return None
         blank = "blank" in kinds
         boundaries: list[str] = []
-        for message in self._parser._msgstack:  # type: ignore[attr-defined]
+        for message in self._stack:
             boundary = self._boundary(message)
             if boundary is not None:
                 boundaries.append(boundary)
