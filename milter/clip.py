@@ -104,6 +104,13 @@ _BLANKS: Final = b" \t\f\v\r\n"
 def squeeze_and_clip(
     data: bytes | Iterable[bytes], charset: str | None, limit: int
 ) -> tuple[bytes, int]:
+    clipped, size, _ = squeeze_clip_count(data, charset, limit)
+    return clipped, size
+
+
+def squeeze_clip_count(
+    data: bytes | Iterable[bytes], charset: str | None, limit: int
+) -> tuple[bytes, int, int]:
     """``squeeze_bytes(data, charset)`` cut to its start and end by
     :func:`head_and_tail_bytes` when over ``limit``, and its length before the cut.
 
@@ -111,10 +118,13 @@ def squeeze_and_clip(
     limit and a chunk is held. The squeeze is the same chunk by chunk when each chunk
     ends after a byte that is not blank, since no blank run then spans two: the blank
     run that ends a chunk is carried over to the next.
+
+    The third value counts the CRs of the squeezed text, so a caller can tell blanks
+    squeezed out from CRs of CRLF paragraph breaks (the squeeze writes each as "\\n\\n").
     """
     if isinstance(data, bytes):
         squeezed = squeeze_bytes(data, charset)
-        return head_and_tail_bytes(squeezed, limit), len(squeezed)
+        return head_and_tail_bytes(squeezed, limit), len(squeezed), squeezed.count(b"\r")
     kept = _HeadAndTail(limit)
     held: list[bytes] = []  # a blank run not known to have ended
     for chunk in data:
@@ -126,7 +136,7 @@ def squeeze_and_clip(
         held = [chunk[cut:]] if cut < len(chunk) else []
     if held:
         kept.add(squeeze_bytes(b"".join(held), charset))
-    return kept.result(), kept.size
+    return kept.result(), kept.size, kept.crs
 
 
 class _HeadAndTail:
@@ -138,9 +148,11 @@ class _HeadAndTail:
         self.head = b""  # the first limit // 2 bytes, once over the limit
         self.tail: deque[bytes] = deque()  # everything while within it; then the end
         self.tail_size = 0
+        self.crs = 0
 
     def add(self, data: bytes) -> None:
         self.size += len(data)
+        self.crs += data.count(b"\r")
         self.tail.append(data)
         self.tail_size += len(data)
         if self.size <= self.limit:

@@ -26,6 +26,7 @@ import functools
 import re
 import time
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import getaddresses
@@ -37,8 +38,8 @@ from milter.clip import (
     head_and_tail,
     head_and_tail_bytes,
     squeeze,
-    squeeze_and_clip,
     squeeze_bytes,
+    squeeze_clip_count,
 )
 from milter.envelope import Envelope
 from milter.html_text import HtmlText, find_urls, html_to_text, join_html, start_at_tag
@@ -531,9 +532,13 @@ class _Builder:
         cut = ""
         size = len(body) if isinstance(body, bytes) else body.size
         if size > limit:
-            chunks = body if isinstance(body, bytes) else body.chunks()
-            data, squeezed = squeeze_and_clip(chunks, charset, limit * 4)
-            self.blank_padding = max(self.blank_padding, size - squeezed)
+            crs = _CrCount()
+            chunks = crs.of(body) if isinstance(body, bytes) else crs.each(body.chunks())
+            data, squeezed, squeezed_crs = squeeze_clip_count(chunks, charset, limit * 4)
+            # CRs left out of CRLF paragraph breaks are no padding: ordinary text has one
+            # per line pair, and megabytes of it would otherwise look padded.
+            padding = (size - crs.count) - (squeezed - squeezed_crs)
+            self.blank_padding = max(self.blank_padding, padding)
             if squeezed > limit * 4:
                 cut = f"a text part of {squeezed:,} bytes"
         else:
@@ -543,7 +548,10 @@ class _Builder:
             self.defect(f"unknown charset {charset!r}")
         if len(text) > limit:
             squeezed_text = squeeze(text)
-            self.blank_padding = max(self.blank_padding, len(text) - len(squeezed_text))
+            padding = (len(text) - text.count("\r")) - (
+                len(squeezed_text) - squeezed_text.count("\r")
+            )
+            self.blank_padding = max(self.blank_padding, padding)
             text = squeezed_text
         if len(text) <= limit:
             if cut:  # the bytes cut dropped text (the decoded start and end fit)
@@ -657,6 +665,22 @@ def _content_type(part: Message) -> str:
         return part.get_default_type()
     except Exception:
         return "text/plain"
+
+
+class _CrCount:
+    """Counts the CRs of a body as it is read, chunk by chunk or whole."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def of(self, data: bytes) -> bytes:
+        self.count += data.count(b"\r")
+        return data
+
+    def each(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.count += chunk.count(b"\r")
+            yield chunk
 
 
 def _charset(part: Message) -> str | None:

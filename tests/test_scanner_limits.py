@@ -214,3 +214,17 @@ def test_a_long_newsletter_is_accepted(scanner: Scanner) -> None:
     assert verdict.action is Action.ACCEPT
     assert verdict.partial == ()
     assert not ids(verdict)
+
+
+def test_a_long_ordinary_text_with_crlf_paragraphs_is_not_padding(scanner: Scanner) -> None:
+    # 110,000 CRLF paragraph breaks: the squeeze writes each as "\n\n", dropping 2 CRs,
+    # 220,000 characters in all. Those CRs are line ends, not padding (a real report
+    # sent as text once scored STRUCTURE_NO_CLIENT_BUILDS and was held).
+    para = "This is an ordinary paragraph of a long report, nothing hidden in it.\r\n\r\n"
+    raw = (
+        "From: a@example.org\r\nTo: b@example.net\r\nSubject: report\r\n"
+        "Content-Type: text/plain\r\n\r\n" + para * 110_000
+    ).encode()
+    verdict = scanner.scan(raw)
+    assert STRUCTURE_RULE not in ids(verdict)
+    assert not verdict.action.held
