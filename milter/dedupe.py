@@ -6,27 +6,20 @@ again and not relayed or stored a second time. After the next hop's 250 (``relay
 also for a 250 that came late) and while the quarantine stores a message
 (``quarantine``), its key is committed before our 250 can leave.
 
-``relayed_async`` is for the event loop: one writer thread per process commits what the
-sessions hand it in batches (one fsync for all the records that came meanwhile), which
-costs far less than a thread hand-off and a commit of its own per message
-(bench/ledger_cost.py). The other methods are blocking (SQLite, fsync, files); the
-proxy calls ``quarantine`` in a thread, and ``seen`` on the loop only once the ledger is
-open (a lookup is one indexed read then). None of them lets a ledger failure cost a
-message: lookups then miss and records are skipped, with a log line; the worst that
-follows is the duplicate there was without the ledger.
+``relayed_async`` is for the event loop: the ledger's writer thread writes what the
+sessions hand it in batches (one sync for all the records that came meanwhile) and
+wakes the loop once per batch (bench/ledger_cost.py). ``relayed`` and ``quarantine``
+block (a sync, files); the proxy calls ``quarantine`` in a thread, and ``seen`` on the
+loop only once the ledger is open (a lookup is a dictionary probe then). None of them
+lets a ledger failure cost a message: lookups then miss and records are skipped, with a
+log line; the worst that follows is the duplicate there was without the ledger.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import os
-import queue
 import re
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +34,6 @@ log = logging.getLogger("scam_milter.dedupe")
 
 # A ledger that fails keeps failing for every message; one line a minute says so.
 _COMPLAIN_EVERY = 60.0
-# Records one commit of the writer thread takes at most.
-_BATCH = 256
 _STATUS_CODE = re.compile(r"[245]\.\d{1,3}\.\d{1,3} +")
 
 
@@ -61,8 +52,6 @@ class Dedupe:
         self.ledger = ledger
         self.store = store
         self._complained = 0.0
-        self._writer: _Writer | None = None
-        self._writer_lock = threading.Lock()
 
     def key(self, envelope: Envelope, raw: bytes) -> bytes | None:
         """The message's ledger key; None: not deduplicated (no ledger, or see
@@ -110,18 +99,9 @@ class Dedupe:
         if self.ledger is None or key is None:
             return
         try:
-            await self._writer_here().record(key, _ref(reply))
+            await self.ledger.record_async(key, Outcome.RELAYED, _ref(reply))
         except LedgerError as exc:
             self._complain("record", exc)
-
-    def _writer_here(self) -> _Writer:
-        """This process's writer thread (a fork leaves the parent's behind)."""
-        assert self.ledger is not None
-        with self._writer_lock:
-            writer = self._writer
-            if writer is None or writer.pid != os.getpid():
-                writer = self._writer = _Writer(self.ledger, self._complain)
-            return writer
 
     def quarantine(
         self,
@@ -158,56 +138,3 @@ def _ref(reply: Reply) -> str:
     """The next hop's own words, for the answer to a retry ("Ok: queued as 4QxYz")."""
     first = reply.text.split("\n", 1)[0]
     return _STATUS_CODE.sub("", first, count=1)[:200]
-
-
-_Item = tuple[bytes, str, asyncio.AbstractEventLoop, "asyncio.Future[None]"]
-
-
-class _Writer:
-    """A thread that commits the event loop's records in batches."""
-
-    def __init__(self, ledger: Ledger, complain: Callable[[str, Exception], None]) -> None:
-        self.ledger = ledger
-        self.pid = os.getpid()
-        self._complain = complain
-        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
-        # A daemon: each record is awaited by the session that made it, so none is
-        # pending once the sessions have drained and serve exits.
-        threading.Thread(target=self._run, name="ledger-writer", daemon=True).start()
-
-    async def record(self, key: bytes, ref: str) -> None:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        self._queue.put((key, ref, loop, done))
-        await done
-
-    def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < _BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            error: Exception | None = None
-            try:
-                self.ledger.record_many([(key, Outcome.RELAYED, ref) for key, ref, _, _ in batch])
-            except LedgerError as exc:
-                error = exc
-            except Exception as exc:
-                # A bug must not stop the thread, or every later record would hang.
-                self._complain("writer", exc)
-                error = LedgerError(repr(exc))
-            for _, _, loop, done in batch:
-                # RuntimeError: that loop is closed, nobody waits any more.
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_settle, done, error)
-
-
-def _settle(done: asyncio.Future[None], error: Exception | None) -> None:
-    if done.done():  # the session was cancelled meanwhile
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)

@@ -11,59 +11,48 @@ The key (``message_key``) is a SHA-256 over the envelope (MAIL FROM and the set 
 recipients) and the message, without its leading trace fields when it has a Message-ID;
 a message that does not start with a trace field gets no key (see ``dedupe_body``).
 
-Storage: one SQLite database in WAL mode with ``synchronous=FULL`` (a committed record
-survives a power cut), shared by every ``serve`` worker; writers wait for each other
-through SQLite's busy timeout. Records older than the window are never matched and are
-deleted as new ones come. The ledger is an optimisation of the duplicate case only:
-when it cannot be read or written, the caller relays or stores as it would without it
-(a duplicate at worst), never loses a message.
+Storage: a directory of journals (milter/ledger_journal.py), one per writing process
+so that writers never wait for each other or interleave, each record synced before the
+caller goes on (it survives a power cut), every journal read by every process (a retry
+lands on any worker). Records older than the window are never matched; their files are
+deleted once all they hold has left it. The ledger is an optimisation of the duplicate
+case only: when it cannot be read or written, the caller relays or stores as it would
+without it (a duplicate at worst), never loses a message.
 
-Whoever can write the ledger can make us answer 250 for mail we never delivered, so the
-file is made 0600 by us, never followed through a symlink, and refused when it (or its
-directory) is writable by group or others or belongs to another user.
+Whoever can write the ledger can make us answer 250 for mail we never delivered, so its
+directory is made 0700 and its files 0600 by us, neither is followed through a symlink,
+and either is refused when writable by group or others or owned by another user.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import hashlib
 import logging
 import os
 import re
-import sqlite3
-import stat
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
+from milter import ledger_journal as journal
+from milter import ledger_sync as sync
 from milter.errors import ScamMilterError
 
 log = logging.getLogger("scam_milter.ledger")
-_T = TypeVar("_T")
 
-LEDGER_NAME = "ledger.sqlite3"
+# A directory, beside the quarantine's.
+LEDGER_NAME = "ledger"
 # Postfix retries a deferred message after minimal_backoff_time (300 s) and backs off
 # to maximal_backoff_time (4000 s): a day covers every retry that matters, and bounds
 # how long two genuinely separate but identical messages could be taken for one.
 DEFAULT_WINDOW = 24 * 3600.0
-# Expired records are deleted at most this often per process (one indexed DELETE).
-_EXPIRE_EVERY = 60.0
 # Bumped when the key's input changes: old records then simply never match.
 _KEY_VERSION = b"scam-milter ledger key 1\0"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS handled (
-    key BLOB PRIMARY KEY,
-    outcome TEXT NOT NULL,
-    ref TEXT NOT NULL,
-    time_us INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS handled_time ON handled (time_us);
-"""
 
 
 class LedgerError(ScamMilterError):
@@ -84,7 +73,7 @@ class LedgerRecord:
 
 @dataclass(frozen=True)
 class LedgerSettings:
-    # None: ledger.sqlite3 in the quarantine directory (already 0700 and ours).
+    # None: the directory "ledger" in the quarantine directory (0700 and ours).
     path: Path | None = None
     # Seconds a record is matched; 0 turns the ledger off.
     window: float = DEFAULT_WINDOW
@@ -199,18 +188,20 @@ def _address_bytes(address: str) -> bytes:
 
 # --- the store --------------------------------------------------------------------------
 
+_KINDS = {Outcome.RELAYED: journal.KIND_RELAYED, Outcome.QUARANTINED: journal.KIND_QUARANTINED}
+_OUTCOMES = {kind: outcome for outcome, kind in _KINDS.items()}
+
 
 class Ledger:
-    """The ledger file, shared by processes; thread-safe.
+    """The ledger directory, shared by processes; thread-safe.
 
-    Two connections per process, each behind its own lock: lookups never wait for a
-    commit's fsync (WAL readers do not block on the writer), so a lookup is quick
-    enough for the event loop itself (see ``warm``). Commits are grouped: records that
-    arrive while another is being synced go to disk together in the next transaction,
-    one fsync for all of them.
-
-    Connections are opened on first use, in the process using them: a SQLite connection
-    must not cross a fork, and ``serve`` forks its workers.
+    Each process writes journal segments of its own: the event loop's records through a
+    writer process, the threads' records itself (milter/ledger_sync.py), each syncing
+    in one write all the records handed over meanwhile; each process reads every
+    segment into an index in memory (milter/ledger_journal.py). A lookup on a warm
+    ledger reads only what other processes added since, from shared mappings: quick
+    enough for the event loop itself. Files are opened on first use, in the process
+    using them: ``serve`` forks its workers, and a thread does not cross a fork.
     """
 
     def __init__(self, path: Path, window: float = DEFAULT_WINDOW) -> None:
@@ -218,106 +209,99 @@ class Ledger:
             raise ValueError("ledger window must be positive")
         self.path = Path(path)
         self.window = window
-        self._reader = _Link()
-        self._writer = _Link()
-        self._pending: list[_Pending] = []
-        self._pending_lock = threading.Lock()
-        self._next_expiry = 0.0
+        self._files: _Files | None = None
+        self._open_lock = threading.Lock()
         self._closed = False
 
     @property
     def warm(self) -> bool:
-        """True when a lookup in this process needs no file opened (only a read)."""
-        return self._reader.db is not None and self._reader.pid == os.getpid()
+        """True when a lookup in this process opens nothing (only reads what is new)."""
+        files = self._files
+        return files is not None and files.pid == os.getpid() and files.index is not None
 
     def lookup(self, key: bytes, *, now: float | None = None) -> LedgerRecord | None:
-        """The record of ``key`` within the window, or None."""
+        """The newest record of ``key`` within the window, or None."""
         now = time.time() if now is None else now
-        since = _micros(now - self.window)
-        row = self._run(
-            self._reader,
-            lambda db: db.execute(
-                "SELECT outcome, ref, time_us FROM handled WHERE key = ? AND time_us >= ?",
-                (key, since),
-            ).fetchone(),
-        )
-        if row is None:
-            return None
+        files = self._here()
         try:
-            outcome = Outcome(row[0])
-        except ValueError:
+            with files.lock:
+                if files.index is None:
+                    # Read whole before it is published: ``warm`` tells the proxy that
+                    # a lookup is quick enough for the event loop.
+                    index = journal.Index(files.dir_fd, self.window)
+                    try:
+                        index.catch_up(now)
+                    except BaseException:
+                        index.close()
+                        raise
+                    files.index = index
+                found = files.index.find(key, now)
+        except (OSError, journal.JournalError) as exc:
+            # Opened again on the next lookup; what it had read is read again.
+            files.drop_index()
+            raise _error(self.path, exc) from exc
+        if found is None:
+            return None
+        outcome = _OUTCOMES.get(found.kind)
+        if outcome is None:
             return None  # written by a newer version: not ours to interpret
-        return LedgerRecord(outcome, str(row[1]), row[2] / 1e6)
+        ref = found.ref.decode("utf-8", "replace")
+        return LedgerRecord(outcome, ref, found.time_us / 1e6)
 
     def record(self, key: bytes, outcome: Outcome, ref: str, *, now: float | None = None) -> None:
-        """Commit ``key`` durably (fsync'd when this returns); replaces an older record."""
-        self.record_many([(key, outcome, ref)], now=now)
+        """Commit ``key`` durably (on disk when this returns); a later record of the same
+        key replaces it. Blocks: not for the event loop (``record_async``)."""
+        data = self._pack(key, outcome, ref, now)
+        files = self._here()
+        try:
+            with files.lock:
+                if files.threads is None:
+                    files.threads = sync.ThreadWriter(files.dir_fd, self.window)
+                writer = files.threads
+            writer.write(data)
+        except (OSError, journal.JournalError) as exc:
+            raise _error(self.path, exc) from exc
 
-    def record_many(
-        self, records: Sequence[tuple[bytes, Outcome, str]], *, now: float | None = None
+    async def record_async(
+        self, key: bytes, outcome: Outcome, ref: str, *, now: float | None = None
     ) -> None:
-        """Commit every ``(key, outcome, ref)`` durably, in one transaction with whatever
-        other threads are recording meanwhile; raises LedgerError if that fails."""
-        now = time.time() if now is None else now
-        mine = [_Pending(key, outcome.value, ref, _micros(now)) for key, outcome, ref in records]
-        if not mine:
-            return
-        with self._pending_lock:
-            self._pending.extend(mine)
-        with self._writer.lock:
-            if all(pending.done for pending in mine):
-                # Committed by the thread that held the lock meanwhile (group commit).
-                for pending in mine:
-                    if pending.error is not None:
-                        raise pending.error
-                return
-            with self._pending_lock:
-                batch, self._pending = self._pending, []
+        """``record`` for the event loop: returns once the record is on disk, without
+        blocking the loop meanwhile (a process of its own writes it: ledger_sync.py).
 
-            def write(db: sqlite3.Connection) -> None:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    db.executemany(
-                        "INSERT OR REPLACE INTO handled (key, outcome, ref, time_us) "
-                        "VALUES (?, ?, ?, ?)",
-                        [(p.key, p.outcome, p.ref, p.time_us) for p in batch],
-                    )
-                    if now >= self._next_expiry:
-                        self._next_expiry = now + _EXPIRE_EVERY
-                        db.execute(
-                            "DELETE FROM handled WHERE time_us < ?", (_micros(now - self.window),)
+        Cancelling the caller does not withdraw the record: it is written all the same.
+        """
+        data = self._pack(key, outcome, ref, now)
+        loop = asyncio.get_running_loop()
+        files = self._here()
+        try:
+            with files.lock:
+                writer = files.loop_writer
+                if writer is not None and writer.loop is not loop:
+                    if not writer.loop.is_closed() and writer.pending:
+                        writer = None  # another loop, still busy with it: a thread then
+                    else:
+                        writer.close()
+                        writer = files.loop_writer = sync.LoopWriter(
+                            files.dir_fd, self.window, loop
                         )
-                    db.execute("COMMIT")  # synchronous=FULL: the WAL is fsync'd here
-                except BaseException:
-                    with contextlib.suppress(sqlite3.Error):
-                        db.execute("ROLLBACK")
-                    raise
-
-            try:
-                self._run_locked(self._writer, write)
-            except BaseException as exc:
-                # Every record of the batch fails with it: the threads waiting for them
-                # must not take their records for committed.
-                error = exc if isinstance(exc, LedgerError) else LedgerError(f"{exc!r}")
-                for pending in batch:
-                    pending.error = error
-                    pending.done = True
-                raise
-            for pending in batch:
-                pending.done = True
-
-    def forget(self, key: bytes) -> None:
-        """Remove ``key``'s record (e.g. it named a quarantine entry that is gone)."""
-        with self._writer.lock:
-            self._run_locked(
-                self._writer, lambda db: db.execute("DELETE FROM handled WHERE key = ?", (key,))
-            )
+                elif writer is None:
+                    writer = files.loop_writer = sync.LoopWriter(files.dir_fd, self.window, loop)
+            if writer is None:
+                await asyncio.to_thread(self.record, key, outcome, ref, now=now)
+                return
+            await writer.submit(data)
+        except (OSError, journal.JournalError) as exc:
+            raise _error(self.path, exc) from exc
 
     def close(self) -> None:
-        self._closed = True
-        for link in (self._reader, self._writer):
-            with link.lock:
-                link.drop()
+        with self._open_lock:
+            self._closed = True
+            files, self._files = self._files, None
+        if files is not None:
+            if files.pid == os.getpid():
+                files.close()
+            else:
+                files.leave_inherited()
 
     def __enter__(self) -> Ledger:
         return self
@@ -325,146 +309,84 @@ class Ledger:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _run(self, link: _Link, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        with link.lock:
-            return self._run_locked(link, work)
+    def _pack(self, key: bytes, outcome: Outcome, ref: str, now: float | None) -> bytes:
+        now = time.time() if now is None else now
+        # Cut to what a record holds, and never in the middle of a character.
+        text = ref.encode("utf-8", "replace")[: journal.REF_BYTES]
+        text = text.decode("utf-8", "ignore").encode("utf-8")
+        return journal.pack(key, _KINDS[outcome], text, _micros(now))
 
-    def _run_locked(self, link: _Link, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        """``work(db)`` with ``link``'s lock held; any failure becomes LedgerError."""
-        if self._closed:
-            raise LedgerError(f"ledger {self.path} is closed.")
-        try:
-            if link.db is None or link.pid != os.getpid():
-                # None, or inherited across a fork: never touched (closing it could
-                # release the parent's locks); this process opens its own.
-                link.db = self._open()
-                link.pid = os.getpid()
-            return work(link.db)
-        except sqlite3.Error as exc:
-            # The next call reconnects: a damaged file is then moved aside (_open).
-            link.drop()
-            raise LedgerError(f"ledger {self.path}: {exc}.") from exc
-        except OSError as exc:
-            link.drop()
-            raise LedgerError(f"ledger {self.path}: {exc.strerror or exc}.") from exc
-
-    def _open(self) -> sqlite3.Connection:
-        _check_private_file(self.path)
-        db = _connect(self.path)
-        try:
-            try:
-                _prepare(db)
-            except sqlite3.DatabaseError as exc:
-                if not _is_damaged(exc):
-                    raise
-                db.close()
-                # Short-lived data: a damaged ledger is set aside and a new one started;
-                # what it knew only costs possible duplicates for a day.
-                log.error("ledger %s is damaged (%s); starting a new one", self.path, exc)
-                self._set_aside()
-                _check_private_file(self.path)
-                db = _connect(self.path)
-                _prepare(db)
-        except BaseException:
-            db.close()
-            raise
-        return db
-
-    def _set_aside(self) -> None:
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(f"{self.path}{suffix}")
-            with contextlib.suppress(FileNotFoundError):
-                os.replace(source, Path(f"{self.path}.damaged{suffix}"))
+    def _here(self) -> _Files:
+        """This process's files (a fork leaves the parent's behind: they are closed
+        here without a word to the parent, whose locks and processes they are)."""
+        files = self._files
+        pid = os.getpid()
+        if files is not None and files.pid == pid:
+            return files
+        with self._open_lock:
+            if self._closed:
+                raise LedgerError(f"ledger {self.path} is closed.")
+            files = self._files
+            if files is None or files.pid != pid:
+                if files is not None:
+                    files.leave_inherited()
+                try:
+                    files = self._files = _Files(journal.open_directory(str(self.path)))
+                except (OSError, journal.JournalError) as exc:
+                    self._files = None
+                    raise _error(self.path, exc) from exc
+            return files
 
 
-class _Link:
-    """One connection of this process, and the lock that serialises its users."""
+class _Files:
+    """One process's descriptors: the directory, the index, the writers."""
 
-    def __init__(self) -> None:
+    def __init__(self, dir_fd: int) -> None:
+        self.pid = os.getpid()
+        self.dir_fd = dir_fd
         self.lock = threading.Lock()
-        self.db: sqlite3.Connection | None = None
-        self.pid = 0
+        self.index: journal.Index | None = None
+        self.threads: sync.ThreadWriter | None = None
+        self.loop_writer: sync.LoopWriter | None = None
 
-    def drop(self) -> None:
-        db, self.db = self.db, None
-        if db is not None and self.pid == os.getpid():
-            with contextlib.suppress(sqlite3.Error):
-                db.close()
+    def drop_index(self) -> None:
+        with self.lock:
+            index, self.index = self.index, None
+        if index is not None:
+            with contextlib.suppress(OSError):
+                index.close()
 
+    def close(self) -> None:
+        with self.lock:
+            threads, self.threads = self.threads, None
+            loop_writer, self.loop_writer = self.loop_writer, None
+        if loop_writer is not None:
+            loop_writer.close()
+        if threads is not None:
+            threads.close()
+        self.drop_index()
+        os.close(self.dir_fd)
 
-@dataclass
-class _Pending:
-    """A record waiting for its commit; ``done`` once committed (or failed: ``error``)."""
-
-    key: bytes
-    outcome: str
-    ref: str
-    time_us: int
-    done: bool = False
-    error: LedgerError | None = None
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    # Autocommit with explicit BEGIN IMMEDIATE; a writer waits up to 10 s for another
-    # worker's commit (SQLite's busy timeout) rather than failing.
-    return sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
-
-
-def _prepare(db: sqlite3.Connection) -> None:
-    _set_wal(db)
-    # FULL: a record is on disk when record() returns, as the 250 that follows promises.
-    db.execute("PRAGMA synchronous=FULL")
-    db.executescript(_SCHEMA)
-    db.execute("SELECT count(*) FROM handled WHERE time_us < 0").fetchone()
-
-
-def _check_private_file(path: Path) -> None:
-    """Make ``path`` 0600 if missing; refuse one that others could have written."""
-    parent = path.parent
-    st = os.stat(parent)
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise LedgerError(
-            f"ledger directory {parent} is writable by group or others "
-            f"(mode {stat.S_IMODE(st.st_mode):04o}); make it 0700."
-        )
-    # Made here, 0600, so SQLite never creates it with the umask's mode; its -wal and
-    # -shm files take the database file's mode. O_NOFOLLOW: a planted symlink is refused.
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        st = os.fstat(fd)
-    finally:
-        os.close(fd)
-    if not stat.S_ISREG(st.st_mode):
-        raise LedgerError(f"ledger {path} is not a regular file.")
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or st.st_uid != os.geteuid():
-        raise LedgerError(
-            f"ledger {path} must belong to this user and be writable by nobody else "
-            f"(mode {stat.S_IMODE(st.st_mode):04o}, owner {st.st_uid})."
-        )
+    def leave_inherited(self) -> None:
+        """In a forked child: close what the parent opened, and only that (its writer
+        process, its locks and its segments are the parent's)."""
+        if self.index is not None:
+            with contextlib.suppress(OSError):
+                self.index.close()
+        if self.threads is not None:
+            self.threads.leave_inherited()
+        if self.loop_writer is not None:
+            self.loop_writer.leave_inherited()
+        with contextlib.suppress(OSError):
+            os.close(self.dir_fd)
 
 
-def _set_wal(db: sqlite3.Connection) -> None:
-    """WAL, waiting while another worker switches too: that takes an exclusive lock that
-    SQLite's busy timeout does not wait for."""
-    deadline = time.monotonic() + 10.0
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
-# SQLite result codes (sqlite3.h) that mean the file is not a usable database.
-_SQLITE_CORRUPT = 11
-_SQLITE_NOTADB = 26
-
-
-def _is_damaged(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+def _error(path: Path, exc: BaseException) -> LedgerError:
+    if isinstance(exc, LedgerError):
+        return exc
+    if isinstance(exc, OSError):
+        return LedgerError(f"ledger {path}: {exc.strerror or exc}.")
+    return LedgerError(f"ledger {path}: {exc}")
 
 
 def _micros(seconds: float) -> int:

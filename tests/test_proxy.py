@@ -450,8 +450,9 @@ def test_a_held_message_is_stored_once(tmp_path: Path) -> None:
         (entry,) = setup.store.list()
         assert first == retry == (250, f"2.0.0 OK: held for review as {entry.id}".encode())
         assert setup.recorder.messages == []
-        ledger = setup.store.directory / "ledger.sqlite3"
-        assert stat.S_IMODE(ledger.stat().st_mode) == 0o600
+        ledger = setup.store.directory / "ledger"
+        assert stat.S_IMODE(ledger.stat().st_mode) == 0o700
+        assert {stat.S_IMODE(p.stat().st_mode) for p in ledger.iterdir()} == {0o600}
 
 
 def test_a_header_over_the_limit_is_held_once(tmp_path: Path) -> None:
@@ -521,7 +522,7 @@ def test_the_ledger_can_be_turned_off(tmp_path: Path) -> None:
         for _ in range(2):
             assert deliver(setup, queued())[0] == 250
         assert len(setup.recorder.messages) == 2
-        assert not (setup.store.directory / "ledger.sqlite3").exists()
+        assert not (setup.store.directory / "ledger").exists()
 
 
 @pytest.mark.parametrize("loop_kind", ["asyncio", "uvloop"])

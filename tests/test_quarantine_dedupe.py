@@ -116,8 +116,9 @@ def test_key_without_its_message_is_not_a_retry(dedupe: Dedupe, store: Quarantin
 
 def test_a_key_naming_no_valid_id_is_not_a_retry(dedupe: Dedupe) -> None:
     assert dedupe.ledger is not None
-    dedupe.ledger.record(b"k", Outcome.QUARANTINED, "../../etc/passwd")
-    assert dedupe.seen(b"k") is None
+    key = bytes(32)
+    dedupe.ledger.record(key, Outcome.QUARANTINED, "../../etc/passwd")
+    assert dedupe.seen(key) is None
 
 
 def test_deleted_entry_still_counts(dedupe: Dedupe, store: QuarantineStore) -> None:
