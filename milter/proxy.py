@@ -235,8 +235,8 @@ class Proxy:
 
         try:
             if len(raw) <= INLINE_SCAN_BYTES and dedupe.ledger.warm:
-                # The hash of a few KB and one indexed read (WAL: it never waits for a
-                # commit) take microseconds, less than handing them to a thread.
+                # The hash of a few KB and a dictionary probe (after reading the few
+                # records other workers added) take microseconds, less than a thread.
                 return check()
             # The first time (the file is opened, maybe created) and for a big message
             # (its hash takes a while; hashlib lets go of the GIL meanwhile): a thread.
