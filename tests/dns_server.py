@@ -95,11 +95,27 @@ class DnsZoneServer:
             records=records,
             partial_timeouts=partial_timeouts,
         )
-        self._udp = DNSServer(self._resolver, address="127.0.0.1", port=0, logger=_QuietLogger())
-        self.port: int = self._udp.server.server_address[1]
-        self._tcp = DNSServer(
-            self._resolver, address="127.0.0.1", port=self.port, tcp=True, logger=_QuietLogger()
-        )
+        # One port for UDP and TCP: the UDP one is free, its TCP twin may not be (a test
+        # that made thousands of connections leaves their ports in TIME_WAIT), so try
+        # another until both bind.
+        for attempt in range(50):
+            self._udp = DNSServer(
+                self._resolver, address="127.0.0.1", port=0, logger=_QuietLogger()
+            )
+            self.port: int = self._udp.server.server_address[1]
+            try:
+                self._tcp = DNSServer(
+                    self._resolver,
+                    address="127.0.0.1",
+                    port=self.port,
+                    tcp=True,
+                    logger=_QuietLogger(),
+                )
+                break
+            except OSError:
+                self._udp.server.server_close()
+                if attempt == 49:
+                    raise
 
     @property
     def address(self) -> str:
