@@ -146,6 +146,12 @@ def make_pdf(*pages: str) -> bytes:
     objects.append(
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
     )
+    return pdf_file(objects)
+
+
+def pdf_file(objects: list[bytes], root: int = 1) -> bytes:
+    """A PDF file of ``objects`` (numbered from 1), with its cross-reference table;
+    ``root`` is the number of the catalog."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -155,8 +161,9 @@ def make_pdf(*pages: str) -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     for offset in offsets:
         out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
         len(objects) + 1,
+        root,
         xref,
     )
     return bytes(out)

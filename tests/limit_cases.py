@@ -10,6 +10,8 @@ import base64
 import os
 import zlib
 
+from milter.examples import pdf_file
+
 SCAM = (
     "I hacked your computer and recorded you with your webcam while you watched adult "
     "videos. Pay 1300 euro in bitcoin to my wallet 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2 "
@@ -135,18 +137,4 @@ def build_pdf(
     objects[catalog - 1] = f"<< /Type /Catalog /Pages {tree} 0 R >>".encode()
     refs = " ".join(f"{kid} 0 R" for kid in kids)
     objects[tree - 1] = f"<< /Type /Pages /Kids [{refs}] /Count {len(kids)} >>".encode()
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        catalog,
-        xref,
-    )
-    return bytes(out)
+    return pdf_file(objects, root=catalog)
