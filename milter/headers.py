@@ -117,8 +117,20 @@ def header_block(raw: bytes) -> bytes:
     the body (it may be megabytes). That is the header block, or more in a broken
     message with a body line before the empty line (``split_message`` is exact); all
     of ``raw`` when no line is empty."""
-    ends = [i for i in (raw.find(b"\n\r\n"), raw.find(b"\n\n")) if i >= 0]
-    return raw[: min(ends) + 1] if ends else raw
+    end = header_end(raw)
+    return raw if end == len(raw) else raw[:end]
+
+
+def header_end(raw: bytes) -> int:
+    """``len(header_block(raw))``, found without copying anything and without looking
+    for a bare-LF empty line in the whole body of a CRLF message (most of the cost of
+    the search for a few KB)."""
+    crlf = raw.find(b"\n\r\n")
+    # A "\n\n" that starts after the first "\n\r\n" does not come first.
+    lf = raw.find(b"\n\n", 0, len(raw) if crlf < 0 else crlf + 1)
+    if lf >= 0:
+        return lf + 1
+    return len(raw) if crlf < 0 else crlf + 1
 
 
 def field_name(field: bytes) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
@@ -13,6 +14,7 @@ from milter.headers import (
     add_fields,
     first_field,
     header_block,
+    header_end,
     header_size,
     prefix_subject,
     remove_fields,
@@ -219,3 +221,39 @@ def test_folding_keeps_the_value_and_the_line_length(words: list[str]) -> None:
     # the first line) or after its folding space.
     for index, line in enumerate(lines):
         assert len(line) <= 78 or " " not in line[8 if index == 0 else 1 :]
+
+
+def _first_empty_line(raw: bytes) -> bytes:
+    """The header block as header_block first defined it: up to the earliest empty line."""
+    ends = [i for i in (raw.find(b"\n\r\n"), raw.find(b"\n\n")) if i >= 0]
+    return raw[: min(ends) + 1] if ends else raw
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"A: 1\r\n\r\nbody\n\nmore",
+        b"A: 1\n\nbody\r\n\r\n",
+        b"A: 1\r\nB: 2\n\nbody",
+        b"A: 1\n\r\n",
+        b"no blank line\r\nat all",
+        b"\n\n",
+        b"\n\r\n",
+    ],
+)
+def test_the_header_end_is_where_the_first_empty_line_is(raw: bytes) -> None:
+    assert header_end(raw) == len(_first_empty_line(raw))
+
+
+def test_the_header_end_matches_header_block_on_random_line_ends() -> None:
+    rng = random.Random(10)
+    pieces = [b"\n", b"\r", b"a", b"\r\n", b"\n\n", b":"]
+    for _ in range(20000):
+        raw = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert header_end(raw) == len(_first_empty_line(raw)), raw
+
+
+def test_header_block_is_raw_up_to_the_header_end() -> None:
+    raw = b"A: 1\r\n\r\nbody"
+    assert header_block(raw) == b"A: 1\r\n" and header_block(b"no end") == b"no end"

@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import multiprocessing
 import os
-import random
 import signal
 import stat
 import threading
@@ -18,10 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from milter import ledger as ledger_module
 from milter import ledger_journal as journal
 from milter import ledger_sync
-from milter.headers import header_block
 from milter.ledger import (
     Ledger,
     LedgerError,
@@ -136,31 +133,6 @@ def test_only_trace_fields_and_nothing_else() -> None:
     assert bytes(dedupe_body(b"Received: x\r\n")) == b"Received: x\r\n"  # no Message-ID
     raw = b"Received: x\r\n\tfolded"
     assert bytes(dedupe_body(raw)) == raw
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        b"",
-        b"A: 1\r\n\r\nbody\n\nmore",
-        b"A: 1\n\nbody\r\n\r\n",
-        b"A: 1\r\nB: 2\n\nbody",
-        b"A: 1\n\r\n",
-        b"no blank line\r\nat all",
-        b"\n\n",
-        b"\n\r\n",
-    ],
-)
-def test_the_header_end_is_where_header_block_ends(raw: bytes) -> None:
-    assert ledger_module._header_end(raw) == len(header_block(raw))
-
-
-def test_the_header_end_matches_header_block_on_random_line_ends() -> None:
-    rng = random.Random(10)
-    pieces = [b"\n", b"\r", b"a", b"\r\n", b"\n\n", b":"]
-    for _ in range(20000):
-        raw = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
-        assert ledger_module._header_end(raw) == len(header_block(raw)), raw
 
 
 # The store -----------------------------------------------------------------------------
