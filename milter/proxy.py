@@ -229,18 +229,27 @@ class Proxy:
         if dedupe.ledger is None:
             return None, None
 
-        def check() -> tuple[bytes | None, Seen | None]:
-            key = dedupe.key(envelope, raw)
+        def check(key: bytes | None) -> tuple[bytes | None, Seen | None]:
+            if key is None:
+                key = dedupe.key(envelope, raw)
             return key, dedupe.seen(key)
 
         try:
-            if len(raw) <= INLINE_SCAN_BYTES and dedupe.ledger.warm:
-                # The hash of a few KB and a dictionary probe (after reading the few
-                # records other workers added) take microseconds, less than a thread.
-                return check()
-            # The first time (the file is opened, maybe created) and for a big message
-            # (its hash takes a while; hashlib lets go of the GIL meanwhile): a thread.
-            return await asyncio.to_thread(check)
+            if len(raw) > INLINE_SCAN_BYTES:
+                # A big message: its hash takes a while (hashlib lets go of the GIL
+                # meanwhile), so key and lookup in a thread.
+                return await asyncio.to_thread(check, None)
+            # The hash of a few KB takes microseconds, less than a thread handoff. A
+            # message without a key (no trace field) needs no lookup: it must not open
+            # the ledger, nor wait for a thread, on every message (bench/smtp_throughput.py).
+            key = dedupe.key(envelope, raw)
+            if key is None:
+                return None, None
+            if dedupe.ledger.warm:
+                # A dictionary probe, after reading the few records other workers added.
+                return check(key)
+            # The first lookup opens the files (maybe creates them): a thread.
+            return await asyncio.to_thread(check, key)
         except Exception:
             # Dedupe is only ever an optimisation of the duplicate case.
             log.exception("ledger check failed; the message is handled as new")

@@ -508,6 +508,27 @@ def test_mail_that_did_not_come_through_postfix_is_relayed_each_time(setup: Setu
     assert len(setup.recorder.messages) == 2
 
 
+def test_mail_without_a_ledger_key_costs_the_ledger_nothing(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No trace field, no key: no lookup, so no ledger files opened and no thread handed
+    # the check (that once cost every such message ~90 us; bench/smtp_throughput.py).
+    threads: list[object] = []
+    real = asyncio.to_thread
+
+    async def counting(function, *args):  # type: ignore[no-untyped-def]
+        threads.append(function)
+        return await real(function, *args)
+
+    monkeypatch.setattr("milter.proxy.asyncio.to_thread", counting)
+    raw = queued().split(b"(CEST)\r\n", 1)[1]
+    for _ in range(3):
+        assert deliver(setup, raw)[0] == 250
+    assert threads == []
+    assert setup.proxy.dedupe.ledger is not None and not setup.proxy.dedupe.ledger.warm
+    assert not (setup.store.directory / "ledger").exists()
+
+
 def test_a_refused_message_is_relayed_again(setup: Setup) -> None:
     setup.recorder.data_reply = Reply(451, "4.3.0 try later")
     with pytest.raises(smtplib.SMTPDataError):
