@@ -529,7 +529,9 @@ class _FrontSMTP(SMTP):
         # A reply mirrored from the next hop may hold anything; a stray CR must not
         # split it into two replies, nor a lone surrogate stop it from being sent.
         clean = Reply(reply.code, reply.text.replace("\r", ""))
-        await self.push(str(clean).encode("utf-8", "replace"))
+        # aiosmtpd's own push: our replies never need the unknown-command check above,
+        # and this runs for every reply of every message.
+        await SMTP.push(self, str(clean).encode("utf-8", "replace"))
 
     async def _call(self, what: str, *args: object) -> Reply:
         """Run handler method ``what`` with the idle timer stopped; exceptions become 451."""
