@@ -755,14 +755,19 @@ def parse_message(
     envelope: Envelope | None = None,
     limits: ViewLimits = ViewLimits(),
     mime_headers: MimeHeaderCache | None = None,
+    deadline: float | None = None,
 ) -> MessageView:
     """Parse ``raw`` into a :class:`MessageView`; never raises.
 
     Problems are listed in ``defects``; on an internal error (a bug) the view holds
     what was read before it, with a defect naming the exception. ``mime_headers`` lets
-    messages share parsed MIME fields (a scanner keeps one).
+    messages share parsed MIME fields (a scanner keeps one). ``deadline`` (a
+    ``time.monotonic()`` value) brings the time budget of ``limits.max_seconds``
+    forward: the proxy's budget for the whole message may end first.
     """
     builder = _Builder(limits, policy=_POLICY.for_message(mime_headers))
+    if deadline is not None:
+        builder.deadline = min(builder.deadline, deadline)
     try:
         builder.run(bytes(raw))
     except Exception as exc:  # a bug: keep the partial view, say so

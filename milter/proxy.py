@@ -51,6 +51,7 @@ from milter.replies import (
     REJECTED,
     Reply,
 )
+from milter.scan_pool import ScanPool
 from milter.scanner import Scanner
 from milter.smtp_front import Transaction
 from milter.verdict import Action, RuleHit, Verdict
@@ -122,6 +123,11 @@ class Proxy:
             path = settings.ledger.path or store.directory / LEDGER_NAME
             ledger = Ledger(path, settings.ledger.window)
         self.dedupe = Dedupe(ledger, store)
+        self.scan_pool = ScanPool()
+
+    def close(self) -> None:
+        """Let the scan threads end (a worker calls this as it stops)."""
+        self.scan_pool.close()
 
     async def mail(self, tx: Transaction) -> Reply:
         reply, downstream = await self.relay.begin(tx.client, tx.mail_from, tx.mail_params)
@@ -176,21 +182,25 @@ class Proxy:
         auth: AuthResults | None = None
         verdict: Verdict | None = None
         dns_down = False
+        deadline = time.monotonic() + limits.message_seconds
         try:
             # The watchdog: a message that overruns its budget is deferred, and the
             # loop goes on serving the other sessions. A scan in a thread cannot be
-            # stopped and runs on to its own limits, but nobody waits for it.
+            # stopped; told the deadline, it stops reading parts in order by then and
+            # ends soon after, in a thread of the scan pool (milter/scan_pool.py).
             async with asyncio.timeout(limits.message_seconds):
                 auth = await self._authenticate(raw, envelope)
                 dns_down = (
                     auth is not None and self.settings.tempfail_on_dns_failure and dns_failed(auth)
                 )
                 if not dns_down:
-                    verdict = await self._scan(scanner, raw, envelope, auth)
+                    verdict = await self._scan(scanner, raw, envelope, auth, deadline)
         except TimeoutError:
             log.warning(
-                "authentication and scan took over %gs; the message is deferred",
+                "authentication and scan took over %gs; the message is deferred "
+                "(scans still running: %d)",
                 limits.message_seconds,
+                self.scan_pool.busy,
             )
             return await self._defer(tx, state, envelope, OVER_BUDGET, auth, reason="budget")
         if verdict is None:
@@ -269,17 +279,23 @@ class Proxy:
         return late
 
     async def _scan(
-        self, scanner: Scanner, raw: bytes, envelope: Envelope, auth: AuthResults | None
+        self,
+        scanner: Scanner,
+        raw: bytes,
+        envelope: Envelope,
+        auth: AuthResults | None,
+        deadline: float,
     ) -> Verdict | None:
         """The verdict, or None when the scan failed (logged)."""
+        scan = functools.partial(scanner.scan, raw, envelope, auth, deadline=deadline)
         try:
             if len(raw) <= INLINE_SCAN_BYTES:
                 # A few milliseconds of CPU: handing it to a thread costs more than it
                 # saves (the GIL serialises the work anyway).
-                return scanner.scan(raw, envelope, auth)
+                return scan()
             # A big message (PDFs, long HTML) may take a while: keep the loop free for
             # the other sessions' I/O meanwhile.
-            return await asyncio.to_thread(scanner.scan, raw, envelope, auth)
+            return await self.scan_pool.run(scan)
         except Exception:
             log.exception("scan failed; the message is deferred, never lost")
             return None

@@ -71,13 +71,20 @@ class Scanner:
         auth: object | None = None,
         *,
         every_rule: bool = False,
+        deadline: float | None = None,
     ) -> Verdict:
         """The verdict on ``raw``. Its ``matched_ids`` name every building block that
         matched only with ``every_rule`` (rule examples need them); otherwise building
         blocks are evaluated only for the rules that refer to them, which is faster and
-        gives the same verdict."""
+        gives the same verdict. Parts are read in order until ``deadline`` (monotonic
+        time) if it comes before the scan's own time limit; the rest is read as past
+        any limit (its last parts only) and the verdict says it is partial."""
         view = parse_message(
-            raw, envelope or Envelope(), self.settings.limits, mime_headers=self.mime_headers
+            raw,
+            envelope or Envelope(),
+            self.settings.limits,
+            mime_headers=self.mime_headers,
+            deadline=deadline,
         )
         return self.scan_view(view, auth, every_rule=every_rule)
 

@@ -380,6 +380,7 @@ class Server:
         await front.stop_accepting()
         await front.drain(self.config.smtp.drain_timeout)
         await self.relay.close()
+        self.proxy.close()
         self.store.close()
         log.info("stopped")
         return 0

@@ -7,6 +7,7 @@ fields it is about, and the defects the view must report.
 from __future__ import annotations
 
 import base64
+import time
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from typing import Any
@@ -499,6 +500,19 @@ def test_time_budget_stops_reading_later_parts() -> None:
     # The multipart container counts as the first part; nothing after the budget.
     assert cut.text_parts == ()
     assert any("parts after the first 1 not read" in d for d in cut.defects)
+
+
+def test_a_deadline_before_the_time_budget_stops_reading_in_order() -> None:
+    # The proxy's budget for the whole message may end before the scan's own limit.
+    parts = b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(40))
+    raw = b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + parts + b"--b--\r\n"
+    assert len(parse_message(raw, deadline=time.monotonic() + 60).text_parts) == 40
+    cut = parse_message(raw, deadline=time.monotonic() - 1)
+    assert any("parts after the first 1 not read" in d for d in cut.defects)
+    # Read past the limit as any limit is: the last parts, not the ones in between.
+    assert "part 39" in cut.text_parts[-1]
+    assert not any("part 10\r" in text or text.strip() == "part 10" for text in cut.text_parts)
+    assert cut.structure.partial
 
 
 def test_mime_fields_are_shared_between_messages_and_nothing_else() -> None:

@@ -137,6 +137,8 @@ class SlowScanner(Scanner):
 
     started: threading.Event
     release: threading.Event
+    lock: threading.Lock
+    hung: int = 0  # scans that reached the hang
 
     def scan(
         self,
@@ -145,11 +147,14 @@ class SlowScanner(Scanner):
         auth: object | None = None,
         *,
         every_rule: bool = False,
+        deadline: float | None = None,
     ) -> Verdict:
         if b"slowscan" in raw:
+            with self.lock:
+                self.hung += 1
             self.started.set()
             self.release.wait(30)
-        return super().scan(raw, envelope, auth, every_rule=every_rule)
+        return super().scan(raw, envelope, auth, every_rule=every_rule, deadline=deadline)
 
 
 BUDGET = 1.0
@@ -162,7 +167,7 @@ def test_scan_over_budget_is_451_while_another_session_is_served(
     proxy = make_proxy(loop_kind=loop_kind, limits=MessageLimits(message_seconds=BUDGET))
     rules = next(tmp_path.glob("proxy*/rules.yml"))
     slow = SlowScanner.from_rule_paths([rules])
-    slow.started, slow.release = threading.Event(), threading.Event()
+    slow.started, slow.release, slow.lock = threading.Event(), threading.Event(), threading.Lock()
     proxy.proxy.scanner = lambda: slow
     # Big enough to be scanned in a thread, as every message past INLINE_SCAN_BYTES is.
     body = "slowscan\r\n" + ("filler " * 40 + "\r\n") * 1000
@@ -200,6 +205,42 @@ def test_scan_over_budget_is_451_while_another_session_is_served(
     assert lines["budget"]["verdict"] is None
     assert lines["budget"]["reply"].startswith("451 4.3.0")
     assert lines[None]["action"] == "accept"
+
+
+def test_scans_past_their_budget_hold_no_thread_the_quarantine_needs(make_proxy) -> None:
+    # Scans that overrun their budget cannot be stopped. Enough of them once took every
+    # thread of the loop's default executor, and a message already judged could not be
+    # stored. Now they hold the proxy's scan threads only, and one that waited for a
+    # thread past its budget never starts.
+    proxy = make_proxy(limits=MessageLimits(message_seconds=BUDGET))
+    rules = next(Path(proxy.store.directory).parent.glob("rules.yml"))
+    slow = SlowScanner.from_rule_paths([rules])
+    slow.started, slow.release, slow.lock = threading.Event(), threading.Event(), threading.Lock()
+    proxy.proxy.scanner = lambda: slow
+    body = "slowscan\r\n" + ("filler " * 40 + "\r\n") * 1000  # scanned in a thread
+    codes: list[int] = []
+
+    def send_slow() -> None:
+        try:
+            proxy.send(body)
+        except smtplib.SMTPDataError as exc:
+            codes.append(exc.smtp_code)
+
+    hanging = [threading.Thread(target=send_slow) for _ in range(8)]
+    try:
+        for sender in hanging:
+            sender.start()
+        for sender in hanging:
+            sender.join(15)
+        assert codes == [451] * 8
+        # Two scans still hang in the scan threads; a held message is stored at once.
+        started = time.monotonic()
+        assert proxy.send("please holdme") == {}
+        assert time.monotonic() - started < BUDGET + 5
+        assert len(proxy.store.list()) == 1
+    finally:
+        slow.release.set()
+    assert slow.hung == proxy.proxy.scan_pool.threads  # the 6 that waited never ran
 
 
 class HangingAuthenticator:
