@@ -211,7 +211,7 @@ class Service:
 
     def quarantined(self) -> list[str]:
         """The X-Chaos-Id of every message the quarantine holds, read from its files."""
-        from milter.quarantine import QuarantineStore
+        from milter.quarantine.store import QuarantineStore
 
         store = QuarantineStore(self.quarantine, create=False)
         try:

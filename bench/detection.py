@@ -28,8 +28,8 @@ ACTIONS = ("accept", "tag", "quarantine", "reject")
 
 sys.path.insert(0, str(REPO))
 
-from milter.envelope import Envelope  # noqa: E402
-from milter.scanner import Scanner  # noqa: E402
+from milter.mail.envelope import Envelope  # noqa: E402
+from milter.scan.scanner import Scanner  # noqa: E402
 
 
 def is_ham(folder: Path) -> bool:

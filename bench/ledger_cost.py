@@ -18,7 +18,7 @@ machine state:
 The files go to ``--dir`` (default /var/tmp, a disk rather than a tmpfs: the cost is
 the fsync). Prints, per round and as medians, messages per second and the CPU time
 spent per message: by the measuring process and by the ledger's writer processes
-(milter/ledger_sync.py), which do the event loop's writes and syncs; for ``proxy`` the
+(milter/ledger/sync.py), which do the event loop's writes and syncs; for ``proxy`` the
 client's process is apart. One message goes through before the clock starts, so that
 what is started once per worker (the writer process, the scanner's first use) is not
 counted.
@@ -46,15 +46,15 @@ import uvloop
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from milter.dedupe import Dedupe  # noqa: E402
-from milter.envelope import Envelope  # noqa: E402
-from milter.ledger import LEDGER_NAME, Ledger, LedgerSettings  # noqa: E402
-from milter.proxy import Proxy, ProxySettings  # noqa: E402
-from milter.quarantine import QuarantineStore  # noqa: E402
-from milter.relay import Relay, RelaySettings  # noqa: E402
-from milter.replies import OK, Reply  # noqa: E402
-from milter.scanner import Scanner  # noqa: E402
-from milter.smtp_front import FrontSettings, Transaction, start_front  # noqa: E402
+from milter.ledger.dedupe import Dedupe  # noqa: E402
+from milter.ledger.store import LEDGER_NAME, Ledger, LedgerSettings  # noqa: E402
+from milter.mail.envelope import Envelope  # noqa: E402
+from milter.quarantine.store import QuarantineStore  # noqa: E402
+from milter.scan.scanner import Scanner  # noqa: E402
+from milter.service.proxy import Proxy, ProxySettings  # noqa: E402
+from milter.smtp.front import FrontSettings, Transaction, start_front  # noqa: E402
+from milter.smtp.relay import Relay, RelaySettings  # noqa: E402
+from milter.smtp.replies import OK, Reply  # noqa: E402
 from tests.word_rules import WORD_RULES  # noqa: E402
 
 
@@ -87,7 +87,7 @@ def writers_cpu() -> float:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == me and b"milter.ledger_sync" in cmdline:
+        if int(fields[1]) == me and b"milter.ledger.sync" in cmdline:
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
 

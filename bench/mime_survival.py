@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from milter.config import shipped_rules_dir  # noqa: E402
-from milter.scanner import Scanner  # noqa: E402
+from milter.scan.scanner import Scanner  # noqa: E402
 
 DEFAULT_SAMPLES = ROOT.parent / "shared" / "mime-samples"
 

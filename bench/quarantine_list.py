@@ -4,14 +4,14 @@
 
 Builds a store of N held messages (default 100,000) spread over 90 days, with 1 to 3 of
 30 rules each, senders from 2,000 domains, and some released and deleted. Then times the
-CLI's own entry point, ``milter.cli.main(["quarantine", "list", ...])``, as an admin
+CLI's own entry point, ``milter.cli.main.main(["quarantine", "list", ...])``, as an admin
 runs it: each call opens the store (which resyncs the index with the meta files: one
 directory listing and one query, no per-file stat), queries, formats and prints. Output
 goes to /dev/null. Reported as milliseconds per call (median, best, worst).
 
 How the store is built fast: ``put`` fsyncs four times per message (what makes a 250
 safe), which would take an hour for 100,000. Here the message and meta files are written
-in the store's own format (``milter.quarantine._meta``) without fsync, and the index is
+in the store's own format (``milter.quarantine.store._meta``) without fsync, and the index is
 built by the store itself, with ``rebuild_index`` (the recovery path, reading every
 meta file). ``--dir`` keeps the store, to time again without building it.
 """
@@ -33,11 +33,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from milter import quarantine  # noqa: E402
-from milter.cli import main  # noqa: E402
-from milter.envelope import ClientInfo, Envelope  # noqa: E402
-from milter.quarantine import QuarantineStore, Status, new_id  # noqa: E402
-from milter.verdict import Action, RuleHit, Verdict  # noqa: E402
+from milter.cli.main import main  # noqa: E402
+from milter.mail.envelope import ClientInfo, Envelope  # noqa: E402
+from milter.quarantine import store as quarantine  # noqa: E402
+from milter.quarantine.store import QuarantineStore, Status, new_id  # noqa: E402
+from milter.scan.verdict import Action, RuleHit, Verdict  # noqa: E402
 
 RULES = [f"SEXTORT_RULE_{i:02d}" for i in range(20)] + [f"GOV_RULE_{i:02d}" for i in range(10)]
 RAW = (

@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from milter.envelope import Envelope  # noqa: E402
-from milter.scanner import Scanner  # noqa: E402
+from milter.mail.envelope import Envelope  # noqa: E402
+from milter.scan.scanner import Scanner  # noqa: E402
 
 HEAD = (
     b"From: Alice Example <alice@example.org>\r\n"

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from milter.config import shipped_rules_dir  # noqa: E402
-from milter.rule_loader import IDENTITIES_FILE, load_rules, rule_files  # noqa: E402
-from milter.scanner import Scanner  # noqa: E402
+from milter.scan.rules.loader import IDENTITIES_FILE, load_rules, rule_files  # noqa: E402
+from milter.scan.scanner import Scanner  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "ham-spamassassin"
 

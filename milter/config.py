@@ -19,12 +19,12 @@ from typing import Any
 
 import yaml
 
-from milter.dns import DnsSettings, parse_server
+from milter.auth.dns import DnsSettings, parse_server
 from milter.errors import ConfigError
-from milter.ledger import LedgerSettings
-from milter.message_view import ViewLimits
-from milter.scanner import ScanSettings
-from milter.verdict import Thresholds
+from milter.ledger.store import LedgerSettings
+from milter.mail.view import ViewLimits
+from milter.scan.scanner import ScanSettings
+from milter.scan.verdict import Thresholds
 
 SITE_RULES = Path("/etc/scam-milter/rules.d")
 DEFAULT_CONFIG = Path("/etc/scam-milter/config.yml")

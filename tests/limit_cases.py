@@ -10,7 +10,7 @@ import base64
 import os
 import zlib
 
-from milter.examples import pdf_file
+from milter.scan.rules.examples import pdf_file
 
 SCAM = (
     "I hacked your computer and recorded you with your webcam while you watched adult "

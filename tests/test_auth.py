@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from milter import dmarc
-from milter.auth import INLINE_BYTES, Authenticator, dns_failed
+from milter.auth import dmarc
+from milter.auth.authenticator import INLINE_BYTES, Authenticator, dns_failed
+from milter.auth.dns import DnsSettings
 from milter.config import AuthSettings, shipped_rules_dir
-from milter.dns import DnsSettings
-from milter.envelope import ClientInfo, Envelope
-from milter.scanner import Scanner
-from milter.verdict import Action
+from milter.mail.envelope import ClientInfo, Envelope
+from milter.scan.scanner import Scanner
+from milter.scan.verdict import Action
 from tests.dkim_keys import key, key_record, message, sign
 from tests.dns_server import DnsZoneServer
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from milter.auth_results import AuthResults, authserv_id_of
-from milter.dkim_check import DkimResult
-from milter.dmarc import DmarcResult
+from milter.auth.dkim import DkimResult
+from milter.auth.dmarc import DmarcResult
+from milter.auth.results import AuthResults, authserv_id_of
 
 
 @dataclass(frozen=True)

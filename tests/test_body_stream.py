@@ -1,6 +1,6 @@
 """Decoding a body a chunk at a time gives what decoding it whole gives.
 
-``LazyBody`` (body_stream.py) stands in for ``Message.get_payload(decode=True)`` on the
+``LazyBody`` (milter/mail/body_stream.py) stands in for ``Message.get_payload(decode=True)`` on the
 bodies of big messages, and ``squeeze_and_clip`` (clip.py) for squeezing a whole text
 before clipping it. Each is checked against the whole-body original on arbitrary input
 cut into arbitrary chunks: broken base64 (every fallback of decode_b), quoted-printable
@@ -19,9 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from milter import body_stream
-from milter.body_stream import LazyBody, text_is_blank
-from milter.clip import head_and_tail_bytes, squeeze, squeeze_and_clip, squeeze_bytes
+from milter.mail import body_stream
+from milter.mail.body_stream import LazyBody, text_is_blank
+from milter.mail.clip import head_and_tail_bytes, squeeze, squeeze_and_clip, squeeze_bytes
 
 BASE64_BYTES = st.lists(
     st.sampled_from(

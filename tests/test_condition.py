@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from milter.condition import ConditionError, evaluate, necessary_triggers, parse_condition
+from milter.scan.rules.condition import (
+    ConditionError,
+    evaluate,
+    necessary_triggers,
+    parse_condition,
+)
 
 NAMES = ("claim_hacked", "claim_video", "pay_btc", "pay_amount", "pressure_deadline", "filter_news")
 

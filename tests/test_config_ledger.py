@@ -8,7 +8,7 @@ import pytest
 
 from milter.config import Config, load_config
 from milter.errors import ConfigError
-from milter.ledger import LedgerSettings
+from milter.ledger.store import LedgerSettings
 
 
 def _load(tmp_path: Path, text: str) -> Config:
@@ -64,7 +64,7 @@ def test_bad_values_are_named(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_the_keys_reach_serve(tmp_path: Path) -> None:
-    from milter.server import proxy_settings, relay_settings
+    from milter.service.server import proxy_settings, relay_settings
 
     config = _load(
         tmp_path, "ledger: {window: 2h}\nrelay: {late_reply_timeout: 30}\nnext_hop: 127.0.0.1:25\n"

@@ -8,7 +8,7 @@ import pytest
 
 from milter.config import Config, HeaderNames, MessageLimits, load_config
 from milter.errors import ConfigError
-from milter.server import front_settings, proxy_settings
+from milter.service.server import front_settings, proxy_settings
 
 
 def _load(tmp_path: Path, text: str) -> Config:

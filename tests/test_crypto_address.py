@@ -1,7 +1,7 @@
 """Address validation against published vectors and against addresses built here.
 
 The encoders below are written for the tests, independently of the validators in
-milter.crypto_address, so a payload encoded here and accepted there checks both sides.
+milter.scan.crypto_address, so a payload encoded here and accepted there checks both sides.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from milter.crypto_address import (
+from milter.scan.crypto_address import (
     _sponge,
     address_kind,
     decode_segwit_address,

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from milter import ledger_sync
-from milter.dedupe import Dedupe
-from milter.ledger import LEDGER_NAME, Ledger, Outcome
-from milter.quarantine import QuarantineStore
-from milter.replies import Reply
+from milter.ledger import sync as ledger_sync
+from milter.ledger.dedupe import Dedupe
+from milter.ledger.store import LEDGER_NAME, Ledger, Outcome
+from milter.quarantine.store import QuarantineStore
+from milter.smtp.replies import Reply
 
 ACCEPTED = Reply(250, "2.0.0 Ok: queued as 4QxYz")
 

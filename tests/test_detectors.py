@@ -8,15 +8,15 @@ import time
 
 import pytest
 
-from milter.detectors import _MAX_CHUNKS, DETECTORS, DetectorContext, Hit, _scan_addresses
-from milter.normalize import normalize
-from milter.structure import (
+from milter.mail.structure import (
     MAX_PLAUSIBLE_BLANK_PADDING,
     MAX_PLAUSIBLE_DEPTH,
     MAX_PLAUSIBLE_EMPTY_PARTS,
     MAX_PLAUSIBLE_HIDDEN_CHARS,
     Structure,
 )
+from milter.scan.detectors import _MAX_CHUNKS, DETECTORS, DetectorContext, Hit, _scan_addresses
+from milter.scan.normalize import normalize
 
 GENESIS = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
 P2SH = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"

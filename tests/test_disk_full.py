@@ -21,10 +21,10 @@ from aiosmtpd.controller import Controller
 from postfix_harness import free_port
 from serve_process import ServeProcess, Sink
 
-from milter.envelope import Envelope
 from milter.errors import QuarantineError
-from milter.quarantine import QuarantineStore
-from milter.verdict import Action, Verdict
+from milter.mail.envelope import Envelope
+from milter.quarantine.store import QuarantineStore
+from milter.scan.verdict import Action, Verdict
 from tests.word_rules import WORD_RULES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from milter.dkim_check import ED25519_SUPPORTED, DkimResult, verify_dkim
-from milter.dns import DnsClient, DnsSettings
+from milter.auth.dkim import ED25519_SUPPORTED, DkimResult, verify_dkim
+from milter.auth.dns import DnsClient, DnsSettings
 from tests.dkim_keys import key, key_record, message, sign
 from tests.dns_server import DnsZoneServer
 

@@ -12,8 +12,8 @@ from dns.name import from_text as dns_name_from_text
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from milter.dkim_check import DkimResult
-from milter.dmarc import (
+from milter.auth.dkim import DkimResult
+from milter.auth.dmarc import (
     DmarcRecord,
     DmarcRecordError,
     aligned,
@@ -22,7 +22,7 @@ from milter.dmarc import (
     organizational_domain,
     parse_dmarc_record,
 )
-from milter.dns import DnsClient, DnsSettings
+from milter.auth.dns import DnsClient, DnsSettings
 from tests.dns_server import DnsZoneServer
 
 ZONE = """
@@ -46,7 +46,7 @@ _dmarc.xn--bcher-kva.example. 300 IN TXT "v=DMARC1; p=reject"
 
 @dataclass(frozen=True)
 class Spf:
-    """The shape of milter.spf_check.SpfResult (the SpfLike protocol)."""
+    """The shape of milter.auth.spf.SpfResult (the SpfLike protocol)."""
 
     result: str
     domain: str

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from milter.dns import DnsClient, DnsSettings, DnsTempError, parse_server
+from milter.auth.dns import DnsClient, DnsSettings, DnsTempError, parse_server
 from tests.dns_server import DnsZoneServer
 
 ZONE = """

@@ -26,7 +26,7 @@ from serve_process import ServeProcess
 from word_rules import WORD_RULES
 
 from milter.config import shipped_rules_dir
-from milter.quarantine import QuarantineStore
+from milter.quarantine.store import QuarantineStore
 
 SCAM = """\
 From: Anonymous <hacker@example.net>

@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import pytest
 
-from milter.auth_results import remove_our_auth_results
+from milter.auth.results import remove_our_auth_results
 from milter.config import HeaderNames
-from milter.headers import (
+from milter.mail.headers import (
     add_fields,
     first_field,
     header_size,
@@ -24,7 +24,7 @@ from milter.headers import (
     remove_fields,
     split_message,
 )
-from milter.proxy import _subject
+from milter.service.proxy import _subject
 
 UNLIMITED = 1 << 40  # the limits are not what is tested here: the work under them is
 # Linear work scales by 4 (plus noise), quadratic by 16: the bar sits between.

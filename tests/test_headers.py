@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from milter.headers import (
+from milter.mail.headers import (
     HeaderSize,
     add_fields,
     first_field,

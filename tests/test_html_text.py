@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from milter.html_text import HtmlText, find_urls, html_to_text
+from milter.mail.html import HtmlText, find_urls, html_to_text
 
 # (html, expected visible, expected hidden)
 RENDER_CASES = [

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from milter.config import shipped_rules_dir
 from milter.errors import RuleError
-from milter.identities import (
+from milter.scan.identities.registry import (
     REGISTRY_FILE,
     ClaimKind,
     Identity,
@@ -823,7 +823,7 @@ _FOOTER_LATE = [("hello world", "\n")] * 20 + [("_" * 47, "\n")] + [("Mailing li
 def test_signature_and_letterhead_read_only_the_edges_of_long_texts_but_say_the_same(parts):
     # signature_block and letterhead read the last or first 4 KB of a long text when
     # those hold enough lines: the answer must be the one the whole text gives.
-    from milter.identities import _letterhead_lines, _signature_lines
+    from milter.scan.identities.registry import _letterhead_lines, _signature_lines
 
     body = "".join(piece + end for piece, end in parts)
     assert signature_block(body) == "\n".join(_signature_lines(body.splitlines())[-15:])
@@ -832,7 +832,7 @@ def test_signature_and_letterhead_read_only_the_edges_of_long_texts_but_say_the_
 
 @given(st.text(alphabet=st.characters(max_codepoint=127)))
 def test_ascii_separator_removal_matches_the_regex(text):
-    from milter.identities import _ASCII_NOT_ALNUM, _NOT_WORD
+    from milter.scan.identities.registry import _ASCII_NOT_ALNUM, _NOT_WORD
 
     compact = text.encode("ascii").translate(None, _ASCII_NOT_ALNUM).decode("ascii")
     assert compact == _NOT_WORD.sub("", text)

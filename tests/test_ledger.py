@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from milter import ledger_journal as journal
-from milter import ledger_sync
-from milter.ledger import (
+from milter.ledger import journal
+from milter.ledger import sync as ledger_sync
+from milter.ledger.store import (
     Ledger,
     LedgerError,
     LedgerSettings,

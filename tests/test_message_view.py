@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 
-from milter import message_view
-from milter.envelope import Envelope
-from milter.examples import make_pdf
-from milter.html_text import HtmlText
-from milter.message_view import (
+from milter.mail import view as message_view
+from milter.mail.envelope import Envelope
+from milter.mail.html import HtmlText
+from milter.mail.view import (
     Attachment,
     MessageView,
     MimeHeaderCache,
@@ -26,6 +25,7 @@ from milter.message_view import (
     decode_encoded_words,
     parse_message,
 )
+from milter.scan.rules.examples import make_pdf
 
 PDF = make_pdf("Convocation police federale")
 PDF_B64 = base64.encodebytes(PDF)

@@ -7,7 +7,7 @@ import base64
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from milter.message_view import MessageView, ViewLimits, parse_message
+from milter.mail.view import MessageView, ViewLimits, parse_message
 
 # Small PDF budget: mutated PDFs must not make the suite slow.
 LIMITS = ViewLimits(pdf_max_seconds=0.2, pdf_max_pages=2)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from limit_cases import after_hidden_html, after_parts, nested
 
-from milter.clip import head_and_tail, head_and_tail_bytes, squeeze, squeeze_bytes
-from milter.html_text import MAX_HTML_CHARS, html_to_text, start_at_tag
-from milter.message_view import TAIL_PARTS, ViewLimits, parse_message
+from milter.mail.clip import head_and_tail, head_and_tail_bytes, squeeze, squeeze_bytes
+from milter.mail.html import MAX_HTML_CHARS, html_to_text, start_at_tag
+from milter.mail.view import TAIL_PARTS, ViewLimits, parse_message
 
 
 def test_squeeze_collapses_blank_runs_only() -> None:

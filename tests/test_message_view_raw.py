@@ -1,4 +1,5 @@
-"""A big message read from its own bytes (mime_raw.py) reads as the stdlib parse reads it.
+"""A big message read from its own bytes (milter/mail/mime_raw.py) reads as the stdlib
+parse reads it.
 
 Messages from mime_raw.BIG_MESSAGE on are parsed with their long stretches of body left
 in the raw bytes behind tokens. Here the threshold is lowered to 0 and the stretch size
@@ -20,9 +21,9 @@ from pathlib import Path
 import pytest
 from limit_cases import after_blank_lines, after_parts, nested, with_pdf
 
-from milter import mime_raw
-from milter.message_view import MessageView, ViewLimits, parse_message
-from milter.mime_raw import RawBodies
+from milter.mail import mime_raw
+from milter.mail.mime_raw import RawBodies
+from milter.mail.view import MessageView, ViewLimits, parse_message
 
 MESSAGES = sorted((Path(__file__).parent / "messages").rglob("*.eml"))
 B64 = base64.encodebytes(b"%PDF-1.4 a small file " * 20).replace(b"\n", b"\r\n")

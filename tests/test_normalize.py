@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from milter.normalize import NormalizedText, _fold_general, _fold_simple, normalize
+from milter.scan.normalize import NormalizedText, _fold_general, _fold_simple, normalize
 
 # (original, expected ``text``)
 FOLD_CASES = [

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from limit_cases import build_pdf
 from pypdf import PdfReader, PdfWriter
 
-from milter.examples import make_pdf
-from milter.pdf_text import PdfBudget, pdf_text, read_pdf
+from milter.mail.pdf import PdfBudget, pdf_text, read_pdf
+from milter.scan.rules.examples import make_pdf
 
 
 def test_extracts_text() -> None:

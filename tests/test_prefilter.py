@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from milter.config import shipped_rules_dir
-from milter.detectors import DetectorContext
-from milter.envelope import Envelope
-from milter.examples import build_example
-from milter.message_view import parse_message
-from milter.rule_engine import RuleSet
-from milter.rule_loader import PhraseMatcher, RegexMatcher, load_rules
-from milter.targets import MessageTargets
+from milter.mail.envelope import Envelope
+from milter.mail.view import parse_message
+from milter.scan.detectors import DetectorContext
+from milter.scan.rules.engine import RuleSet
+from milter.scan.rules.examples import build_example
+from milter.scan.rules.loader import PhraseMatcher, RegexMatcher, load_rules
+from milter.scan.targets import MessageTargets
 
 RULES = load_rules([shipped_rules_dir()])
 FAST = RuleSet(RULES)

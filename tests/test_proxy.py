@@ -24,15 +24,15 @@ import pytest
 import uvloop
 
 from milter.config import HeaderNames, MessageLimits, Mode
-from milter.envelope import Envelope, Param
 from milter.errors import QuarantineError
-from milter.ledger import LedgerSettings
-from milter.proxy import Proxy, ProxySettings
-from milter.quarantine import QuarantineStore
-from milter.relay import Relay, RelaySettings
-from milter.replies import OK, Reply
-from milter.scanner import Scanner
-from milter.smtp_front import FrontSettings, Transaction, start_front
+from milter.ledger.store import LedgerSettings
+from milter.mail.envelope import Envelope, Param
+from milter.quarantine.store import QuarantineStore
+from milter.scan.scanner import Scanner
+from milter.service.proxy import Proxy, ProxySettings
+from milter.smtp.front import FrontSettings, Transaction, start_front
+from milter.smtp.relay import Relay, RelaySettings
+from milter.smtp.replies import OK, Reply
 from tests.word_rules import WORD_RULES
 
 
@@ -520,7 +520,7 @@ def test_mail_without_a_ledger_key_costs_the_ledger_nothing(
         threads.append(function)
         return await real(function, *args)
 
-    monkeypatch.setattr("milter.proxy.asyncio.to_thread", counting)
+    monkeypatch.setattr("milter.service.proxy.asyncio.to_thread", counting)
     raw = queued().split(b"(CEST)\r\n", 1)[1]
     for _ in range(3):
         assert deliver(setup, raw)[0] == 250

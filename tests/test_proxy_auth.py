@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from milter.auth import Authenticator
+from milter.auth.authenticator import Authenticator
+from milter.auth.dns import DnsSettings
 from milter.config import AuthSettings, Mode, shipped_rules_dir
-from milter.dns import DnsSettings
-from milter.proxy import Proxy, ProxySettings
-from milter.quarantine import QuarantineStore
-from milter.relay import Relay, RelaySettings
-from milter.scanner import Scanner
-from milter.smtp_front import FrontSettings, start_front
+from milter.quarantine.store import QuarantineStore
+from milter.scan.scanner import Scanner
+from milter.service.proxy import Proxy, ProxySettings
+from milter.smtp.front import FrontSettings, start_front
+from milter.smtp.relay import Relay, RelaySettings
 from tests.dkim_keys import key, key_record, message, sign
 from tests.dns_server import DnsZoneServer
 from tests.test_proxy import Loop, Recorder

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from milter.config import MessageLimits, Mode
-from milter.envelope import Envelope
-from milter.scanner import Scanner
-from milter.verdict import Verdict
+from milter.mail.envelope import Envelope
+from milter.scan.scanner import Scanner
+from milter.scan.verdict import Verdict
 from tests.test_proxy import Setup, _setup
 
 LOOPS = ["asyncio", "uvloop"]

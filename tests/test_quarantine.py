@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from milter.envelope import ClientInfo, Envelope
+from milter.cli.quarantine import add_quarantine_commands, run_quarantine
 from milter.errors import QuarantineError
-from milter.quarantine import QuarantineEntry, QuarantineStore, is_valid_id, new_id
-from milter.quarantine_cli import add_quarantine_commands, run_quarantine
-from milter.verdict import Action, RuleHit, Verdict
+from milter.mail.envelope import ClientInfo, Envelope
+from milter.quarantine.store import QuarantineEntry, QuarantineStore, is_valid_id, new_id
+from milter.scan.verdict import Action, RuleHit, Verdict
 
 # 8-bit body, CRLF line ends, a bare LF and a trailing space: all must survive unchanged.
 RAW = (

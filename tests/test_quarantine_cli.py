@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from milter.cli import main
-from milter.envelope import ClientInfo, Envelope
-from milter.quarantine import QuarantineStore, Status
-from milter.verdict import Action, RuleHit, Verdict
+from milter.cli.main import main
+from milter.mail.envelope import ClientInfo, Envelope
+from milter.quarantine.store import QuarantineStore, Status
+from milter.scan.verdict import Action, RuleHit, Verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 SMTP_SINK = Path("/usr/sbin/smtp-sink")
@@ -570,8 +570,8 @@ def test_missing_directory_is_exit_2_and_not_created(
 def test_released_message_drops_forged_verdict_and_auth_headers() -> None:
     from datetime import UTC, datetime
 
+    from milter.cli.quarantine import released_message
     from milter.config import HeaderNames
-    from milter.quarantine_cli import released_message
 
     raw = (
         b"X-Scam-Verdict: accept\r\n"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from milter.quarantine import EntryStateError, QuarantineStore, Status
+from milter.quarantine.store import EntryStateError, QuarantineStore, Status
 
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS = 4.0
@@ -26,9 +26,9 @@ SECONDS = 4.0
 WRITER = """
 import hashlib, sys, time
 from pathlib import Path
-from milter.envelope import ClientInfo, Envelope
-from milter.quarantine import QuarantineStore
-from milter.verdict import Action, RuleHit, Verdict
+from milter.mail.envelope import ClientInfo, Envelope
+from milter.quarantine.store import QuarantineStore
+from milter.scan.verdict import Action, RuleHit, Verdict
 
 directory, name, seconds = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 verdict = Verdict(Action.QUARANTINE, 12.0, (RuleHit("RACE_RULE", 12.0, ("race",)),))
@@ -56,7 +56,7 @@ with QuarantineStore(directory) as store:
 # purge). Prints "deleted <id>" for what it deleted, "ERROR …" for anything wrong.
 ADMIN = """
 import io, json, random, sys, time
-from milter.cli import main
+from milter.cli.main import main
 
 directory, seconds = sys.argv[1], float(sys.argv[2])
 
@@ -188,7 +188,7 @@ def test_two_writers_and_the_cli_at_once_lose_and_break_nothing(tmp_path: Path) 
 HOLDER = """
 import sys, time
 from pathlib import Path
-from milter.quarantine import QuarantineStore
+from milter.quarantine.store import QuarantineStore
 
 with QuarantineStore(Path(sys.argv[1])) as store, store.claim(sys.argv[2]):
     print("claimed", flush=True)
@@ -200,8 +200,8 @@ def test_a_claim_in_one_process_blocks_changes_from_another(tmp_path: Path) -> N
     # The lock that makes a release happen once: held across processes, gone with them.
     qdir = tmp_path / "q"
     with QuarantineStore(qdir) as store:
-        from milter.envelope import Envelope
-        from milter.verdict import Action, Verdict
+        from milter.mail.envelope import Envelope
+        from milter.scan.verdict import Action, Verdict
 
         entry_id = store.put(
             b"Subject: x\r\n\r\nx\r\n",

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-import milter.quarantine as quarantine
-from milter.dedupe import Dedupe
-from milter.envelope import ClientInfo, Envelope
+import milter.quarantine.store as quarantine
 from milter.errors import QuarantineError
-from milter.ledger import LEDGER_NAME, Ledger, Outcome
-from milter.quarantine import QuarantineStore
-from milter.replies import Reply
-from milter.verdict import Action, RuleHit, Verdict
+from milter.ledger.dedupe import Dedupe
+from milter.ledger.store import LEDGER_NAME, Ledger, Outcome
+from milter.mail.envelope import ClientInfo, Envelope
+from milter.quarantine.store import QuarantineStore
+from milter.scan.verdict import Action, RuleHit, Verdict
+from milter.smtp.replies import Reply
 
 RAW = (
     b"Received: from mx.example.org by mail.example.net (Postfix) id 4QAAA1; "

@@ -22,13 +22,13 @@ from aiosmtpd.controller import Controller
 from postfix_harness import free_port
 from serve_process import ServeProcess
 
-import milter.server as server
+import milter.service.server as server
 from milter.config import Config, QuarantineSettings, load_config
-from milter.envelope import Envelope
 from milter.errors import ConfigError
-from milter.quarantine import QuarantineStore, Status
-from milter.server import Overrides, Server, VerdictLogFile, purge_daily
-from milter.verdict import Action, Verdict
+from milter.mail.envelope import Envelope
+from milter.quarantine.store import QuarantineStore, Status
+from milter.scan.verdict import Action, Verdict
+from milter.service.server import Overrides, Server, VerdictLogFile, purge_daily
 from tests.word_rules import WORD_RULES
 
 ROOT = Path(__file__).resolve().parents[1]

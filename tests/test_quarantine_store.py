@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-import milter.quarantine as quarantine
-from milter.envelope import ClientInfo, Envelope
-from milter.quarantine import (
+import milter.quarantine.store as quarantine
+from milter.mail.envelope import ClientInfo, Envelope
+from milter.quarantine.store import (
     TRANSITIONS,
     EntryStateError,
     NoSuchEntry,
@@ -23,7 +23,7 @@ from milter.quarantine import (
     Status,
     current_user,
 )
-from milter.verdict import Action, RuleHit, Verdict
+from milter.scan.verdict import Action, RuleHit, Verdict
 
 RAW = b"From: a@example.org\r\nSubject: pay\r\n\r\nsend bitcoin\r\n"
 AUTH = {"spf": {"result": "fail", "domain": "example.org"}, "dmarc": "fail"}

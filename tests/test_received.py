@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from milter.received import ReceivedClient, client_from_received
+from milter.mail.received import ReceivedClient, client_from_received
 
 POSTFIX = (
     "from mail.sender.example (mail.sender.example [192.0.2.7])\r\n"

@@ -17,20 +17,10 @@ from typing import Any
 
 import pytest
 
-from milter import relay as relay_module
 from milter.config import RelayLimits
-from milter.envelope import ClientInfo, Param
-from milter.relay import (
-    MAX_LATE_WATCHERS,
-    NEXT_HOP_REFUSED,
-    NO_VALID_RECIPIENTS,
-    SMTPUTF8_REQUIRED,
-    Downstream,
-    Relay,
-    RelaySettings,
-)
-from milter.replies import NEXT_HOP_DOWN, NEXT_HOP_LOST, NEXT_HOP_TIMEOUT, Reply
-from milter.smtp_client import (
+from milter.mail.envelope import ClientInfo, Param
+from milter.smtp import relay as relay_module
+from milter.smtp.client import (
     ReplyError,
     ReplyParser,
     command,
@@ -39,6 +29,16 @@ from milter.smtp_client import (
     mail_command,
     rcpt_command,
 )
+from milter.smtp.relay import (
+    MAX_LATE_WATCHERS,
+    NEXT_HOP_REFUSED,
+    NO_VALID_RECIPIENTS,
+    SMTPUTF8_REQUIRED,
+    Downstream,
+    Relay,
+    RelaySettings,
+)
+from milter.smtp.replies import NEXT_HOP_DOWN, NEXT_HOP_LOST, NEXT_HOP_TIMEOUT, Reply
 
 # The relay is the client side of serve's I/O: every test on both loops, production's
 # (uvloop) and asyncio's own.

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from milter.detectors import DetectorContext
-from milter.normalize import NormalizedText, normalize
-from milter.rule_engine import RuleSet
-from milter.rule_loader import Rule, load_rule_file
+from milter.scan.detectors import DetectorContext
+from milter.scan.normalize import NormalizedText, normalize
+from milter.scan.rules.engine import RuleSet
+from milter.scan.rules.loader import Rule, load_rule_file
 
 RULES = """\
 - id: CLAIM_HACKED

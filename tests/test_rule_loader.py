@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from milter.errors import RuleError
-from milter.rule_loader import (
+from milter.scan.rules.loader import (
     DetectorMatcher,
     PhraseMatcher,
     RegexMatcher,

@@ -21,17 +21,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from milter import message_view, rule_engine
 from milter.config import shipped_rules_dir
-from milter.detectors import DETECTORS, DetectorContext
-from milter.html_text import _URL_IN_TEXT, _URL_TRAILING, find_urls
-from milter.message_view import (
+from milter.mail import view as message_view
+from milter.mail.html import _URL_IN_TEXT, _URL_TRAILING, find_urls
+from milter.mail.view import (
     _BARE_ADDRESS,
     MimeHeaderCache,
     decode_header_value,
     parse_message,
 )
-from milter.normalize import (
+from milter.scan.detectors import DETECTORS, DetectorContext
+from milter.scan.normalize import (
     _FOLD,
     NormalizedText,
     _collapse_ascii_blanks,
@@ -39,9 +39,10 @@ from milter.normalize import (
     _fold_simple,
     normalize,
 )
-from milter.rule_engine import MatchOutcome, RuleSet
-from milter.rule_loader import Rule, load_rule_file
-from milter.scanner import Scanner
+from milter.scan.rules import engine as rule_engine
+from milter.scan.rules.engine import MatchOutcome, RuleSet
+from milter.scan.rules.loader import Rule, load_rule_file
+from milter.scan.scanner import Scanner
 
 MESSAGES = sorted(p for p in (Path(__file__).parent / "messages").rglob("*.eml"))
 

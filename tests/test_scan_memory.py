@@ -20,10 +20,10 @@ import pytest
 from limit_cases import build_pdf
 
 from milter.config import shipped_rules_dir
-from milter.envelope import Envelope
-from milter.message_view import MessageView, ViewLimits, parse_message
-from milter.pdf_text import read_pdf
-from milter.scanner import Scanner, ScanSettings
+from milter.mail.envelope import Envelope
+from milter.mail.pdf import read_pdf
+from milter.mail.view import MessageView, ViewLimits, parse_message
+from milter.scan.scanner import Scanner, ScanSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from scan_memory import make_message

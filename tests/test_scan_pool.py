@@ -1,4 +1,4 @@
-"""The proxy's scan threads (milter/scan_pool.py): results and errors reach the caller,
+"""The proxy's scan threads (milter/service/scan_pool.py): results and errors reach the caller,
 an abandoned job that has not started never starts, and a scan that never ends holds up
 neither other work nor the process's exit."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from milter.scan_pool import ScanPool
+from milter.service.scan_pool import ScanPool
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +64,7 @@ def test_an_abandoned_job_that_has_not_started_never_runs() -> None:
 def test_a_scan_that_never_ends_does_not_hold_up_the_exit() -> None:
     program = (
         "import asyncio, time\n"
-        "from milter.scan_pool import ScanPool\n"
+        "from milter.service.scan_pool import ScanPool\n"
         "pool = ScanPool()\n"
         "async def main():\n"
         "    try:\n"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from milter.envelope import Envelope
-from milter.examples import build_example
-from milter.scanner import Scanner, ScanSettings
-from milter.verdict import Action, Thresholds
+from milter.mail.envelope import Envelope
+from milter.scan.rules.examples import build_example
+from milter.scan.scanner import Scanner, ScanSettings
+from milter.scan.verdict import Action, Thresholds
 
 RULES = """\
 - id: __HAS_WEBCAM
@@ -177,7 +177,7 @@ def test_recipient_known_from_envelope(tmp_path: Path) -> None:
 
 
 def test_example_auth_belongs_to_the_example_from_domain() -> None:
-    from milter.examples import example_auth
+    from milter.scan.rules.examples import example_auth
 
     assert example_auth({"body": "x"}) is None
     stated = example_auth(

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from milter.config import shipped_rules_dir
-from milter.envelope import Envelope
-from milter.scanner import Scanner, ScanSettings
-from milter.verdict import Action
+from milter.mail.envelope import Envelope
+from milter.scan.scanner import Scanner, ScanSettings
+from milter.scan.verdict import Action
 
 SEED = b"""\
 From: =?utf-8?b?RGllIFBvbGl6ZWk=?= <polizei@example.org>

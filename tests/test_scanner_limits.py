@@ -26,9 +26,9 @@ from limit_cases import (
 )
 
 from milter.config import shipped_rules_dir
-from milter.message_view import ViewLimits
-from milter.scanner import Scanner, ScanSettings
-from milter.verdict import PARTIAL_READ_RULE, Action, Thresholds, Verdict
+from milter.mail.view import ViewLimits
+from milter.scan.scanner import Scanner, ScanSettings
+from milter.scan.verdict import PARTIAL_READ_RULE, Action, Thresholds, Verdict
 
 STRUCTURE_RULE = "STRUCTURE_NO_CLIENT_BUILDS"
 

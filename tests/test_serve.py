@@ -19,7 +19,7 @@ from postfix_harness import free_port
 from serve_process import ServeProcess, Sink
 
 from milter.config import Config
-from milter.server import Overrides, Supervisor
+from milter.service.server import Overrides, Supervisor
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 
 import milter.config
-from milter.envelope import Envelope
-from milter.examples import check_examples
-from milter.message_view import parse_message
-from milter.scanner import Scanner
-from milter.targets import MessageTargets
-from milter.verdict import Action, Verdict
+from milter.mail.envelope import Envelope
+from milter.mail.view import parse_message
+from milter.scan.rules.examples import check_examples
+from milter.scan.scanner import Scanner
+from milter.scan.targets import MessageTargets
+from milter.scan.verdict import Action, Verdict
 
 MESSAGES = Path(__file__).resolve().parent / "messages"
 SCAMS = sorted((MESSAGES / "scam").glob("*.eml"))

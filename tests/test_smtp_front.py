@@ -19,10 +19,10 @@ from typing import ClassVar
 
 import pytest
 
-from milter import smtp_data
-from milter.envelope import ClientInfo, Param
-from milter.replies import OK, Reply
-from milter.smtp_front import FrontServer, FrontSettings, Transaction, start_front
+from milter.mail.envelope import ClientInfo, Param
+from milter.smtp import data as smtp_data
+from milter.smtp.front import FrontServer, FrontSettings, Transaction, start_front
+from milter.smtp.replies import OK, Reply
 
 # Every test runs on both loops: production's (uvloop) and asyncio's own.
 pytestmark = pytest.mark.usefixtures("event_loop_kind")
@@ -846,7 +846,7 @@ def test_our_own_bug_is_answered_451_not_aiosmtpd_500(monkeypatch: pytest.Monkey
     def broken(argument: str | None) -> tuple[str, tuple[Param, ...]]:
         raise KeyError("internal detail")
 
-    monkeypatch.setattr("milter.smtp_front.parse_rcpt", broken)
+    monkeypatch.setattr("milter.smtp.front.parse_rcpt", broken)
 
     async def test(front: FrontServer, handler: Recorder) -> None:
         client = await Client.connect(front.port)
@@ -869,7 +869,7 @@ def test_our_bug_while_reading_data_closes_the_connection(monkeypatch: pytest.Mo
     async def broken(*args: object) -> bytes | None:
         raise ValueError("reader bug")
 
-    monkeypatch.setattr("milter.smtp_front.receive_data", broken)
+    monkeypatch.setattr("milter.smtp.front.receive_data", broken)
 
     async def test(front: FrontServer, handler: Recorder) -> None:
         client = await Client.connect(front.port)
@@ -910,7 +910,7 @@ def test_session_state_is_what_aiosmtpd_itself_builds() -> None:
     per-connection introspection): the result must equal what SMTP.__init__ makes."""
     from aiosmtpd.smtp import SMTP
 
-    from milter.smtp_front import AIOSMTPD_IDENT, _FrontSMTP, _NoHooks
+    from milter.smtp.front import AIOSMTPD_IDENT, _FrontSMTP, _NoHooks
 
     async def build() -> tuple[dict, dict, _FrontSMTP]:
         loop = asyncio.get_running_loop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from milter.smtp_params import ParamError, parse_mail, parse_rcpt, size_param
+from milter.smtp.params import ParamError, parse_mail, parse_rcpt, size_param
 
 MAIL_CASES = [
     # (argument, address, params)

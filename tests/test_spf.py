@@ -7,8 +7,8 @@ import time
 import pytest
 import spf
 
-from milter.dns import DnsClient, DnsSettings
-from milter.spf_check import SpfResult, check_spf
+from milter.auth.dns import DnsClient, DnsSettings
+from milter.auth.spf import SpfResult, check_spf
 from tests.dns_server import DnsZoneServer
 
 # pyspf's own lookup calls the deprecated dns.resolver.query: it must never run.

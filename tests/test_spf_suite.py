@@ -1,7 +1,7 @@
 """The openspf RFC 7208 (and RFC 4408) test suites through our own DNS layer.
 
 Each scenario's zone data is served by a real DNS server on loopback (dnslib) and
-answered to ``milter.dns.DnsClient``, which ``check_spf`` hands to pyspf: no lookup
+answered to ``milter.auth.dns.DnsClient``, which ``check_spf`` hands to pyspf: no lookup
 function of pyspf is replaced. The suite files are copied from the openspf project into
 tests/peer/spf (see the README there).
 
@@ -26,8 +26,8 @@ import spf
 import yaml
 from dnslib import AAAA, CNAME, MX, PTR, QTYPE, RR, TXT, A, DNSLabel
 
-from milter.dns import DnsClient, DnsSettings
-from milter.spf_check import check_spf
+from milter.auth.dns import DnsClient, DnsSettings
+from milter.auth.spf import check_spf
 from tests.dns_server import DnsZoneServer
 
 # pyspf's own lookup calls the deprecated dns.resolver.query: it must never run.

@@ -159,9 +159,11 @@ MDWE_PROBE = textwrap.dedent(
     except OSError:
         pass
     import milter
-    for mod in pkgutil.iter_modules(milter.__path__):
+    for mod in pkgutil.walk_packages(milter.__path__, "milter."):
+        if mod.name.endswith("__main__"):
+            continue  # runs the command line
         try:
-            importlib.import_module("milter." + mod.name)
+            importlib.import_module(mod.name)
         except ModuleNotFoundError:
             pass  # a module still being written; a C extension refused by W^X is not this
     import aiosmtpd.smtp, dkim, dns.resolver, regex, spf, ssl, sqlite3, yaml  # noqa: F401
@@ -173,7 +175,7 @@ MDWE_PROBE = textwrap.dedent(
         await server.wait_closed()
 
     asyncio.run(serve_once())
-    from milter.cli import main
+    from milter.cli.main import main
     sys.exit(main(["check", "--json", sys.argv[1]]))
     """
 )

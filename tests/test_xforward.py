@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from milter.envelope import ClientInfo
-from milter.xforward import (
+from milter.mail.envelope import ClientInfo
+from milter.smtp.xforward import (
     MAX_LINE,
     XForwardError,
     parse_xforward,

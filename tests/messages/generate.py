@@ -5,7 +5,7 @@
 The .eml files are committed; this script is how they were made, kept so that a message
 can be changed and rebuilt. It is deterministic (fixed dates, ids and MIME boundaries).
 Several scams need it: quoted-printable and base64 bodies, Cyrillic and Greek look-alike
-letters, zero-width spaces, a PDF attachment (milter.examples.make_pdf).
+letters, zero-width spaces, a PDF attachment (milter.scan.rules.examples.make_pdf).
 
 Every text is written for these tests. The bitcoin addresses are either BIP-173 test
 vectors or Base58Check encodings of made-up hashes (base58check below), so they pass a
@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from milter.examples import make_pdf  # noqa: E402
+from milter.scan.rules.examples import make_pdf  # noqa: E402
 
 POLICY = policy.default.clone(linesep="\n", max_line_length=78)
 

@@ -1,0 +1,3 @@
+"""Sender authentication on the real client: authenticator (one message), dns, spf,
+dkim, dmarc, results (Authentication-Results and JSON).
+"""

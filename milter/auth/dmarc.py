@@ -1,0 +1,340 @@
+"""DMARC (RFC 7489): the From domain's policy and whether SPF or DKIM align with it.
+
+Policy discovery (RFC 7489 6.6.3): the TXT records at ``_dmarc.<From domain>``; when
+none of them is a DMARC record, those at ``_dmarc.<organizational domain>``. The
+organizational domain is the From domain's registrable part by the Public Suffix List
+(both its ICANN and private sections, as OpenDMARC uses it): ``police.belgium.eu`` ->
+``belgium.eu``, ``just.fgov.be`` -> ``fgov.be``, ``a.b.example.co.uk`` ->
+``example.co.uk``; ``interieur.gouv.fr`` is its own, because ``gouv.fr`` is a public
+suffix.
+
+Results (RFC 8601 2.7.2 and RFC 7489 11.2):
+
+    pass       a valid record, and SPF or DKIM passed for a domain aligned with From
+    fail       a valid record, and nothing aligned passed
+    none       no DMARC record (DMARC does not apply), or several DMARC records where
+               one was looked up (RFC 7489 6.6.3 step 5: "DMARC processing is not applied")
+    temperror  the record lookup failed (timeout, SERVFAIL); also when the record says
+               fail but an aligned DKIM or SPF check itself could not finish for DNS
+               reasons: a DNS outage must not look like a forgery of the domain
+    permerror  a DMARC record with an invalid or missing p= (or invalid sp=) and no
+               valid rua= (6.6.3 step 6; with a valid rua= it counts as p=none), or a
+               From domain that is no domain name at all (no lookup is made)
+
+The alignment flags are computed even without a record, so a rule can still ask "did
+this mail really come from the domain it shows" of a domain that publishes no policy.
+
+Domains are compared as lower-case A-labels (IDNA via dnspython, the same conversion
+the DNS layer uses for its queries): ``bücher.example`` and ``xn--bcher-kva.example`` are
+the same domain. Only DNS lookups here; the record parsing and alignment are pure.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from dns.exception import DNSException
+from dns.name import from_text as dns_name
+from publicsuffixlist import PublicSuffixList
+
+from milter.auth.dkim import DkimResult
+from milter.auth.dns import DnsClient, DnsTempError
+
+POLICIES = ("none", "quarantine", "reject")
+
+
+class SpfLike(Protocol):
+    """What DMARC needs of an SPF result (milter.auth.spf.SpfResult has it)."""
+
+    @property
+    def result(self) -> str: ...  # pass fail softfail neutral none temperror permerror
+
+    @property
+    def domain(self) -> str: ...  # the domain SPF checked
+
+    @property
+    def identity(self) -> str: ...  # "mailfrom" or "helo": only mailfrom counts for DMARC
+
+
+@dataclass(frozen=True)
+class DmarcRecord:
+    """A parsed ``v=DMARC1`` record (RFC 7489 6.3); unknown tags are ignored."""
+
+    policy: str  # p=: none quarantine reject
+    subdomain_policy: str | None = None  # sp=; None: p= applies to subdomains too
+    adkim: str = "r"  # r relaxed, s strict
+    aspf: str = "r"
+    pct: int = 100
+    rua: tuple[str, ...] = ()
+    ruf: tuple[str, ...] = ()
+    note: str = ""  # what was repaired, e.g. an invalid p= read as none because of rua=
+
+
+class DmarcRecordError(ValueError):
+    """A DMARC record that cannot be used (no valid p= and no valid rua=)."""
+
+
+@dataclass(frozen=True)
+class DmarcResult:
+    result: str  # pass fail none temperror permerror
+    domain: str  # the RFC5322.From domain (lower-case A-label when it is valid)
+    policy: str | None  # the policy that applies (sp= for a subdomain under the org
+    #                     domain's record); None without a usable record
+    record_domain: str | None  # where the record was found: <from> or <org domain>
+    spf_aligned: bool
+    dkim_aligned: bool
+    aligned_dkim_domain: str | None = None  # the d= of the aligned passing signature
+    reason: str = ""  # one line: why not pass, or what was odd
+    record: DmarcRecord | None = None
+
+
+@functools.cache
+def _psl() -> PublicSuffixList:
+    # Built once per process (the list ships inside the package) and never changed.
+    return PublicSuffixList()
+
+
+def load_public_suffix_list() -> None:
+    """Read the Public Suffix List now (a fraction of a second) rather than while the
+    first message waits."""
+    _psl()
+
+
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+
+
+def normalize_domain(domain: str) -> str | None:
+    """``domain`` as a lower-case A-label name without the final dot; None if it is no
+    domain name (empty, a literal such as ``[192.0.2.1]``, bad labels, over 253)."""
+    text = domain.strip().rstrip(".")
+    if not text or text.startswith("["):
+        return None
+    name = text.lower()
+    if name.isascii() and len(name) <= 253 and all(map(_LABEL.fullmatch, name.split("."))):
+        # Already an A-label name (nearly every domain in mail): what dnspython would
+        # give back, without building a dns.name.Name (a few times a message).
+        return name
+    try:
+        ascii_name = dns_name(text).to_text(omit_final_dot=True).lower()
+    except (DNSException, ValueError, UnicodeError):
+        return None
+    if len(ascii_name) > 253 or not all(_LABEL.fullmatch(part) for part in ascii_name.split(".")):
+        return None
+    return ascii_name
+
+
+@functools.lru_cache(maxsize=4096)
+def organizational_domain(domain: str) -> str:
+    """The organizational domain of ``domain`` (RFC 7489 3.2) by the Public Suffix List,
+    as a lower-case A-label. A public suffix itself (``co.uk``) is its own organizational
+    domain; text that is no domain name comes back normalised as far as possible."""
+    name = normalize_domain(domain)
+    if name is None:
+        return domain.strip().rstrip(".").lower()
+    return _psl().privatesuffix(name) or name
+
+
+def aligned(domain: str, from_domain: str, mode: str) -> bool:
+    """Identifier alignment (RFC 7489 3.1): ``s`` the same name, ``r`` the same
+    organizational domain. Both names normalised here; invalid ones never align."""
+    left, right = normalize_domain(domain), normalize_domain(from_domain)
+    if left is None or right is None:
+        return False
+    if left == right:
+        return True
+    return mode != "s" and organizational_domain(left) == organizational_domain(right)
+
+
+def check_dmarc(
+    from_domain: str,
+    spf: SpfLike | None,
+    dkim: Sequence[DkimResult],
+    dns: DnsClient,
+    deadline: float | None = None,
+) -> DmarcResult:
+    """DMARC for a message whose RFC5322.From domain is ``from_domain``; never raises."""
+    name = normalize_domain(from_domain)
+    if name is None:
+        return DmarcResult(
+            "permerror",
+            from_domain.strip(),
+            None,
+            None,
+            False,
+            False,
+            reason="From domain is not a valid domain name",
+        )
+    try:
+        found = _discover(name, dns, deadline)
+    except DnsTempError as exc:
+        spf_ok, dkim_domain = _alignment(name, spf, dkim, "r", "r")
+        return DmarcResult(
+            "temperror",
+            name,
+            None,
+            None,
+            spf_ok,
+            dkim_domain is not None,
+            dkim_domain,
+            reason=f"DMARC record lookup failed: {exc}",
+        )
+    record, record_domain, problem = found
+    if record is None:
+        spf_ok, dkim_domain = _alignment(name, spf, dkim, "r", "r")
+        outcome = "permerror" if problem.startswith("invalid") else "none"
+        return DmarcResult(
+            outcome,
+            name,
+            None,
+            record_domain,
+            spf_ok,
+            dkim_domain is not None,
+            dkim_domain,
+            problem,
+        )
+    policy = record.policy
+    if record_domain != name and record.subdomain_policy is not None:
+        policy = record.subdomain_policy
+    spf_ok, dkim_domain = _alignment(name, spf, dkim, record.aspf, record.adkim)
+    if spf_ok or dkim_domain is not None:
+        outcome, reason = "pass", record.note
+    else:
+        outcome, reason = "fail", "no aligned SPF or DKIM pass"
+        pending = _pending(name, spf, dkim, record.aspf, record.adkim)
+        if pending:
+            outcome, reason = "temperror", f"{pending} could not be checked (DNS)"
+    return DmarcResult(
+        outcome,
+        name,
+        policy,
+        record_domain,
+        spf_ok,
+        dkim_domain is not None,
+        dkim_domain,
+        reason,
+        record,
+    )
+
+
+def _discover(
+    name: str, dns: DnsClient, deadline: float | None
+) -> tuple[DmarcRecord | None, str | None, str]:
+    """(record, where, problem). Raises DnsTempError when a lookup fails."""
+    domains = [name]
+    org = organizational_domain(name)
+    if org != name:
+        domains.append(org)
+    for domain in domains:
+        texts = [
+            text
+            for text in (
+                r.decode("utf-8", "replace") for r in dns.txt(f"_dmarc.{domain}", deadline)
+            )
+            if _VERSION.match(text)
+        ]
+        if not texts:
+            continue  # RFC 7489 6.6.3 steps 2-3: nothing here, ask the org domain
+        if len(texts) > 1:
+            return None, domain, f"{len(texts)} DMARC records at _dmarc.{domain}"
+        try:
+            return parse_dmarc_record(texts[0]), domain, ""
+        except DmarcRecordError as exc:
+            return None, domain, f"invalid DMARC record at _dmarc.{domain}: {exc}"
+    return None, None, "no DMARC record"
+
+
+_VERSION = re.compile(r"\s*v\s*=\s*DMARC1\s*(?:;|$)", re.IGNORECASE)
+
+
+def parse_dmarc_record(text: str) -> DmarcRecord:
+    """Parse a DMARC record (RFC 7489 6.3, 6.4, 6.6.3 step 6).
+
+    Syntax errors in tags other than p= and sp= fall back to the defaults. An invalid or
+    missing p= (or an invalid sp=) makes the record invalid, unless rua= holds a valid
+    URI: then it is read as p=none. Raises DmarcRecordError.
+    """
+    if not _VERSION.match(text):
+        raise DmarcRecordError("it does not start with v=DMARC1")
+    tags: dict[str, str] = {}
+    for part in text.split(";")[1:]:
+        tag, equals, value = part.partition("=")
+        tag = tag.strip().lower()
+        if equals and tag and tag not in tags:  # the first of a repeated tag counts
+            tags[tag] = value.strip()
+    rua = _uris(tags.get("rua", ""))
+    ruf = _uris(tags.get("ruf", ""))
+    policy = tags.get("p", "").lower()
+    subdomain_policy = tags["sp"].lower() if "sp" in tags else None
+    problem = ""
+    if policy not in POLICIES:
+        problem = f"p={tags['p']} is not a policy" if "p" in tags else "no p="
+    elif subdomain_policy is not None and subdomain_policy not in POLICIES:
+        problem = f"sp={tags['sp']} is not a policy"
+    note = ""
+    if problem:
+        if not rua:
+            raise DmarcRecordError(problem)
+        note = f"{problem}, read as p=none because rua= is valid (RFC 7489 6.6.3)"
+        policy, subdomain_policy = "none", None
+    pct_text = tags.get("pct", "100")
+    pct = int(pct_text) if pct_text.isdigit() and int(pct_text) <= 100 else 100
+    return DmarcRecord(
+        policy=policy,
+        subdomain_policy=subdomain_policy,
+        adkim=_mode(tags.get("adkim", "r")),
+        aspf=_mode(tags.get("aspf", "r")),
+        pct=pct,
+        rua=rua,
+        ruf=ruf,
+        note=note,
+    )
+
+
+def _mode(value: str) -> str:
+    return "s" if value.strip().lower() == "s" else "r"
+
+
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s,!]+(?:![0-9]+[kmgtKMGT]?)?")
+
+
+def _uris(value: str) -> tuple[str, ...]:
+    """The syntactically valid URIs of a rua=/ruf= list (RFC 7489 6.2, 6.4)."""
+    return tuple(uri for uri in (u.strip() for u in value.split(",")) if _URI.fullmatch(uri))
+
+
+def _alignment(
+    from_domain: str, spf: SpfLike | None, dkim: Sequence[DkimResult], aspf: str, adkim: str
+) -> tuple[bool, str | None]:
+    """(SPF aligned, the d= of an aligned DKIM pass). An exact d= match is preferred."""
+    spf_ok = (
+        spf is not None
+        and spf.result == "pass"
+        and spf.identity == "mailfrom"
+        and aligned(spf.domain, from_domain, aspf)
+    )
+    passing = [
+        d.domain for d in dkim if d.result == "pass" and aligned(d.domain, from_domain, adkim)
+    ]
+    passing.sort(key=lambda d: normalize_domain(d) != from_domain)
+    return spf_ok, (passing[0].lower() if passing else None)
+
+
+def _pending(
+    from_domain: str, spf: SpfLike | None, dkim: Sequence[DkimResult], aspf: str, adkim: str
+) -> str:
+    """Which aligned check ended in temperror: it might have passed."""
+    for result in dkim:
+        if result.result == "temperror" and aligned(result.domain, from_domain, adkim):
+            return f"DKIM for {result.domain}"
+    if (
+        spf is not None
+        and spf.result == "temperror"
+        and spf.identity == "mailfrom"
+        and aligned(spf.domain, from_domain, aspf)
+    ):
+        return f"SPF for {spf.domain}"
+    return ""

@@ -1,0 +1,775 @@
+"""One parse of a message into what rules look at: the message view (stage 3).
+
+The raw bytes are parsed once with the standard library's ``email`` package (modern
+policy) and reduced to plain values: decoded headers, the From display name and
+address, Reply-To, To/Cc, the text of every body part, HTML rendered to visible and
+hidden text, URLs, attachments with their names, types and (for PDFs and text) text.
+Normalisation is not done here: the scanner normalises each target once. A big message
+is parsed with its long bodies left in its bytes (mime_raw.py), and each body is decoded
+a chunk at a time, only as far as it is read (body_stream.py): an attachment that is not
+read costs its size in nothing but the raw bytes.
+
+Mail from strangers is hostile or just broken. ``parse_message`` never raises: every
+header is decoded on its own with fallbacks, unknown charsets fall back to UTF-8 and
+then Windows-1252, and what went wrong is listed in ``defects``. Bytes that are not a
+message at all become the body text of an empty-headed one.
+
+No limit is a hiding place: past each one the end of what it skips is still read (the
+last parts, the end of a long text, the parts below the depth limit, read flat), and
+``structure`` records how the message is built and what was left unread (structure.py).
+"""
+
+from __future__ import annotations
+
+import binascii
+import functools
+import re
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from email.message import Message
+from email.utils import getaddresses
+from typing import Final
+
+from milter.mail import mime_raw
+from milter.mail.body_stream import LazyBody, text_is_blank
+from milter.mail.clip import (
+    head_and_tail,
+    head_and_tail_bytes,
+    squeeze,
+    squeeze_bytes,
+    squeeze_clip_count,
+)
+from milter.mail.envelope import Envelope
+from milter.mail.html import HtmlText, find_urls, html_to_text, join_html, start_at_tag
+from milter.mail.mime_decode import (
+    LINE_BREAK,
+    decode_bytes,
+    decode_encoded_words,
+    decode_header_value,
+    encoded_word_bytes,
+    fix_8bit,
+    guess_decode,
+)
+from milter.mail.mime_policy import MimeHeaderCache, _ReusingPolicy
+from milter.mail.mime_raw import RawBodies
+from milter.mail.pdf import PdfBudget, read_pdf
+from milter.mail.structure import Structure
+
+_POLICY: Final = _ReusingPolicy()
+MAX_HEADERS: Final = 5_000
+MAX_URLS: Final = 2_000
+MAX_DEFECTS: Final = 100
+# Past max_parts (or the time budget), this many of the last parts are still read: a
+# scam padded with hundreds of empty parts puts itself last.
+TAIL_PARTS: Final = 20
+# Time the tail may take after the time budget ran out, as a share of max_seconds.
+TAIL_TIME_SHARE: Final = 0.25
+
+
+@dataclass(frozen=True)
+class ViewLimits:
+    """Bounds on the work spent on one message.
+
+    ``max_text_chars`` applies to each text part and attachment text: past it, blank
+    runs are squeezed and then the start and the end are kept. ``max_parts`` and
+    ``max_seconds`` stop reading parts in order; the last TAIL_PARTS are read even so.
+    Below ``max_depth`` parts are read flat. The PDF limits apply to each PDF (a file
+    over ``pdf_max_bytes`` is read within the budgets all the same), and
+    ``pdf_max_seconds`` also to all PDFs of a message together, so a message with a
+    hundred PDFs cannot take a hundred times as long.
+    """
+
+    max_parts: int = 500
+    max_depth: int = 30
+    max_text_chars: int = 2_000_000
+    pdf_max_pages: int = 10
+    pdf_max_seconds: float = 2.0
+    pdf_max_bytes: int = 10_000_000
+    # For the whole message: each part is bounded, but hundreds of hostile parts (slow
+    # HTML) could still add up to minutes. After the budget only the last parts are
+    # read, in TAIL_TIME_SHARE of it more.
+    max_seconds: float = 20.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_parts", "max_depth", "max_text_chars", "pdf_max_pages"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"View limit {name} must be 0 or more.")
+        if self.pdf_max_seconds < 0 or self.pdf_max_bytes < 0:
+            raise ValueError("PDF limits must be 0 or more.")
+        if self.max_seconds < 0:
+            raise ValueError("View limit max_seconds must be 0 or more.")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A part that is not body text.
+
+    ``filename`` is decoded (RFC 2231, RFC 2047), "" if none; ``content_type`` is lower
+    case; ``size`` is the decoded payload in bytes; ``text`` is the extracted text (PDF
+    text, the text of text/* attachments), "" otherwise.
+    """
+
+    filename: str
+    content_type: str
+    size: int
+    text: str
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """What the rules look at in one message (see docs/rules.md, "Targets")."""
+
+    subject: str
+    headers: tuple[tuple[str, str], ...]  # (lower-case name, decoded unfolded value)
+    from_name: str
+    from_address: str  # lower case, "" when missing
+    from_domain: str  # lower case, "" when missing
+    reply_to: tuple[str, ...]  # lower-case addresses
+    to: tuple[str, ...]  # To and Cc addresses, lower case
+    envelope: Envelope
+    text_parts: tuple[str, ...]  # decoded text/plain body parts
+    html_parts: tuple[HtmlText, ...]  # rendered text/html body parts
+    attachments: tuple[Attachment, ...]
+    urls: tuple[str, ...]  # from text and HTML, deduplicated, in order
+    defects: tuple[str, ...]  # short descriptions of parse problems
+    # How the message is built and what the limits left unread (structure.py).
+    structure: Structure = field(default_factory=Structure)
+
+    def header(self, name: str) -> tuple[str, ...]:
+        """Every decoded value of header ``name`` (any case), in message order."""
+        wanted = name.lower()
+        return tuple(value for key, value in self.headers if key == wanted)
+
+
+# --- the builder ------------------------------------------------------------------------
+
+_PDF_MAGIC: Final = b"%PDF-"
+_UUENCODE: Final = ("x-uuencode", "uuencode", "uue", "x-uue")
+_SINGLE_ANGLE: Final = re.compile(
+    r"\s*([^<>]*?)\s*<\s*([^<>\s]*@[^<>\s]*)\s*>\s*(?:\([^()]*\)\s*)?$"
+)
+# One plain dot-atom address with only ASCII blanks around it (the stdlib's address
+# parser does not skip other whitespace).
+_BARE_ADDRESS: Final = re.compile(
+    r"[ \t\r\n]*([A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)[ \t\r\n]*"
+)
+_TYPE_IN_RAW: Final = re.compile(r"\s*([A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+)")
+_NAME_IN_RAW: Final = re.compile(r"""(?:file)?name\*?(?:\*\d+\*?)?\s*=\s*("[^"]*"|[^;\s]+)""", re.I)
+
+
+@dataclass
+class _Builder:
+    limits: ViewLimits
+    subject: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    from_name: str = ""
+    from_address: str = ""
+    reply_to: list[str] = field(default_factory=list)
+    to: list[str] = field(default_factory=list)
+    text_parts: list[str] = field(default_factory=list)
+    html_parts: list[HtmlText] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+    parts: int = 0
+    decoded_bytes: int = 0
+    started: float = field(default_factory=time.monotonic)
+    # Reading past the limits (see "MIME structure" below, and structure.py).
+    part_budget: int = 0
+    deadline: float = 0.0
+    stop_reason: str = ""  # why parts stopped being read in order; "" while they are
+    tail: deque[tuple[Message, int]] | None = None  # made when a part is first skipped
+    skipped: int = 0  # parts walked but not read in order
+    skipped_leaves: int = 0
+    reading_tail: bool = False
+    deepest: int = 0
+    empty_parts: int = 0
+    blank_padding: int = 0
+    padded_pdfs: int = 0
+    partial: list[str] = field(default_factory=list)
+    pdf_budget: PdfBudget | None = None  # made for the message's first PDF
+    # The policy with this message's own header cache (see _ReusingPolicy).
+    policy: _ReusingPolicy = field(default_factory=_POLICY.for_message)
+    # The bodies a big message left in its bytes (mime_raw.py), made for the first.
+    bodies: RawBodies | None = None
+
+    def defect(self, text: str) -> None:
+        if len(self.defects) < MAX_DEFECTS and text not in self.defects:
+            self.defects.append(text)
+
+    # -- whole message --
+
+    def __post_init__(self) -> None:
+        self.part_budget = self.limits.max_parts
+        self.deadline = self.started + self.limits.max_seconds
+
+    def run(self, raw: bytes) -> None:
+        try:
+            message = self._parse(raw)
+        except Exception as exc:  # RecursionError on absurd nesting, parser bugs
+            self.defect(f"message could not be parsed ({type(exc).__name__}); read as text")
+            self._run_unparsed(raw)
+            return
+        self._read_headers(message)
+        self._walk(message, 0)
+        self._read_tail()
+        if not (self.headers or self.text_parts or self.html_parts or self.attachments):
+            # Nothing looked like a message: keep every byte as body text.
+            text = self._raw_text(raw)
+            if text.strip():
+                self.defect("no headers and no body found; whole input read as text")
+                self._add_text(text)
+
+    def _run_unparsed(self, raw: bytes) -> None:
+        try:
+            message = self._parse(raw, headersonly=True)
+            self._read_headers(message)
+        except Exception as exc:
+            self.defect(f"headers could not be parsed ({type(exc).__name__})")
+        head, separator, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+        self._add_text(self._raw_text(body if separator else head))
+
+    def _parse(self, raw: bytes, headersonly: bool = False) -> Message:
+        """The stdlib parse of ``raw``; a big message's bodies are left in it."""
+        if self.bodies is None and len(raw) >= mime_raw.BIG_MESSAGE:
+            self.bodies = RawBodies()
+        return mime_raw.parse(raw, self.policy, self.bodies, headersonly=headersonly)
+
+    def _raw_text(self, data: bytes) -> str:
+        """Bytes of no known structure as text, start and end within the limit."""
+        limit = self.limits.max_text_chars
+        if len(data) > limit:
+            data = head_and_tail_bytes(squeeze_bytes(data, None), limit * 4)
+        text = guess_decode(data)
+        if len(text) > limit:
+            self.partial.append(f"a text of {len(text):,} characters: its middle not read")
+            head, tail = head_and_tail(squeeze(text), limit)
+            text = head + "\n" + tail if tail else head
+        return text
+
+    # -- headers --
+
+    def _read_headers(self, message: Message) -> None:
+        items = message.raw_items()
+        for count, (name, raw_value) in enumerate(items):
+            if count >= MAX_HEADERS:
+                self.defect(f"more than {MAX_HEADERS} headers; the rest ignored")
+                break
+            key = fix_8bit(str(name)).strip().lower()
+            try:
+                value = decode_header_value(str(raw_value))
+            except Exception as exc:
+                self.defect(f"header {key} undecodable ({type(exc).__name__})")
+                value = str(raw_value).encode("utf-8", "replace").decode("utf-8", "replace")
+            self.headers.append((key, value))
+            if key == "subject" and not self.subject and value:
+                self.subject = value
+            elif key == "from" and not self.from_address and not self.from_name:
+                addresses = self._addresses(key, str(raw_value), value)
+                if addresses:
+                    self.from_name, self.from_address = addresses[0]
+            elif key in ("to", "cc"):
+                self.to.extend(a for _, a in self._addresses(key, str(raw_value), value) if a)
+            elif key == "reply-to":
+                self.reply_to.extend(a for _, a in self._addresses(key, str(raw_value), value) if a)
+
+    def _addresses(self, name: str, raw: str, decoded: str) -> list[tuple[str, str]]:
+        """(display name, lower-case address) pairs of an address header.
+
+        The old parser (``getaddresses``) comes first: it is forgiving and several
+        times faster than the modern one, which is the fallback when it finds nothing.
+        """
+        text = fix_8bit(raw)
+        if "@" not in text:
+            # No address at all ("From: Police Federale", "undisclosed-recipients:;"):
+            # what there is, is a name.
+            name = decoded.strip().strip("<>").strip()
+            return [(name, "")] if name else []
+        single = _SINGLE_ANGLE.match(LINE_BREAK.sub(" ", text))
+        if single:
+            # One <addr-spec>: that is the address, whatever precedes it is the name,
+            # even when it looks like an address ("police@justice.be <x@example.com>",
+            # which both stdlib parsers read as two addresses, the first one fake).
+            display = decode_header_value(single.group(1)).strip()
+            if len(display) >= 2 and display[0] == display[-1] == '"':
+                display = display[1:-1].replace('\\"', '"').strip()
+            return [(display, _clean_address(single.group(2)))]
+        bare = _BARE_ADDRESS.fullmatch(text)
+        if bare:
+            # Just an address, the form most headers that get here have: getaddresses
+            # returns it as it is, with no name, at many times the cost.
+            return [("", _clean_address(bare.group(1)))]
+        try:
+            pairs = [(d, a) for d, a in getaddresses([text]) if d or a]
+        except Exception:
+            pairs = []
+        if any("@" in address for _, address in pairs):
+            return [(decode_header_value(d), _clean_address(a)) for d, a in pairs]
+        try:
+            header = self.policy.header_fetch_parse(name, text)
+            found: list[tuple[str, str]] = []
+            for address in header.addresses:
+                display = str(address.display_name or "")
+                if "=?" in display:
+                    display = decode_encoded_words(display)
+                found.append((display.strip(), _clean_address(str(address.addr_spec))))
+            if found:
+                return found
+        except Exception as exc:
+            self.defect(f"header {name}: address parse failed ({type(exc).__name__})")
+        return [(decode_header_value(d), _clean_address(a)) for d, a in pairs]
+
+    # -- MIME structure --
+    #
+    # Parts are read in order up to max_parts and the time budget. Past either, the
+    # rest of the tree is only walked (no decoding) to count it and to remember its last
+    # TAIL_PARTS leaves, which are read at the end: padding goes first, the scam last.
+    # Past max_depth, the parts below are read flat, without recursion.
+
+    def _admit(self, part: Message, depth: int) -> bool:
+        """Whether ``part`` may be read now; if not, it is walked for the tail."""
+        if self.parts < self.part_budget and (not self.parts or time.monotonic() <= self.deadline):
+            return True
+        if not self.stop_reason:
+            if self.parts >= self.part_budget:
+                self.stop_reason = f"more than {self.limits.max_parts} MIME parts"
+                self.defect(f"more than {self.limits.max_parts} MIME parts; the rest not read")
+            else:
+                self.stop_reason = f"reading took over {self.limits.max_seconds:g} s"
+                self.defect(
+                    f"reading the message took over {self.limits.max_seconds:g} s; "
+                    f"parts after the first {self.parts} not read"
+                )
+        self._skip(part, depth)
+        return False
+
+    def _enter(self, part: Message, depth: int) -> None:
+        self.parts += 1
+        self.deepest = max(self.deepest, depth)
+        self._read_defects(part)
+
+    def _skip(self, part: Message, depth: int) -> None:
+        """Walk a part that is not read: count it, keep its leaves for the tail."""
+        if self.tail is None:
+            self.tail = deque(maxlen=TAIL_PARTS)
+        stack = [(part, depth)]
+        while stack:
+            node, level = stack.pop()
+            self.skipped += 1
+            self.deepest = max(self.deepest, level)
+            payload = node.get_payload()
+            if isinstance(payload, list):
+                stack.extend((c, level + 1) for c in reversed(payload) if isinstance(c, Message))
+                continue
+            self.skipped_leaves += 1
+            pieces = self.bodies.pieces(node) if self.bodies is not None else None
+            if pieces is not None:
+                if text_is_blank(pieces, node):
+                    self.empty_parts += 1
+            elif not payload or (isinstance(payload, str) and payload.isspace()):
+                self.empty_parts += 1
+            self.tail.append((node, level))
+
+    def _read_tail(self) -> None:
+        """Read the last leaves that the part or time limit kept from being read."""
+        if not self.stop_reason or self.tail is None:
+            return
+        tail = list(self.tail)
+        self.tail.clear()
+        # Leaves can open into messages of their own (message/rfc822): room for some.
+        self.part_budget = self.parts + 2 * len(tail)
+        now = time.monotonic()
+        if now > self.deadline:
+            self.deadline = now + self.limits.max_seconds * TAIL_TIME_SHARE
+        # These leaves were counted (and their emptiness) when they were skipped.
+        self.reading_tail = True
+        read = 0
+        for part, depth in tail:
+            before = self.parts
+            self._walk(part, depth)
+            read += self.parts > before
+        self.skipped -= read
+        unread = self.skipped_leaves - read
+        if unread > 0:
+            self.partial.append(
+                f"{unread} MIME parts not read: {self.stop_reason} (the last {read} read)"
+            )
+
+    def _walk(self, part: Message, depth: int) -> None:
+        if depth >= self.limits.max_depth:
+            self._walk_flat(part, depth)
+            return
+        if not self._admit(part, depth):
+            return
+        self._enter(part, depth)
+        content_type = _content_type(part)
+        children = self._children(part, content_type)
+        if children is None:
+            inner = self._leaf(part, content_type)
+            if inner is None:
+                return
+            children = [inner]
+        before = self.decoded_bytes
+        for child in children:
+            self._walk(child, depth + 1)
+        if content_type.startswith("message/"):
+            self._message_attachment(part, content_type, self.decoded_bytes - before)
+
+    def _walk_flat(self, part: Message, depth: int) -> None:
+        """Read the parts under ``part`` one after the other, with no recursion: nesting
+        this deep is not mail, but the text in it may be a scam."""
+        self.defect(f"MIME nesting deeper than {self.limits.max_depth}; the parts below read flat")
+        stack = [(part, depth)]
+        while stack:
+            node, level = stack.pop()
+            if not self._admit(node, level):
+                continue
+            self._enter(node, level)
+            content_type = _content_type(node)
+            children = self._children(node, content_type)
+            if children is None:
+                inner = self._leaf(node, content_type)
+                children = [] if inner is None else [inner]
+            stack.extend((child, level + 1) for child in reversed(children))
+
+    def _children(self, part: Message, content_type: str) -> list[Message] | None:
+        """The parts inside a multipart or an opened message/*; None for a leaf."""
+        if not part.is_multipart():
+            return None
+        payload = part.get_payload()
+        encoded = _transfer_encoding(part)
+        if content_type.startswith("message/") and encoded in ("base64", "quoted-printable"):
+            # Against RFC 2046 section 5.2.1, but it happens: the parser read the
+            # encoded text as a message. Decode it and read the message inside.
+            inner = payload[0] if isinstance(payload, list) and payload else None
+            if inner is not None and self.bodies is not None:
+                self.bodies.expand(inner)  # rare enough to be read whole, as text
+            data = _encoded_message_bytes(inner, encoded) if inner is not None else b""
+            return [self._parse(data)]
+        if not isinstance(payload, list):
+            return []
+        return [sub for sub in payload if isinstance(sub, Message)]
+
+    def _leaf(self, part: Message, content_type: str) -> Message | None:
+        """Read a part that holds content; a message/rfc822 part the parser left closed
+        is returned parsed, for the caller to walk."""
+        body = self._body(part)
+        lazy = body if isinstance(body, LazyBody) else None
+        data = body if isinstance(body, bytes) else b""
+        blank = (not data or data.isspace()) if lazy is None else lazy.blank
+        size = len(data) if lazy is None else lazy.size
+        self.decoded_bytes += size
+        if blank and not self.reading_tail:
+            self.empty_parts += 1
+        self._read_defects(part)  # decoding adds base64 defects to the part
+        if content_type == "message/rfc822" and not blank:
+            return self._parse(data if lazy is None else lazy.data())
+        disposition = _disposition(part)
+        if content_type.startswith("multipart/"):
+            self.defect(f"{content_type} without a usable boundary; read as text")
+            content_type = "text/plain"
+        if content_type in ("text/plain", "text/html") and disposition != "attachment":
+            head, tail = self._text(body, part)
+            if content_type == "text/html":
+                html = html_to_text(head)
+                if tail:
+                    html = join_html(html, html_to_text(start_at_tag(tail)))
+                self.html_parts.append(html)
+                self._add_urls(html.urls)
+            elif head:
+                self._add_text(head + "\n" + tail if tail else head)
+            return None
+        filename = _filename(part)
+        text = ""
+        if _is_pdf(content_type, filename, data if lazy is None else lazy.head):
+            text = self._pdf(data if lazy is None else lazy.data(), filename)
+        elif content_type.startswith("text/"):
+            head, tail = self._text(body, part)
+            text = head + "\n" + tail if tail else head
+        self.attachments.append(Attachment(filename, content_type, size, text))
+        return None
+
+    def _body(self, part: Message) -> bytes | LazyBody:
+        """What get_payload(decode=True) gives; for a body a big message left in its
+        bytes, a LazyBody that decodes it as it is read."""
+        pieces = self.bodies.pieces(part) if self.bodies is not None else None
+        if pieces is not None:
+            try:
+                encoding = str(part.get("content-transfer-encoding", "")).lower()
+            except Exception:  # the stdlib meets the same error and is answered below
+                encoding = "uue"
+            if encoding not in _UUENCODE:
+                return LazyBody(pieces, encoding, part)
+            self.bodies.expand(part)  # uuencode: rare, and read whole by the stdlib
+        return _payload_bytes(part)
+
+    def _message_attachment(self, part: Message, content_type: str, size: int) -> None:
+        """List an attached message (its text was read as body text)."""
+        filename = _filename(part)
+        if filename or _disposition(part) == "attachment":
+            self.attachments.append(Attachment(filename, content_type, size, ""))
+
+    def _read_defects(self, part: Message) -> None:
+        for defect in getattr(part, "defects", ()):
+            self.defect(type(defect).__name__)
+
+    def _add_text(self, text: str) -> None:
+        self.text_parts.append(text)
+        self._add_urls(find_urls(text))
+
+    def _add_urls(self, urls: list[str] | tuple[str, ...]) -> None:
+        room = MAX_URLS - len(self.urls)
+        if room > 0:
+            self.urls.extend(urls[:room])
+
+    def _text(self, body: bytes | LazyBody, part: Message) -> tuple[str, str]:
+        """The decoded text of a part: all of it, or its start and end when it is over
+        max_text_chars even with its blank runs squeezed (clip.py)."""
+        limit = self.limits.max_text_chars
+        charset = _charset(part)
+        cut = ""
+        size = len(body) if isinstance(body, bytes) else body.size
+        if size > limit:
+            crs = _CrCount()
+            chunks = crs.of(body) if isinstance(body, bytes) else crs.each(body.chunks())
+            data, squeezed, squeezed_crs = squeeze_clip_count(chunks, charset, limit * 4)
+            # CRs left out of CRLF paragraph breaks are no padding: ordinary text has one
+            # per line pair, and megabytes of it would otherwise look padded.
+            padding = (size - crs.count) - (squeezed - squeezed_crs)
+            self.blank_padding = max(self.blank_padding, padding)
+            if squeezed > limit * 4:
+                cut = f"a text part of {squeezed:,} bytes"
+        else:
+            data = body if isinstance(body, bytes) else body.data()
+        text, unknown = decode_bytes(data, charset)
+        if unknown:
+            self.defect(f"unknown charset {charset!r}")
+        if len(text) > limit:
+            squeezed_text = squeeze(text)
+            padding = (len(text) - text.count("\r")) - (
+                len(squeezed_text) - squeezed_text.count("\r")
+            )
+            self.blank_padding = max(self.blank_padding, padding)
+            text = squeezed_text
+        if len(text) <= limit:
+            if cut:  # the bytes cut dropped text (the decoded start and end fit)
+                self.partial.append(f"{cut}: its middle not read")
+            return text, ""
+        self.defect(f"text part longer than {limit} characters; its start and end read")
+        self.partial.append(
+            f"{cut or f'a text part of {len(text):,} characters'}: "
+            f"its middle not read (over {limit:,} characters)"
+        )
+        return head_and_tail(text, limit)
+
+    def _pdf(self, data: bytes, filename: str) -> str:
+        limits = self.limits
+        name = f"PDF {filename!r}" if filename else "a PDF"
+        if self.pdf_budget is None:
+            self.pdf_budget = PdfBudget(seconds=limits.pdf_max_seconds)
+        if self.pdf_budget.spent():
+            self.defect("PDF time budget spent; later PDFs not read")
+            self.partial.append(f"{name} not read: the PDF budget of the message was spent")
+            return ""
+        result = read_pdf(
+            data,
+            max_pages=limits.pdf_max_pages,
+            max_bytes=limits.pdf_max_bytes,
+            budget=self.pdf_budget,
+        )
+        if result.oversize:
+            self.defect(f"{name} larger than {limits.pdf_max_bytes} bytes; read within the budgets")
+        self.padded_pdfs += result.padded
+        if result.partial:
+            if result.ends_read:
+                # A long document whose first and last pages were read: ordinary mail.
+                self.defect(f"{name}: {result.partial}; its first and last pages read")
+            else:
+                self.partial.append(f"{name}: {result.partial}")
+        head, tail = head_and_tail(result.text, limits.max_text_chars)
+        return head + "\n" + tail if tail else head
+
+    # -- result --
+
+    def view(self, envelope: Envelope) -> MessageView:
+        address = self.from_address
+        domain = address.rpartition("@")[2].strip(".[] ") if "@" in address else ""
+        return MessageView(
+            subject=self.subject,
+            headers=tuple(self.headers),
+            from_name=self.from_name,
+            from_address=address,
+            from_domain=domain,
+            reply_to=tuple(dict.fromkeys(self.reply_to)),
+            to=tuple(dict.fromkeys(self.to)),
+            envelope=envelope,
+            text_parts=tuple(self.text_parts),
+            html_parts=tuple(self.html_parts),
+            attachments=tuple(self.attachments),
+            urls=tuple(dict.fromkeys(self.urls)),
+            defects=tuple(self.defects),
+            structure=self._structure(),
+        )
+
+    def _structure(self) -> Structure:
+        hidden = sum(len(part.hidden) for part in self.html_parts) if self.html_parts else 0
+        parts = self.parts + self.skipped
+        notable = self.empty_parts or hidden or self.blank_padding or self.padded_pdfs
+        if not (notable or self.partial):
+            return _plain_structure(parts, self.deepest)
+        return Structure(
+            parts=parts,
+            empty_parts=self.empty_parts,
+            depth=self.deepest,
+            hidden_chars=hidden,
+            blank_padding=self.blank_padding,
+            padded_pdfs=self.padded_pdfs,
+            partial=tuple(dict.fromkeys(self.partial)),
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def _plain_structure(parts: int, depth: int) -> Structure:
+    """The structure of most mail, made once: a frozen dataclass costs a microsecond,
+    which is noticeable on a message that takes a hundred."""
+    return Structure(parts=parts, depth=depth)
+
+
+def _clean_address(address: str) -> str:
+    return address.strip().strip("<>").strip().lower()
+
+
+def _raw_header(part: Message, name: str) -> str:
+    for key, value in part.raw_items():
+        if key.lower() == name:
+            return fix_8bit(str(value))
+    return ""
+
+
+# The structural headers are read with regexes on the raw value: the modern policy
+# re-parses a header on every access, which made Content-Type alone cost as much as
+# parsing the message. The parser has already used them to split the parts.
+_CHARSET_PARAM: Final = re.compile(r"""[;\s]charset\*?\s*=\s*(?:"([^"]*)"|([^;\s]+))""", re.I)
+
+
+def _content_type(part: Message) -> str:
+    # RFC 2045 section 5.2: a missing or invalid type is the default (text/plain, or
+    # message/rfc822 inside multipart/digest). A missing ";" leaves the parameters in
+    # the value ("multipart/mixed\tboundary=…"): the type is the first token.
+    match = _TYPE_IN_RAW.match(_raw_header(part, "content-type"))
+    if match:
+        return match.group(1).lower()
+    try:
+        return part.get_default_type()
+    except Exception:
+        return "text/plain"
+
+
+class _CrCount:
+    """Counts the CRs of a body as it is read, chunk by chunk or whole."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def of(self, data: bytes) -> bytes:
+        self.count += data.count(b"\r")
+        return data
+
+    def each(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            self.count += chunk.count(b"\r")
+            yield chunk
+
+
+def _charset(part: Message) -> str | None:
+    match = _CHARSET_PARAM.search(_raw_header(part, "content-type"))
+    if not match:
+        return None
+    charset = match.group(1) if match.group(1) is not None else match.group(2)
+    if "'" in charset:  # RFC 2231 form: charset'language'value
+        charset = charset.split("'", 1)[0]
+    return charset.strip() or None
+
+
+def _disposition(part: Message) -> str | None:
+    raw = _raw_header(part, "content-disposition").strip().lower()
+    return raw.split(";", 1)[0].strip() or None
+
+
+def _filename(part: Message) -> str:
+    try:
+        name = part.get_filename() or ""
+    except Exception:
+        name = ""
+        for header in ("content-disposition", "content-type"):
+            match = _NAME_IN_RAW.search(_raw_header(part, header))
+            if match:
+                name = match.group(1).strip('"')
+                break
+    name = fix_8bit(str(name))
+    if "=?" in name:
+        name = decode_encoded_words(name)
+    return name.strip()
+
+
+def _transfer_encoding(part: Message) -> str:
+    return _raw_header(part, "content-transfer-encoding").strip().lower()
+
+
+def _encoded_message_bytes(inner: Message, encoding: str) -> bytes:
+    """The bytes of a message that arrived base64- or quoted-printable-encoded."""
+    # Base64 has no ":" so the parser put it all in the body; quoted-printable may have
+    # been split into "headers" at its first colon: put them back together.
+    head = "".join(f"{name}: {value}\n" for name, value in inner.raw_items())
+    body = inner.get_payload()
+    text = (head + ("\n" if head else "") + body) if isinstance(body, str) else head
+    data = text.encode("utf-8", "surrogateescape")
+    if encoding == "base64":
+        return encoded_word_bytes("b", text)
+    try:
+        return binascii.a2b_qp(data)
+    except (binascii.Error, ValueError):
+        return data
+
+
+def _payload_bytes(part: Message) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
+        payload = part.get_payload()
+        data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
+    return data if isinstance(data, bytes) else b""
+
+
+def _is_pdf(content_type: str, filename: str, data: bytes) -> bool:
+    if content_type == "application/pdf" or filename.lower().endswith(".pdf"):
+        return True
+    # Scam PDFs also come as application/octet-stream with odd names.
+    return _PDF_MAGIC in data[:1024]
+
+
+def parse_message(
+    raw: bytes,
+    envelope: Envelope | None = None,
+    limits: ViewLimits = ViewLimits(),
+    mime_headers: MimeHeaderCache | None = None,
+    deadline: float | None = None,
+) -> MessageView:
+    """Parse ``raw`` into a :class:`MessageView`; never raises.
+
+    Problems are listed in ``defects``; on an internal error (a bug) the view holds
+    what was read before it, with a defect naming the exception. ``mime_headers`` lets
+    messages share parsed MIME fields (a scanner keeps one). ``deadline`` (a
+    ``time.monotonic()`` value) brings the time budget of ``limits.max_seconds``
+    forward: the proxy's budget for the whole message may end first.
+    """
+    builder = _Builder(limits, policy=_POLICY.for_message(mime_headers))
+    if deadline is not None:
+        builder.deadline = min(builder.deadline, deadline)
+    try:
+        builder.run(bytes(raw))
+    except Exception as exc:  # a bug: keep the partial view, say so
+        builder.defect(f"internal error while reading the message: {type(exc).__name__}")
+    return builder.view(envelope if envelope is not None else Envelope())

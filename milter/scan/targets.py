@@ -1,0 +1,112 @@
+"""The texts each rule target names, normalised once per message.
+
+A target (``body``, ``from.name``, ``header:x-mailer`` …) is a list of texts; a text that
+several targets share (a body part is in ``body`` and ``text``) is normalised once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from milter.mail.view import MessageView
+from milter.scan.identities.registry import letterhead, signature_block
+from milter.scan.normalize import NormalizedText, normalize
+
+
+class MessageTargets:
+    """Lazily built, cached ``target name -> normalised texts`` for one message."""
+
+    def __init__(self, view: MessageView, auth: object | None = None) -> None:
+        self.view = view
+        self.auth = auth
+        self._texts: dict[str, NormalizedText] = {}
+        self._targets: dict[str, tuple[NormalizedText, ...]] = {}
+
+    def norm(self, text: str) -> NormalizedText:
+        found = self._texts.get(text)
+        if found is None:
+            found = normalize(text)
+            self._texts[text] = found
+        return found
+
+    def __call__(self, target: str) -> Sequence[NormalizedText]:
+        found = self._targets.get(target)
+        if found is None:
+            raw = self.raw(target)
+            found = tuple(self.norm(t) for t in raw if t)
+            self._targets[target] = found
+        return found
+
+    def raw(self, target: str) -> tuple[str, ...]:
+        """The original strings behind ``target``."""
+        if target.startswith("header:"):
+            return self.view.header(target[len("header:") :])
+        if target.startswith("auth."):
+            return _auth(self.auth, target[len("auth.") :])
+        getter = _RAW.get(target)
+        return getter(self.view) if getter is not None else ()
+
+
+def _body(view: MessageView) -> tuple[str, ...]:
+    return (*view.text_parts, *(part.visible for part in view.html_parts))
+
+
+def _letters(view: MessageView) -> tuple[str, ...]:
+    """Every text that may be a letter: the body's parts and the attachments' text."""
+    return (*_body(view), *(a.text for a in view.attachments))
+
+
+def _signature(view: MessageView) -> tuple[str, ...]:
+    """The closing lines of each text, where a letter is signed ("Commissaris-generaal
+    ..."); quoted lines and list footers left out (identities.signature_block)."""
+    return tuple(block for block in map(signature_block, _letters(view)) if block)
+
+
+def _letterhead(view: MessageView) -> tuple[str, ...]:
+    """The opening lines of each text, where a letter names its sender
+    ("BUNDESKRIMINALAMT", "Federal Bureau of Investigation")."""
+    return tuple(block for block in map(letterhead, _letters(view)) if block)
+
+
+def _auth(auth: object | None, which: str) -> tuple[str, ...]:
+    """The result words of one method: ``unavailable`` when nothing was checked (offline,
+    or authentication off), ``none`` when the method had nothing to check."""
+    if auth is None:
+        return ("unavailable",)
+    if which == "dkim":
+        return tuple(d.result for d in getattr(auth, "dkim", ())) or ("none",)
+    result = getattr(auth, which, None)
+    return (result.result,) if result is not None else ("none",)
+
+
+def _envelope_rcpt(view: MessageView) -> tuple[str, ...]:
+    return view.envelope.rcpt_to
+
+
+def _envelope_from(view: MessageView) -> tuple[str, ...]:
+    return (view.envelope.mail_from,) if view.envelope.mail_from else ()
+
+
+_RAW: dict[str, Callable[[MessageView], tuple[str, ...]]] = {
+    "subject": lambda v: (v.subject,),
+    "body": _body,
+    "html": lambda v: tuple(part.visible for part in v.html_parts),
+    "html.hidden": lambda v: tuple(part.hidden for part in v.html_parts),
+    "text": lambda v: (v.subject, *_letters(v)),
+    "from.name": lambda v: (v.from_name,),
+    "from.address": lambda v: (v.from_address,),
+    "from.domain": lambda v: (v.from_domain,),
+    "reply_to": lambda v: v.reply_to,
+    "to": lambda v: v.to,
+    "url": lambda v: v.urls,
+    "attachment.name": lambda v: tuple(a.filename for a in v.attachments),
+    "attachment.type": lambda v: tuple(a.content_type for a in v.attachments),
+    "attachment.text": lambda v: tuple(a.text for a in v.attachments),
+    "envelope.from": _envelope_from,
+    "envelope.rcpt": _envelope_rcpt,
+    "signature": _signature,
+    "letterhead": _letterhead,
+}
+
+# Targets that read the authentication results rather than the message.
+AUTH_TARGETS = ("auth.spf", "auth.dkim", "auth.dmarc")
