@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from postfix_harness import PostfixInstance, PostfixUnavailable, ensure_postfix
+
+from tests.helpers.postfix_harness import PostfixInstance, PostfixUnavailable, ensure_postfix
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Write the test messages in scam/ and ham/ (tests/test_shipped_rules.py scans them).
+"""Write the test messages in scam/ and ham/ (tests/scan/test_shipped_rules.py scans them).
 
     python tests/messages/generate.py
 
