@@ -27,7 +27,7 @@ any two MTAs. Such duplicates (a SIGKILL within ``KILL_WINDOW`` of the moment th
 hop took the message) are counted apart, and each duplicate's story (attempts, deliveries,
 faults, in time) is printed.
 
-tests/test_chaos.py runs a short version of the same run in the suite.
+tests/service/test_chaos.py runs a short version of the same run in the suite.
 """
 
 from __future__ import annotations

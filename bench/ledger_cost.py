@@ -55,7 +55,7 @@ from milter.service.proxy import Proxy, ProxySettings  # noqa: E402
 from milter.smtp.front import FrontSettings, Transaction, start_front  # noqa: E402
 from milter.smtp.relay import Relay, RelaySettings  # noqa: E402
 from milter.smtp.replies import OK, Reply  # noqa: E402
-from tests.word_rules import WORD_RULES  # noqa: E402
+from tests.helpers.word_rules import WORD_RULES  # noqa: E402
 
 
 def message(number: int, size: int) -> bytes:

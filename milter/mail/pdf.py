@@ -186,7 +186,7 @@ def _install_decode_hook() -> None:
 
     ``pypdf.filters.decode_stream_data`` is the one function every filtered stream is
     decoded by (pypdf looks it up at each call). Outside ``read_pdf`` the wrapper only
-    passes through. tests/test_pdf_text.py proves the budget holds with the installed
+    passes through. tests/mail/test_pdf_text.py proves the budget holds with the installed
     pypdf, so a pypdf that stops calling it fails the tests, not production.
     """
     global _hook_installed

@@ -367,7 +367,7 @@ class _FrontSMTP(SMTP):
         worker's time when smtp-source opens a connection per message. The names come
         from the class here, once. The arguments it stands for: ``_NoHooks()`` as handler,
         no TLS, no AUTH (the LOGIN and PLAIN mechanisms excluded: Postfix in front did
-        any AUTH already), SMTPUTF8 on, raw bytes. tests/test_smtp_front.py compares the
+        any AUTH already), SMTPUTF8 on, raw bytes. tests/smtp/test_smtp_front.py compares the
         result with what ``SMTP.__init__`` builds, so an aiosmtpd upgrade that changes
         it fails there.
         """
