@@ -1,185 +1,106 @@
-"""DATA as the SMTP front reads it: framing, dot-unstuffing, the size limit, and the
-bound on how many big messages a worker holds in memory at once.
+"""DATA framing, without I/O (h11's discipline; the reading is in receive.py).
 
-Split from ``milter.smtp.front`` (which calls ``receive_data`` for every DATA) so that
-the front keeps to commands and sessions. Memory: a message costs its worker a few
-times its size while it is read, scanned and relayed (bench/memory_peak.py), so past
-``big_message_size`` a message needs one of a few slots; one that must wait for its
-slot waits in a nameless spool file on disk, not in memory (docs/postfix.md, "Limits
-that protect the filter").
+What a server must get exactly right about DATA (RFC 5321 4.1.1.4, 4.5.2, 2.3.8):
+
+- The message ends at CRLF "." CRLF, where the first CRLF may be the one that ended the
+  DATA command itself (an empty message). Only CRLF counts as a line end: a bare LF or
+  CR is message data, so "\\n.\\r\\n" does not end the message (SMTP smuggling relies on
+  servers that take it as the end).
+- The first "." of every line that starts with one is removed (dot-stuffing).
+- The size limit applies to the bytes received (dot-stuffed), and a message over it is
+  still read to its end before the refusal (4.2.5).
+- Nothing after the terminator is message data: a client may pipeline its next command
+  behind it, and it must be read as a command.
+
+The framer never asks for more than it needs: ``next_read`` tells the reader what to
+read next, taking into account the part of the terminator the bytes so far may already
+end with: up to a delimiter (``StreamReader.readuntil``), or, at the start of a line,
+exactly three bytes (``readexactly``), which are "." CRLF if the message ends there and
+otherwise let the rest be read up to the whole terminator in one go, however many of
+its lines end with a full stop. So the reader never reads past the terminator and never
+needs to look into its buffer.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import BinaryIO
 
-from milter.smtp.replies import Reply
-
-log = logging.getLogger("scam_milter.smtp")
-
-TOO_BIG = Reply(552, "5.3.4 Message size exceeds fixed maximum message size")
-NO_STORAGE = Reply(452, "4.3.1 Insufficient system storage")
+TERMINATOR = b"\r\n.\r\n"
+# The longest part of the terminator that received bytes can end with without the
+# message having ended.
+_KEEP = len(TERMINATOR) - 1
 
 
 @dataclass
-class BigMessages:
-    """A worker's slots for big messages, and where those that wait are spooled."""
+class DataFramer:
+    """One DATA in progress: feed it what was read, in pieces cut anywhere."""
 
-    size: int  # past this many bytes a message needs a slot
-    at_once: int
-    spool_dir: Path | None  # None: the system's temp folder
-    slots: asyncio.Semaphore = field(init=False)
-    spooled: int = 0  # big messages that waited for their slot in a spool file
+    limit: int  # bytes of message (dot-stuffed) allowed
+    # The bytes received so far, as far as the terminator needs them; DATA's own CRLF
+    # counts as received, so that "." CRLF right away ends an empty message.
+    _tail: bytes = b"\r\n"
+    received: int = 0  # bytes fed, the terminator included once it came
+    ended: bool = False
+    _pieces: list[bytes] = field(default_factory=list)
+    _dropped: bool = False  # over the limit: nothing is kept any more
 
-    def __post_init__(self) -> None:
-        self.slots = asyncio.Semaphore(self.at_once)
+    def next_read(self) -> bytes | int:
+        """What to read next: bytes up to and including a delimiter (the rest of the
+        terminator after the longest part of it the bytes so far end with; the whole
+        terminator if none), or, at the start of a line, a number of bytes (3: at
+        least "." CRLF is still to come there, so this never reads past the end)."""
+        for overlap in range(min(_KEEP, len(self._tail)), 0, -1):
+            if self._tail.endswith(TERMINATOR[:overlap]):
+                if overlap == 2:
+                    return 3
+                return TERMINATOR[overlap:]
+        return TERMINATOR
 
-    def ticket(self) -> SlotTicket:
-        return SlotTicket(self)
+    def feed(self, piece: bytes) -> bool:
+        """Take the next bytes read; True when they end the message. Pieces need not
+        end at a delimiter (a read may stop at a buffer limit), but must not run past
+        the terminator: read what ``next_read()`` says and this holds."""
+        if self.ended:
+            raise ValueError("DATA already ended")
+        self.received += len(piece)
+        joined = self._tail + piece
+        self.ended = joined.endswith(TERMINATOR)
+        self._tail = joined[-_KEEP:]
+        if self.over_limit:
+            # Read on to the end (RFC 5321 4.2.5) but keep nothing.
+            self._dropped = True
+            self._pieces.clear()
+        elif piece:
+            self._pieces.append(piece)
+        return self.ended
 
-    def open_spool(self, chunks: list[bytes]) -> tuple[BinaryIO | None, Reply | None]:
-        """A nameless spool file (O_TMPFILE: gone with the process, whatever happens)
-        holding ``chunks``; or the reply that refuses the message if there is no room."""
-        try:
-            # Closed by receive_data, which keeps it past this call.
-            spool = tempfile.TemporaryFile(dir=self.spool_dir)  # noqa: SIM115
-        except OSError as exc:
-            log.error("cannot spool a big message: %s", exc)
-            return None, NO_STORAGE
-        self.spooled += 1
-        for chunk in chunks:
-            refusal = _spool_write(spool, chunk)
-            if refusal is not None:
-                spool.close()
-                return None, refusal
-        return spool, None
+    @property
+    def size(self) -> int:
+        """Bytes of message received (dot-stuffed), the terminator's "." CRLF not
+        counted once it came."""
+        return self.received - 3 if self.ended else self.received
 
+    @property
+    def over_limit(self) -> bool:
+        # Before the end the last three bytes may yet be the terminator's.
+        return (self.size if self.ended else self.received - 3) > self.limit
 
-@dataclass
-class SlotTicket:
-    """One DATA's claim on a slot: taken at most once, released once."""
+    def take_pieces(self) -> list[bytes]:
+        """Hand over the pieces kept so far (to spool them), keeping none."""
+        pieces, self._pieces = self._pieces, []
+        return pieces
 
-    big: BigMessages
-    held: bool = False
-
-    async def acquire(self) -> None:
-        await self.big.slots.acquire()
-        self.held = True  # no await between: a cancel cannot leave a slot unowned
-
-    def release(self) -> None:
-        if self.held:
-            self.held = False
-            self.big.slots.release()
-
-
-async def receive_data(reader: asyncio.StreamReader, limit: int, slot: SlotTicket) -> bytes | Reply:
-    """The message up to CRLF "." CRLF, un-dot-stuffed; or the reply that refuses it
-    (over the size limit, or no room to spool it), once all of it was read.
-
-    Only CRLF counts as a line end (RFC 5321 2.3.8): a bare LF or CR is message data,
-    so "\\n.\\r\\n" does not end the message (the SMTP smuggling attack relies on
-    servers that take it as the end). Bytes arrive exactly as sent, CRLF kept, with
-    the first "." of each line that starts with one removed (RFC 5321 4.5.2). The size
-    limit applies to the bytes received (dot-stuffed).
-
-    Past ``big_message_size`` the message needs one of the front's big slots. With
-    one free it goes on in memory and ``slot`` keeps it; otherwise the rest goes to a
-    spool file (no name, 0600, in ``spool_dir``) and the slot is awaited once the
-    message is complete, so a message waiting for its turn holds no memory. The
-    caller releases the slot once the message is answered.
-    """
-    big = slot.big
-    chunks: list[bytes] = []
-    spool: BinaryIO | None = None
-    refusal: Reply | None = None  # once set, the rest is read and dropped
-    size = 0
-    tail = b"\r\n"  # the line end before the first line: DATA's own
-    try:
-        while True:
-            last = False  # this piece ends the message (its "." line cut off)
-            try:
-                if tail == b"\r\n" and _starts_other_than_dot(reader):
-                    # The next line is not ".", so any end of the message ahead has
-                    # all of its CRLF "." CRLF still unread: one read takes all up to
-                    # it, however many lines end with a full stop.
-                    piece = (await reader.readuntil(b"\r\n.\r\n"))[:-3]
-                    last = True
-                else:
-                    # Scanning for ".\r\n" instead of every line end cuts the number
-                    # of reads; whether it ends the message depends on what precedes.
-                    piece = await reader.readuntil(b".\r\n")
-                    before = piece[:-3]
-                    if (tail + before[-2:])[-2:] == b"\r\n":
-                        piece, last = before, True  # "." alone on a line
-            except asyncio.LimitOverrunError as exc:
-                # No ".\r\n" within the buffer limit: take what was scanned and go
-                # on. (The reader keeps the last two bytes: a ".\r\n" is never split.)
-                piece = await reader.readexactly(exc.consumed)
-            except asyncio.IncompleteReadError as exc:
-                raise ConnectionResetError("connection closed during DATA") from exc
-            size += len(piece)
-            tail = (tail + piece[-2:])[-2:]
-            if refusal is None and size > limit:
-                # Keep reading to the end (RFC 5321 4.2.5) but keep nothing.
-                refusal = TOO_BIG
-            if refusal is not None:
-                chunks.clear()
-                if last:
-                    return refusal
-                continue
-            if spool is None and not slot.held and size > big.size:
-                if not big.slots.locked():
-                    await slot.acquire()  # one is free: returns at once
-                else:
-                    spool, refusal = big.open_spool(chunks)
-                    chunks.clear()
-            if spool is not None and refusal is None:
-                refusal = _spool_write(spool, piece)
-            elif refusal is None:
-                chunks.append(piece)
-            if last:
-                break
-        if refusal is not None:
-            return refusal
-        if spool is not None:
-            # Complete: now wait for a slot, holding nothing but the file.
-            await slot.acquire()
-            spool.seek(0)
-            data = spool.read()
-        else:
-            data = b"".join(chunks)
-            chunks.clear()
-    finally:
-        if spool is not None:
-            spool.close()
-    if data.startswith(b"."):
-        data = data[1:]
-    # Every line start is the message start or follows a CRLF; "\r\n." cannot
-    # overlap itself, so one replace un-stuffs every line.
-    return data.replace(b"\r\n.", b"\r\n")
-
-
-def _spool_write(spool: BinaryIO, piece: bytes) -> Reply | None:
-    # A blocking write, but into the page cache: far faster than the client sends.
-    try:
-        spool.write(piece)
-    except OSError as exc:
-        log.error("cannot spool a big message: %s", exc)
-        return NO_STORAGE
-    return None
-
-
-def _starts_other_than_dot(reader: asyncio.StreamReader) -> bool:
-    """True when the bytes already received show that the next line is not ".".
-
-    StreamReader has no peek; its buffer (``_buffer``, a bytearray in every CPython
-    since 3.4) is read here, never changed. Fewer than three bytes received, or a
-    StreamReader without that buffer: unknown, and DATA is read the slower way.
-    """
-    buffered = getattr(reader, "_buffer", b"")
-    return len(buffered) >= 3 and buffered[:3] != b".\r\n"
+    def message(self, spooled: bytes = b"") -> bytes:
+        """The message, un-dot-stuffed, once ended and within the limit; ``spooled``: the
+        pieces handed over by ``take_pieces``, read back, which come first."""
+        if not self.ended or self._dropped:
+            raise ValueError("no message: DATA has not ended, or was over the limit")
+        data = spooled + b"".join(self._pieces)
+        self._pieces.clear()
+        # Everything before the terminator's "." CRLF (its CRLF ends the last line).
+        data = data[:-3]
+        if data.startswith(b"."):
+            data = data[1:]
+        # Every line start is the message start or follows a CRLF; "\r\n." cannot
+        # overlap itself, so one replace un-stuffs every line.
+        return data.replace(b"\r\n.", b"\r\n")

@@ -36,8 +36,8 @@ from aiosmtpd.smtp import SMTP, login_always_fail, syntax
 
 from milter.errors import ConfigError
 from milter.mail.envelope import ClientInfo, Envelope, Param
-from milter.smtp.data import TOO_BIG, BigMessages, receive_data
 from milter.smtp.params import ParamError, parse_mail, parse_rcpt, size_param
+from milter.smtp.receive import TOO_BIG, BigMessages, receive_data
 from milter.smtp.replies import LOCAL_ERROR, SHUTTING_DOWN, TIMEOUT, TOO_BUSY, Reply
 from milter.smtp.xforward import ATTRIBUTES, XForwardError, neuter, parse_xforward
 
