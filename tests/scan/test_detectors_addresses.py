@@ -1,7 +1,8 @@
 """Address validation against published vectors and against addresses built here.
 
 The encoders below are written for the tests, independently of the validators in
-milter.scan.crypto_address, so a payload encoded here and accepted there checks both sides.
+milter.scan.detectors.addresses, so a payload encoded here and accepted there checks both
+sides.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from milter.scan.crypto_address import (
+from milter.scan.detectors.addresses import (
     _sponge,
     address_kind,
     decode_segwit_address,

@@ -1,0 +1,44 @@
+"""Built-in detectors, used by rules as ``detector: NAME``.
+
+A detector looks at one normalised text and returns hits: where it found something and
+the canonical value it found. Regexes in rules cannot verify a checksum or read "1.300,-
+euro" as 1300 EUR; these can. Everything here is pure: no I/O and no mutable state.
+
+One module per family: base (Hit, DetectorContext, the Detector signature), crypto
+(wallet addresses, whose checksums are in addresses), money, deadline, recipient,
+identity (protected and look-alike domains, identity claims), structure. The table
+below is the only place a detector gets its name.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+
+from milter.scan.detectors.base import Detector, DetectorContext, Hit
+from milter.scan.detectors.crypto import BITCOIN, ETHEREUM, MONERO, address_detector
+from milter.scan.detectors.deadline import find_deadlines
+from milter.scan.detectors.identity import (
+    find_identity_claims,
+    find_lookalike_domain,
+    find_protected_domain,
+)
+from milter.scan.detectors.money import find_money_amounts
+from milter.scan.detectors.recipient import find_recipient_address
+from milter.scan.detectors.structure import find_structure_anomalies
+
+__all__ = ["DETECTORS", "Detector", "DetectorContext", "Hit"]
+
+DETECTORS: Mapping[str, Detector] = types.MappingProxyType(
+    {
+        "bitcoin_address": address_detector(BITCOIN),
+        "crypto_address": address_detector(BITCOIN, ETHEREUM, MONERO),
+        "money_amount": find_money_amounts,
+        "deadline": find_deadlines,
+        "recipient_address": find_recipient_address,
+        "protected_domain": find_protected_domain,
+        "lookalike_domain": find_lookalike_domain,
+        "identity_claim": find_identity_claims,
+        "structure_anomaly": find_structure_anomalies,
+    }
+)

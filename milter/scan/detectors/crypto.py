@@ -1,0 +1,209 @@
+"""The ``bitcoin_address`` and ``crypto_address`` detectors: checksum-valid Bitcoin,
+Ethereum and Monero addresses, also when split into pieces (the checksums themselves are
+in addresses.py)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from milter.scan.detectors.addresses import (
+    base58_int,
+    ethereum_checksum_address,
+    is_bitcoin_base58_value,
+    is_bitcoin_segwit_address,
+    is_ethereum_address,
+    is_monero_address,
+)
+from milter.scan.detectors.base import Detector, DetectorContext, Hit
+from milter.scan.normalize import NormalizedText
+
+__all__ = ["BITCOIN", "ETHEREUM", "MONERO", "address_detector"]
+
+# Scammers split addresses so that no regex sees them whole: "1J9mG ro5tq DNje8 ...",
+# "bc1q-xxxx-yyyy", or a line break in the middle. The scan looks at runs of ASCII letters
+# and digits (chunks): from each chunk that can begin an address, it tries that chunk
+# joined with the next ones. Only checksum-valid joins count, so a false join needs a
+# checksum collision. The work is bounded per chunk (at most _MAX_CHUNKS pieces, no longer
+# than the longest address of the kind), so the scan is linear in the text.
+#
+# Almost no chunk of ordinary text can begin an address, so one regex finds the chunks
+# that can (at C speed), and chunks are only cut out from there on: cutting every word of
+# every message into chunks in Python was most of the cost of a scan.
+
+# Enough for a 62-character bech32 address in groups of four.
+_MAX_CHUNKS = 16
+# A Monero check can cost a Keccak permutation in pure Python (about half a millisecond):
+# past this many candidates in one text, Monero look-alikes are no longer checked, so a
+# text stuffed with them cannot make the scan slow.
+_MAX_MONERO_CHECKS = 200
+
+BITCOIN = "bitcoin"
+ETHEREUM = "ethereum"
+MONERO = "monero"
+_KINDS = (BITCOIN, ETHEREUM, MONERO)
+_ALL_KINDS = frozenset(_KINDS)
+
+_B58_CLASS = "[1-9A-HJ-NP-Za-km-z]"
+_HEX_CLASS = "[0-9a-fA-F]"
+_BECH32_DATA = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH_DATA_CLASS = f"[{_BECH32_DATA}{_BECH32_DATA.upper()}]"
+# Later bech32 pieces may hold a '1' too, so that "bc" + "1q..." can be joined (the
+# checksum rejects a stray '1').
+_BECH_PIECE_CLASS = f"[1{_BECH32_DATA}{_BECH32_DATA.upper()}]"
+# Not preceded / followed by an ASCII letter or digit: a whole chunk.
+_CHUNK_START = "(?<![0-9A-Za-z].)"  # placed after the chunk's first character
+_CHUNK_END = "(?![0-9A-Za-z])"
+
+
+def _link(piece_class: str) -> re.Pattern[str]:
+    """The next piece of an address: a joiner, then a whole chunk of ``piece_class``
+    (a chunk with any other character ends the candidate).
+
+    What may stand between two pieces: up to three of space, hyphen, dot, underscore
+    (" - " included); newlines are already single spaces after normalisation.
+    """
+    return re.compile(rf"[ ._-]{{1,3}}({piece_class}+){_CHUNK_END}")
+
+
+# Lengths worth checking, by what the candidate starts with: Base58Check needs 25-35
+# characters; segwit 14 (v1-16 with a 2-byte program) to 74 (a 40-byte program after
+# "bc1"); Ethereum 42; Monero 95, or 106 for an integrated address.
+_BASE58CHECK_LENGTHS = frozenset(range(25, 36))
+_SEGWIT_LENGTHS = frozenset(range(14, 75))
+_ETHEREUM_LENGTHS = frozenset({42})
+_MONERO_LENGTHS = frozenset({95, 106})
+
+
+@dataclass(frozen=True)
+class _Start:
+    """How an address of ``kind`` begins with the character it is keyed by."""
+
+    kind: str
+    rest: str  # a regex for the rest of the first chunk
+    link: re.Pattern[str]  # the next piece, see _link
+    lengths: frozenset[int]
+
+
+_B58_LINK = _link(_B58_CLASS)
+_BECH_LINK = _link(_BECH_PIECE_CLASS)
+_STARTS: Mapping[str, _Start] = types.MappingProxyType(
+    {
+        "1": _Start(BITCOIN, f"{_B58_CLASS}*", _B58_LINK, _BASE58CHECK_LENGTHS),
+        "3": _Start(BITCOIN, f"{_B58_CLASS}*", _B58_LINK, _BASE58CHECK_LENGTHS),
+        "b": _Start(BITCOIN, f"[cC](?:1{_BECH_DATA_CLASS}*)?", _BECH_LINK, _SEGWIT_LENGTHS),
+        "B": _Start(BITCOIN, f"[cC](?:1{_BECH_DATA_CLASS}*)?", _BECH_LINK, _SEGWIT_LENGTHS),
+        "4": _Start(MONERO, f"{_B58_CLASS}*", _B58_LINK, _MONERO_LENGTHS),
+        "8": _Start(MONERO, f"{_B58_CLASS}*", _B58_LINK, _MONERO_LENGTHS),
+        "0": _Start(ETHEREUM, f"x{_HEX_CLASS}*", _link(_HEX_CLASS), _ETHEREUM_LENGTHS),
+    }
+)
+
+
+def _start_pattern(kinds: frozenset[str]) -> re.Pattern[str]:
+    """The first chunks of addresses of ``kinds``.
+
+    Each alternative opens with its literal first character (the chunk-start check comes
+    after it), so the engine can skip ahead to those characters instead of trying every
+    position of the text.
+    """
+    alternatives = [
+        f"{re.escape(first)}{_CHUNK_START}{start.rest}"
+        for first, start in _STARTS.items()
+        if start.kind in kinds
+    ]
+    if not alternatives:
+        return re.compile("(?!)")  # matches nothing
+    return re.compile(f"(?:{'|'.join(alternatives)}){_CHUNK_END}")
+
+
+# One pattern for every combination of kinds, built once.
+_START_PATTERNS: Mapping[frozenset[str], re.Pattern[str]] = types.MappingProxyType(
+    {
+        frozenset(kinds): _start_pattern(frozenset(kinds))
+        for size in range(len(_KINDS) + 1)
+        for kinds in itertools.combinations(_KINDS, size)
+    }
+)
+
+
+def _address_value(candidate: str, b58: int | None) -> str | None:
+    """The canonical spelling of ``candidate`` if it is a valid address, else None.
+
+    ``b58`` is the Base58 value of a candidate that starts with '1' or '3'. The caller
+    has already checked that the kind the first character implies is wanted, that the
+    candidate is in that kind's alphabet, and that its length fits the kind.
+    """
+    first = candidate[0]
+    if first in "13":
+        ones = len(candidate) - len(candidate.lstrip("1"))
+        return candidate if b58 is not None and is_bitcoin_base58_value(b58, ones) else None
+    if first in "bB":
+        # BIP-173: lower case is the canonical form.
+        return candidate.lower() if is_bitcoin_segwit_address(candidate) else None
+    if first == "0":
+        return ethereum_checksum_address(candidate) if is_ethereum_address(candidate) else None
+    return candidate if is_monero_address(candidate) else None
+
+
+def _scan_addresses(text: str, kinds: frozenset[str]) -> tuple[list[Hit], int]:
+    """Hits for addresses of ``kinds`` in ``text`` (a ``cased`` text), and the number of
+    candidates validated (the tests use it to show that the work stays linear)."""
+    starts = _START_PATTERNS[kinds & _ALL_KINDS]
+    hits: list[Hit] = []
+    checked = 0
+    monero_checks = 0
+    position = 0
+    while (first := starts.search(text, position)) is not None:
+        start, end = first.span()
+        position = end
+        how = _STARTS[text[start]]
+        lengths = how.lengths
+        longest = max(lengths)
+        candidate = first.group()
+        # The Base58 value of candidate[:decoded], for a Base58Check candidate ('1', '3').
+        b58 = 0 if candidate[0] in "13" else None
+        decoded = 0
+        pieces = 1
+        while True:
+            size = len(candidate)
+            if size in lengths:
+                if lengths is _MONERO_LENGTHS:
+                    monero_checks += 1
+                    if monero_checks > _MAX_MONERO_CHECKS:
+                        break
+                checked += 1
+                if b58 is not None and decoded < size:
+                    # Decoded only once a length fits, and only what was not decoded
+                    # for a shorter length: most candidates never fit any.
+                    rest = base58_int(candidate[decoded:])
+                    b58 = None if rest is None else b58 * 58 ** (size - decoded) + rest
+                    decoded = size
+                value = _address_value(candidate, b58)
+                if value is not None:
+                    hits.append(Hit(start, end, value, cased=True))
+                    position = end  # the address's later pieces begin nothing
+                    break
+            if pieces == _MAX_CHUNKS:
+                break
+            link = how.link.match(text, end)
+            if link is None or size + len(link[1]) > longest:
+                break
+            candidate += link[1]
+            end = link.end()
+            pieces += 1
+    return hits, checked
+
+
+def address_detector(*kinds: str) -> Detector:
+    """A detector of valid addresses of ``kinds`` (BITCOIN, ETHEREUM, MONERO)."""
+    wanted = frozenset(kinds)
+
+    def detect(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
+        # Base58 is case-sensitive, so addresses are searched in the cased text.
+        return _scan_addresses(normalized.cased, wanted)[0]
+
+    return detect
