@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from milter.scan.detectors.addresses import (
-    _sponge,
     address_kind,
     decode_segwit_address,
     ethereum_checksum_address,
@@ -25,6 +24,90 @@ from milter.scan.detectors.addresses import (
     is_monero_address,
     keccak_256,
 )
+
+# --- A test-side Keccak ------------------------------------------------------------------
+#
+# The pure-Python Keccak the validators used before pycryptodome's, kept as the oracle:
+# checked here against hashlib's SHA-3 (the same permutation with FIPS 202 padding), and
+# timed against pycryptodome by bench/checksum_speed.py.
+
+_MASK64 = (1 << 64) - 1
+
+
+def _round_constants() -> tuple[int, ...]:
+    # Derived from the spec's LFSR rather than typed in: 24 hex literals are easy to
+    # mistype and hard to review.
+    constants = []
+    lfsr = 1
+    for _ in range(24):
+        value = 0
+        for j in range(7):
+            if lfsr & 1:
+                value |= 1 << ((1 << j) - 1)
+            lfsr = ((lfsr << 1) ^ 0x171) if lfsr & 0x80 else (lfsr << 1)
+        constants.append(value)
+    return tuple(constants)
+
+
+def _rho_pi() -> tuple[tuple[int, int, int], ...]:
+    # (source lane, destination lane, rotation) for the combined rho and pi steps;
+    # lane (x, y) lives at index x + 5 * y.
+    steps = [(0, 0, 0)]
+    x, y = 1, 0
+    for t in range(24):
+        steps.append((x + 5 * y, y + 5 * ((2 * x + 3 * y) % 5), ((t + 1) * (t + 2) // 2) % 64))
+        x, y = y, (2 * x + 3 * y) % 5
+    return tuple(steps)
+
+
+_ROUND_CONSTANTS = _round_constants()
+_RHO_PI = _rho_pi()
+
+
+def _rotate(lane: int, shift: int) -> int:
+    return ((lane << shift) | (lane >> (64 - shift))) & _MASK64
+
+
+def _keccak_f1600(state: list[int]) -> list[int]:
+    lanes = state
+    for constant in _ROUND_CONSTANTS:
+        parity = [
+            lanes[x] ^ lanes[x + 5] ^ lanes[x + 10] ^ lanes[x + 15] ^ lanes[x + 20]
+            for x in range(5)
+        ]
+        theta = [parity[(x - 1) % 5] ^ _rotate(parity[(x + 1) % 5], 1) for x in range(5)]
+        lanes = [lane ^ theta[i % 5] for i, lane in enumerate(lanes)]
+        moved = [0] * 25
+        for source, dest, shift in _RHO_PI:
+            moved[dest] = _rotate(lanes[source], shift)
+        lanes = [
+            moved[i] ^ (~moved[(i + 1) % 5 + i - i % 5] & moved[(i + 2) % 5 + i - i % 5])
+            for i in range(25)
+        ]
+        lanes[0] ^= constant
+    return lanes
+
+
+def sponge(data: bytes, *, rate: int, pad: int, out_len: int) -> bytes:
+    # Keccak (as Ethereum and Monero use it) pads with 0x01; SHA-3 with 0x06.
+    padded = bytearray(data)
+    padded.append(pad)
+    padded.extend(b"\0" * (-len(padded) % rate))
+    padded[-1] |= 0x80
+    state = [0] * 25
+    for offset in range(0, len(padded), rate):
+        block = padded[offset : offset + rate]
+        for i in range(rate // 8):
+            state[i] ^= int.from_bytes(block[8 * i : 8 * i + 8], "little")
+        state = _keccak_f1600(state)
+    out = b"".join(lane.to_bytes(8, "little") for lane in state[: rate // 8])
+    return out[:out_len]
+
+
+def reference_keccak_256(data: bytes) -> bytes:
+    """Keccak-256 with Ethereum's and Monero's padding, in pure Python."""
+    return sponge(data, rate=136, pad=0x01, out_len=32)
+
 
 # --- Test-side encoders ------------------------------------------------------------------
 
@@ -86,7 +169,7 @@ def monero_encode(data: bytes) -> str:
 
 def monero_address(prefix: int, body: bytes) -> str:
     payload = bytes([prefix]) + body
-    return monero_encode(payload + keccak_256(payload)[:4])
+    return monero_encode(payload + reference_keccak_256(payload)[:4])
 
 
 def replace_char(text: str, index: int, alphabet: str) -> str:
@@ -115,7 +198,20 @@ def test_keccak_256_known_digests(data: bytes, digest: str) -> None:
 def test_the_sponge_with_sha3_padding_is_hashlib_sha3(data: bytes) -> None:
     # Same permutation, FIPS 202 padding: a cross-check of keccak-f[1600] against a
     # trusted implementation, including inputs longer than one 136-byte block.
-    assert _sponge(data, rate=136, pad=0x06, out_len=32) == hashlib.sha3_256(data).digest()
+    assert sponge(data, rate=136, pad=0x06, out_len=32) == hashlib.sha3_256(data).digest()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=400))
+def test_keccak_256_is_the_reference_keccak(data: bytes) -> None:
+    # pycryptodome's Keccak against the pure-Python one it replaced, over one and
+    # several 136-byte blocks: the same padding (0x01), so the same digests.
+    assert keccak_256(data) == reference_keccak_256(data)
+
+
+def test_keccak_256_is_not_sha3_256() -> None:
+    # The mistake this module's docstring warns of: hashlib's SHA3-256 pads differently.
+    assert keccak_256(b"abc") != hashlib.sha3_256(b"abc").digest()
 
 
 # --- Bitcoin Base58Check -----------------------------------------------------------------
