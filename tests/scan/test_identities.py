@@ -823,7 +823,13 @@ _FOOTER_LATE = [("hello world", "\n")] * 20 + [("_" * 47, "\n")] + [("Mailing li
 def test_signature_and_letterhead_read_only_the_edges_of_long_texts_but_say_the_same(parts):
     # signature_block and letterhead read the last or first 4 KB of a long text when
     # those hold enough lines: the answer must be the one the whole text gives.
-    from milter.scan.identities.registry import _letterhead_lines, _signature_lines
+    from milter.scan.identities.letters import _signature_lines
+
+    def _letterhead_lines(lines: list[str]) -> list[str]:
+        # The non-empty, unquoted lines: what a letterhead is taken from.
+        return [
+            line.rstrip() for line in lines if line.strip() and not line.lstrip().startswith(">")
+        ]
 
     body = "".join(piece + end for piece, end in parts)
     assert signature_block(body) == "\n".join(_signature_lines(body.splitlines())[-15:])
@@ -832,7 +838,7 @@ def test_signature_and_letterhead_read_only_the_edges_of_long_texts_but_say_the_
 
 @given(st.text(alphabet=st.characters(max_codepoint=127)))
 def test_ascii_separator_removal_matches_the_regex(text):
-    from milter.scan.identities.registry import _ASCII_NOT_ALNUM, _NOT_WORD
+    from milter.scan.identities.matching import ASCII_NOT_ALNUM, NOT_WORD
 
-    compact = text.encode("ascii").translate(None, _ASCII_NOT_ALNUM).decode("ascii")
-    assert compact == _NOT_WORD.sub("", text)
+    compact = text.encode("ascii").translate(None, ASCII_NOT_ALNUM).decode("ascii")
+    assert compact == NOT_WORD.sub("", text)

@@ -1,0 +1,131 @@
+"""Domains as the look-alike check sees them (docs/identities.md, "What the look-alike
+check considers"): the canonical form, the skeleton (what a domain looks like), the
+suffix an organisation registered under, the zones only governments can register, and
+the edit distance between two names.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from typing import Final
+
+from milter.scan.identities.matching import UNACCENT
+from milter.scan.normalize import normalize
+
+__all__ = [
+    "GOVERNMENT_ZONES",
+    "canonical_domain",
+    "edit_distance",
+    "fold_chars",
+    "fold_pairs",
+    "skeleton",
+    "suffix_length",
+]
+
+# Dots that IDNA (RFC 3490 3.1) treats as label separators.
+_IDNA_DOTS: Final = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+_LABEL: Final = re.compile(r"[^\W_](?:[\w-]{0,61}[^\W_])?")
+
+# Public suffixes of more than one label, for splitting the registry's own domains into
+# the part an organisation chose and the suffix it registered under (without the whole
+# Public Suffix List: the registry's domains are few and known). Any other domain's
+# suffix is its last label.
+_MULTI_LABEL_SUFFIXES: Final = frozenset((
+    "gouv.fr", "gov.uk", "police.uk", "co.uk", "org.uk", "ac.uk", "gov.br", "jus.br", "mp.br",
+    "com.br", "gov.au", "com.au", "gv.at", "gov.pl", "gov.pt", "gov.it", "gob.es", "gc.ca",
+    "govt.nz", "gov.ie", "gov.lu", "gouv.lu",
+))  # fmt: skip
+
+#: Zones that only governments can register under. A domain in one is another authority
+#: or nothing at all (ice.gov looks like ic3.gov, police.uk like police.be): it is only a
+#: look-alike when it has non-Latin look-alike characters, which no government uses.
+#: The registry adds the registrable domain of every protected domain (belgium.be, fgov.be).
+GOVERNMENT_ZONES: Final = frozenset((
+    "gov", "mil", "int", "gov.uk", "police.uk", "nhs.uk", "gouv.fr", "gov.be", "fgov.be",
+    "belgium.be", "belgium.eu", "fed.be", "europa.eu", "jus.br", "gov.br", "mp.br", "leg.br",
+    "bund.de", "admin.ch", "gv.at", "overheid.nl", "rijksoverheid.nl", "gc.ca", "gov.au",
+    "govt.nz", "gob.es", "gov.it", "gov.pl", "gov.pt", "gov.ie", "gouv.lu", "public.lu",
+))  # fmt: skip
+
+# What the eye confuses in a domain, after confusable characters and accents are folded
+# (milter.scan.normalize): digits for letters, l/I/1, "rn" for "m", "vv" for "w". Both sides of
+# every comparison go through the same fold.
+_SKELETON_CHARS: Final = str.maketrans(
+    {"0": "o", "1": "l", "i": "l", "|": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b"}
+)
+_SKELETON_PAIRS: Final = (("rn", "m"), ("vv", "w"))
+
+
+def canonical_domain(domain: str) -> str | None:
+    """``domain`` lower-cased, without a trailing dot, ``xn--`` labels decoded.
+
+    Returns ``None`` when it is not a host name (empty, an address literal, a label
+    that is empty or has characters other than letters, digits and hyphens).
+    """
+    text = unicodedata.normalize("NFC", domain.strip().translate(_IDNA_DOTS)).lower()
+    text = text.rstrip(".")
+    if not text or text.startswith("["):
+        return None
+    labels = []
+    for label in text.split("."):
+        if label.startswith("xn--"):
+            try:
+                label = codecs.decode(label[4:].encode("ascii"), "punycode").lower()
+            except (UnicodeError, ValueError):
+                return None
+        if not _LABEL.fullmatch(label):
+            return None
+        labels.append(label)
+    return ".".join(labels)
+
+
+def fold_chars(text: str) -> str:
+    """``text`` with confusables, accents, digits and l/i folded, one character for one
+    (so a word folded alone is the same as inside a longer run)."""
+    folded = normalize(text).text
+    if not folded.isascii():
+        folded = folded.translate(UNACCENT)
+    return folded.translate(_SKELETON_CHARS)
+
+
+def fold_pairs(text: str) -> str:
+    """The two-letter look-alikes (rn, vv) of a ``fold_chars`` result folded."""
+    for pair, single in _SKELETON_PAIRS:
+        text = text.replace(pair, single)
+    return text
+
+
+def skeleton(text: str) -> str:
+    """What ``text`` looks like: confusables, accents, digits and l/i folded."""
+    return fold_pairs(fold_chars(text))
+
+
+def suffix_length(labels: tuple[str, ...]) -> int:
+    """How many of a registry domain's last ``labels`` are the public suffix it was
+    registered under."""
+    if len(labels) >= 2 and ".".join(labels[-2:]) in _MULTI_LABEL_SUFFIXES:
+        return 2
+    return 1
+
+
+def edit_distance(a: str, b: str, bound: int) -> int:
+    """Damerau–Levenshtein distance (optimal string alignment), or ``bound + 1`` when it
+    is larger than ``bound``."""
+    if abs(len(a) - len(b)) > bound:
+        return bound + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, char_b in enumerate(b, 1):
+            cost = 0 if char_a == char_b else 1
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
+                value = min(value, previous2[j - 2] + 1)
+            current[j] = value
+        if min(current) > bound:
+            return bound + 1
+        previous2, previous = previous, current
+    return previous[-1] if previous[-1] <= bound else bound + 1
