@@ -11,7 +11,7 @@ goes to /dev/null. Reported as milliseconds per call (median, best, worst).
 
 How the store is built fast: ``put`` fsyncs four times per message (what makes a 250
 safe), which would take an hour for 100,000. Here the message and meta files are written
-in the store's own format (``milter.quarantine.store._meta``) without fsync, and the index is
+in the store's own format (``milter.quarantine.records.build_meta``) without fsync, and the index is
 built by the store itself, with ``rebuild_index`` (the recovery path, reading every
 meta file). ``--dir`` keeps the store, to time again without building it.
 """
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from milter.cli.main import main  # noqa: E402
 from milter.mail.envelope import ClientInfo, Envelope  # noqa: E402
-from milter.quarantine import store as quarantine  # noqa: E402
+from milter.quarantine import records  # noqa: E402
 from milter.quarantine.store import QuarantineStore, Status, new_id  # noqa: E402
 from milter.scan.verdict import Action, RuleHit, Verdict  # noqa: E402
 
@@ -71,7 +71,7 @@ def build(directory: Path, entries: int) -> float:
                 RuleHit(rule, 5.0, ("evidence",)) for rule in rng.sample(RULES, rng.randint(1, 3))
             )
             verdict = Verdict(Action.QUARANTINE, 5.0 * len(hits), hits)
-            meta = quarantine._meta(
+            meta = records.build_meta(
                 entry_id, when, RAW, envelope, verdict, f"subject {n}", None, "bench"
             )
             roll = rng.random()
@@ -84,7 +84,7 @@ def build(directory: Path, entries: int) -> float:
                 meta["events"].append({"time": when.isoformat(), "event": "deleted", "user": "a"})
             if meta["status"] != Status.DELETED.value:
                 _write(msg_fd, f"{entry_id}.eml", RAW, flags)
-            _write(meta_fd, f"{entry_id}.json", quarantine._meta_bytes(meta), flags)
+            _write(meta_fd, f"{entry_id}.json", records.meta_bytes(meta), flags)
     finally:
         os.close(msg_fd)
         os.close(meta_fd)

@@ -410,7 +410,7 @@ def test_failed_rename_raises_and_leaves_nothing(
 def test_index_failure_after_durable_files_still_stores(
     qdir: Path, store: QuarantineStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = store._db
+    real = store._index._db
     assert real is not None
 
     class Broken:
@@ -420,7 +420,7 @@ def test_index_failure_after_durable_files_still_stores(
         def __getattr__(self, name: str) -> object:
             return getattr(real, name)
 
-    monkeypatch.setattr(store, "_db", Broken())
+    monkeypatch.setattr(store._index, "_db", Broken())
     entry = put(store)  # no exception: the files are the truth
     assert (qdir / "meta" / f"{entry.id}.json").exists()
     monkeypatch.undo()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import milter.quarantine.index as quarantine_index
 import milter.quarantine.store as quarantine
 from milter.mail.envelope import ClientInfo, Envelope
 from milter.quarantine.store import (
@@ -240,7 +241,7 @@ def test_a_change_whose_index_update_was_lost_is_found_by_the_next_open(
         def broken(*args: object) -> None:
             raise sqlite3.OperationalError("disk I/O error")
 
-        monkeypatch.setattr(quarantine, "_index_replace", broken)
+        monkeypatch.setattr(quarantine_index, "_index_replace", broken)
         store.delete(entry_id)  # the file changed, the index did not
         monkeypatch.undo()
     db = sqlite3.connect(qdir / "index.sqlite3")
@@ -261,7 +262,7 @@ def test_the_clis_quick_open_finds_a_lost_change_by_its_marker(
         def broken(*args: object) -> None:
             raise sqlite3.OperationalError("database is locked")
 
-        monkeypatch.setattr(quarantine, "_index_replace", broken)
+        monkeypatch.setattr(quarantine_index, "_index_replace", broken)
         store.delete(entry_id)
         monkeypatch.undo()
     assert (qdir / "tmp" / f"{entry_id}.sync").exists()  # the change's marker stayed
