@@ -136,6 +136,17 @@ def test_adversarial_chunks_stay_bounded() -> None:
     assert checked <= _MAX_CHUNKS * 20_000
 
 
+def test_a_monero_address_after_many_look_alikes_is_found() -> None:
+    # Each look-alike decodes to a mainnet prefix and fails only its checksum, so each
+    # costs a Keccak hash. A cap of 200 such checks a text once let a real address hide
+    # behind them; every one is checked now, and the work stays one check per candidate.
+    look_alike = XMR[:-1] + "B"
+    text = " ".join([look_alike] * 1_000 + [XMR])
+    hits, checked = _scan_addresses(text, frozenset({"monero"}))
+    assert [hit.value for hit in hits] == [XMR]
+    assert checked == 1_001
+
+
 # --- crypto_address ----------------------------------------------------------------------
 
 
