@@ -11,6 +11,8 @@ import re
 import unicodedata
 from typing import Final
 
+from rapidfuzz.distance import OSA
+
 from milter.scan.identities.matching import UNACCENT
 from milter.scan.normalize import normalize
 
@@ -111,21 +113,8 @@ def suffix_length(labels: tuple[str, ...]) -> int:
 
 
 def edit_distance(a: str, b: str, bound: int) -> int:
-    """Damerau–Levenshtein distance (optimal string alignment), or ``bound + 1`` when it
-    is larger than ``bound``."""
-    if abs(len(a) - len(b)) > bound:
-        return bound + 1
-    previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, 1):
-        current = [i] + [0] * len(b)
-        for j, char_b in enumerate(b, 1):
-            cost = 0 if char_a == char_b else 1
-            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
-                value = min(value, previous2[j - 2] + 1)
-            current[j] = value
-        if min(current) > bound:
-            return bound + 1
-        previous2, previous = previous, current
-    return previous[-1] if previous[-1] <= bound else bound + 1
+    """Damerau–Levenshtein distance (optimal string alignment: a swap of two neighbours
+    costs one), or ``bound + 1`` when it is larger than ``bound``."""
+    # rapidfuzz stops as soon as the distance must exceed score_cutoff and then returns
+    # score_cutoff + 1: the contract the look-alike check relies on.
+    return OSA.distance(a, b, score_cutoff=bound)
