@@ -1,7 +1,7 @@
 """``scam-milter quarantine …``: what admins run to review held messages.
 
-Thin, like the rest of the CLI: parse, call QuarantineStore (and the relay, to release),
-format. Exit codes:
+Thin, like the rest of the CLI: parse, call QuarantineStore (and
+milter.quarantine.release, to release), format. Exit codes:
 
 - 0: done;
 - 1: the command was understood but could not be done for some message: already
@@ -24,17 +24,14 @@ import logging
 import os
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-from milter.auth.results import remove_our_auth_results
-from milter.config import Config, HeaderNames, load_config, parse_duration, parse_host_port
+from milter.config import Config, load_config, parse_duration, parse_host_port
 from milter.errors import ConfigError, QuarantineError
-from milter.mail.envelope import ClientInfo, Envelope, Param
-from milter.mail.headers import add_fields, remove_fields, split_message
+from milter.mail.envelope import Param
+from milter.mail.headers import split_message
 from milter.mail.view import decode_header_value
 from milter.quarantine.store import (
     EntryStateError,
@@ -44,20 +41,14 @@ from milter.quarantine.store import (
     QuarantineStore,
     Status,
     is_valid_id,
+    utc_text,
 )
 from milter.smtp.params import valid_mailbox
-from milter.smtp.replies import Reply
-
-if TYPE_CHECKING:
-    from milter.smtp.relay import Relay
 
 DEFAULT_QUARANTINE_DIR = Path("/var/lib/scam-milter/quarantine")
 # `list` shows the newest this many unless told otherwise: a busy site holds thousands,
 # and a table that scrolls them all past is no review.
 DEFAULT_LIMIT = 50
-# Added to a released message (RFC 5322 3.6.8 optional field), and removed when it
-# arrives from outside, so a scammer cannot make a message look reviewed.
-RELEASED_HEADER = "X-Scam-Released"
 
 EXIT_OK = 0
 EXIT_FINDING = 1
@@ -298,16 +289,12 @@ def _list(store: QuarantineStore, args: argparse.Namespace, out: TextIO, err: Te
     return EXIT_OK
 
 
-def _utc(moment: datetime) -> str:
-    # Whole seconds with "Z": what jq's fromdateiso8601 and most tools parse. The id
-    # orders entries within a second.
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def entry_json(entry: QuarantineEntry) -> dict[str, object]:
+    # Times in whole seconds with "Z" (utc_text): what jq's fromdateiso8601 and most
+    # tools parse. The id orders entries within a second.
     return {
         "id": entry.id,
-        "time": _utc(entry.time),
+        "time": utc_text(entry.time),
         "sender": entry.mail_from,
         "recipients": list(entry.recipients),
         "subject": entry.subject,
@@ -319,7 +306,7 @@ def entry_json(entry: QuarantineEntry) -> dict[str, object]:
         "client_helo": entry.client_helo,
         "released": None if entry.released is None else entry.released.isoformat(),
         "status": entry.status.value,
-        "status_time": None if entry.status_time is None else _utc(entry.status_time),
+        "status_time": None if entry.status_time is None else utc_text(entry.status_time),
     }
 
 
@@ -445,7 +432,7 @@ def record_text(record: QuarantineRecord, raw: bytes | None) -> str:
     client = env.client
     lines = [
         f"id:         {entry.id}",
-        f"received:   {_utc(entry.time)}",
+        f"received:   {utc_text(entry.time)}",
         f"status:     {entry.status.value}",
         f"verdict:    {entry.action}, score {entry.score:g}",
         f"subject:    {_safe(entry.subject)}",
@@ -489,7 +476,7 @@ def record_text(record: QuarantineRecord, raw: bytes | None) -> str:
     lines.append("history:")
     for event in record.events:
         lines.append(
-            f"  {_utc(event.time)}  {event.status.value:<8}  by {_safe(event.user)}"
+            f"  {utc_text(event.time)}  {event.status.value:<8}  by {_safe(event.user)}"
             f"{_safe(_event_detail(event.detail))}"
         )
     lines.append("headers:")
@@ -524,7 +511,7 @@ def record_json(record: QuarantineRecord, raw: bytes | None) -> dict[str, object
             "notes": list(record.notes),
             "auth": record.auth,
             "events": [
-                {"time": _utc(e.time), "event": e.status.value, "user": e.user, **e.detail}
+                {"time": utc_text(e.time), "event": e.status.value, "user": e.user, **e.detail}
                 for e in record.events
             ],
             "headers": None if raw is None else _header_lines(raw),
@@ -536,78 +523,6 @@ def record_json(record: QuarantineRecord, raw: bytes | None) -> dict[str, object
 # --- release -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """The outcome of one release: accepted by the next hop, or where it stopped."""
-
-    accepted: bool
-    step: str  # MAIL FROM, RCPT TO:<…>, DATA
-    reply: str  # "250 2.0.0 Ok: queued as …"
-
-
-def released_message(
-    raw: bytes, user: str, now: datetime, headers: HeaderNames, authserv_id: str
-) -> bytes:
-    """The message as released: ``RELEASED_HEADER`` first, nothing else changed but the
-    removal of our fields (``headers``: the names and every field under the prefix) and
-    of Authentication-Results under our ``authserv_id`` that came from outside, as the
-    proxy does."""
-    who = "".join(c if c.isascii() and c.isprintable() else "?" for c in user)
-    message = remove_fields(
-        split_message(raw), (*headers.all(), RELEASED_HEADER), prefixes=(headers.prefix,)
-    )
-    message = remove_our_auth_results(message, authserv_id)
-    message = add_fields(message, [(RELEASED_HEADER, f"by {who} at {format_datetime(now)}")])
-    return message.to_bytes()
-
-
-def release_envelope(original: Envelope, to: Sequence[str] | None, size: int) -> Envelope:
-    """The original envelope, or the original sender with ``to`` as the recipients.
-
-    SIZE (RFC 1870) is set to the size actually sent: the added header makes it larger.
-    """
-    mail_params = tuple(
-        (key, str(size)) if key.upper() == "SIZE" else (key, value)
-        for key, value in original.mail_params
-    )
-    if to:
-        rcpt_to, rcpt_params = tuple(to), tuple(() for _ in to)
-    else:
-        rcpt_to = original.rcpt_to
-        rcpt_params = tuple(
-            original.rcpt_params[i] if i < len(original.rcpt_params) else ()
-            for i in range(len(rcpt_to))
-        )
-    return Envelope(
-        mail_from=original.mail_from or "",
-        rcpt_to=rcpt_to,
-        mail_params=mail_params,
-        rcpt_params=rcpt_params,
-        client=original.client,
-    )
-
-
-async def deliver(relay: Relay, envelope: Envelope, data: bytes) -> Delivery:
-    """One transaction at the next hop, all or nothing: a refused recipient ends it
-    before DATA, so a message is never delivered to some recipients and left held."""
-    client: ClientInfo = envelope.client
-    assert envelope.mail_from is not None
-    reply, downstream = await relay.begin(client, envelope.mail_from, envelope.mail_params)
-    if downstream is None:
-        return Delivery(False, "MAIL FROM", _reply_text(reply))
-    for rcpt, params in zip(envelope.rcpt_to, envelope.rcpt_params, strict=True):
-        reply = await downstream.rcpt(rcpt, params)
-        if not reply.positive:
-            await downstream.abort()
-            return Delivery(False, f"RCPT TO:<{rcpt}>", _reply_text(reply))
-    reply = await downstream.data(data)
-    return Delivery(reply.code == 250, "DATA", _reply_text(reply))
-
-
-def _reply_text(reply: Reply) -> str:
-    return f"{reply.code} {' '.join(reply.text.splitlines())}".strip()
-
-
 async def _release(
     store: QuarantineStore,
     ids: Sequence[str],
@@ -617,93 +532,37 @@ async def _release(
     err: TextIO,
 ) -> int:
     # Imported here: only release needs the network stack.
-    from milter.service.server import relay_settings
-    from milter.smtp.relay import Relay
+    from milter.quarantine.release import ReleaseError, Releaser
 
-    if args.next_hop is not None:
-        config = replace(config, next_hop=args.next_hop)
-    host, port = config.next_hop
-    hop = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    # One connection kept for the next id: a bulk release saves the handshakes.
-    relay = Relay(replace(relay_settings(config), pool_size=1))
     codes = [EXIT_OK]
     # The relay logs its trouble for the server's log; here the one error line per id
     # below says it all, so its warnings would only print the same thing twice.
     relay_log = logging.getLogger("scam_milter.relay")
     was_disabled, relay_log.disabled = relay_log.disabled, True
     try:
-        for entry_id in ids:
-            codes.append(
-                await _release_one(
-                    store,
-                    entry_id,
-                    args,
-                    config.headers,
-                    config.authserv_id(),
-                    relay,
-                    hop,
-                    out,
-                    err,
+        async with Releaser(
+            config, next_hop=args.next_hop, to=args.to, force=args.force
+        ) as releaser:
+            for entry_id in ids:
+                try:
+                    released = await releaser.release(store, entry_id)
+                except (ReleaseError, EntryStateError) as exc:
+                    _fail(err, str(exc))
+                    codes.append(EXIT_FINDING)
+                    continue
+                except QuarantineError as exc:  # unknown id, unreadable or altered files
+                    _fail(err, str(exc))
+                    codes.append(EXIT_USAGE)
+                    continue
+                recipients = ", ".join(_safe(r) for r in released.recipients)
+                out.write(
+                    f"released {entry_id} to {recipients} via {released.hop}: "
+                    f"{_safe(released.reply)}\n"
                 )
-            )
+                out.flush()
     finally:
-        await relay.close()
         relay_log.disabled = was_disabled
     return max(codes)
-
-
-async def _release_one(
-    store: QuarantineStore,
-    entry_id: str,
-    args: argparse.Namespace,
-    headers: HeaderNames,
-    authserv_id: str,
-    relay: Relay,
-    hop: str,
-    out: TextIO,
-    err: TextIO,
-) -> int:
-    try:
-        # The claim is held across the delivery: a second `release` of this id in
-        # another shell is refused while this one is in flight.
-        with store.claim(entry_id) as claim:
-            entry = claim.record.entry
-            if entry.status is Status.RELEASED and not args.force:
-                last = [e for e in claim.record.events if e.status is Status.RELEASED][-1]
-                _fail(
-                    err,
-                    f"quarantined message {entry_id} was already released at "
-                    f"{_utc(last.time)} by {last.user}; --force releases it again.",
-                )
-                return EXIT_FINDING
-            raw = claim.raw()
-            data = released_message(raw, store.user, datetime.now(UTC), headers, authserv_id)
-            envelope = release_envelope(claim.record.envelope, args.to, len(data))
-            delivery = await deliver(relay, envelope, data)
-            if not delivery.accepted:
-                _fail(
-                    err,
-                    f"release of {entry_id} failed: next hop {hop} answered "
-                    f"{delivery.reply} to {delivery.step}; the message stays {entry.status.value}.",
-                )
-                return EXIT_FINDING
-            detail = {"to": list(envelope.rcpt_to), "next_hop": hop, "reply": delivery.reply}
-            try:
-                claim.commit(Status.RELEASED, detail=detail)
-            except QuarantineError as exc:
-                # Delivered, so say so: a retry would deliver it twice.
-                _fail(err, f"{entry_id} was delivered ({delivery.reply}) but not marked: {exc}")
-                return EXIT_FINDING
-    except EntryStateError as exc:
-        _fail(err, str(exc))
-        return EXIT_FINDING
-    except QuarantineError as exc:  # unknown id, unreadable or altered files
-        _fail(err, str(exc))
-        return EXIT_USAGE
-    recipients = ", ".join(_safe(r) for r in envelope.rcpt_to)
-    out.write(f"released {entry_id} to {recipients} via {hop}: {_safe(delivery.reply)}\n")
-    out.flush()
-    return EXIT_OK
 
 
 # --- delete, purge, stats ----------------------------------------------------------------------
@@ -755,8 +614,8 @@ def _stats(store: QuarantineStore, args: argparse.Namespace, out: TextIO) -> int
 
 def stats_json(stats: QuarantineStats) -> dict[str, object]:
     return {
-        "since": None if stats.since is None else _utc(stats.since),
-        "until": None if stats.until is None else _utc(stats.until),
+        "since": None if stats.since is None else utc_text(stats.since),
+        "until": None if stats.until is None else utc_text(stats.until),
         "total": stats.total,
         "by_verdict": stats.by_action,
         "by_status": stats.by_status,
@@ -770,8 +629,8 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 def stats_text(stats: QuarantineStats) -> str:
-    since = "the start" if stats.since is None else _utc(stats.since)
-    until = "now" if stats.until is None else _utc(stats.until)
+    since = "the start" if stats.since is None else utc_text(stats.since)
+    until = "now" if stats.until is None else utc_text(stats.until)
     lines = [
         f"from {since} to {until}: {stats.total} messages held",
         f"by verdict: {_counts(stats.by_action)}",

@@ -6,5 +6,6 @@
 - ``index``: the SQLite index, a cache of the meta files (resync, rebuild);
 - ``schema``: the index's tables, rows <-> entries, filters -> WHERE clauses;
 - ``records``: the meta file format and the values read from it (entries, events, states);
-- ``ids``: entry ids (time-ordered, never a path).
+- ``ids``: entry ids (time-ordered, never a path);
+- ``release``: delivering a held message to the next hop, then marking it released.
 """

@@ -185,13 +185,14 @@ def require_message(record: QuarantineRecord) -> None:
     if entry.status.has_message:
         return
     last = record.events[-1] if record.events else None
-    when = f" at {_short_time(last.time)} by {last.user}" if last else ""
+    when = f" at {utc_text(last.time)} by {last.user}" if last else ""
     raise EntryStateError(
         f"quarantined message {entry.id} was {entry.status.value}{when}; its content is gone."
     )
 
 
-def _short_time(moment: datetime) -> str:
+def utc_text(moment: datetime) -> str:
+    """``2025-01-31T10:00:00Z``: whole seconds in UTC, as events and listings show times."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

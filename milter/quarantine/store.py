@@ -95,6 +95,7 @@ from milter.quarantine.records import (
     micros,
     record_from_meta,
     require_message,
+    utc_text,
 )
 from milter.quarantine.schema import address_key
 from milter.scan.verdict import Verdict
@@ -119,6 +120,7 @@ __all__ = [
     "duration_text",
     "is_valid_id",
     "new_id",
+    "utc_text",
 ]
 
 log = logging.getLogger("scam_milter.quarantine")

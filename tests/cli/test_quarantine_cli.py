@@ -570,8 +570,8 @@ def test_missing_directory_is_exit_2_and_not_created(
 def test_released_message_drops_forged_verdict_and_auth_headers() -> None:
     from datetime import UTC, datetime
 
-    from milter.cli.quarantine import released_message
     from milter.config import HeaderNames
+    from milter.quarantine.release import released_message
 
     raw = (
         b"X-Scam-Verdict: accept\r\n"
