@@ -7,10 +7,12 @@ the edit distance between two names.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 import unicodedata
 from typing import Final
 
+from publicsuffixlist import PublicSuffixList
 from rapidfuzz.distance import OSA
 
 from milter.scan.identities.matching import UNACCENT
@@ -30,15 +32,20 @@ __all__ = [
 _IDNA_DOTS: Final = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 _LABEL: Final = re.compile(r"[^\W_](?:[\w-]{0,61}[^\W_])?")
 
-# Public suffixes of more than one label, for splitting the registry's own domains into
-# the part an organisation chose and the suffix it registered under (without the whole
-# Public Suffix List: the registry's domains are few and known). Any other domain's
-# suffix is its last label.
-_MULTI_LABEL_SUFFIXES: Final = frozenset((
-    "gouv.fr", "gov.uk", "police.uk", "co.uk", "org.uk", "ac.uk", "gov.br", "jus.br", "mp.br",
-    "com.br", "gov.au", "com.au", "gv.at", "gov.pl", "gov.pt", "gov.it", "gob.es", "gc.ca",
-    "govt.nz", "gov.ie", "gov.lu", "gouv.lu",
-))  # fmt: skip
+# Two government zones of Luxembourg that the registry has always split as suffixes and
+# the Public Suffix List lacks (it has only "lu"): a registry domain "x.gouv.lu" is the
+# organisation "x" under its state's zone, as "interieur.gouv.fr" is "interieur" under
+# gouv.fr, not "x" and "gouv" together (which would add the reordered "gouv-x.lu" and a
+# longer name to measure edit distances on). Both are GOVERNMENT_ZONES too.
+_EXTRA_SUFFIXES: Final = frozenset(("gov.lu", "gouv.lu"))
+
+
+@functools.cache
+def _public_suffix_list() -> PublicSuffixList:
+    # Built once per process (the list ships inside the package) and never changed, as
+    # milter/auth/dmarc.py does for organisational domains.
+    return PublicSuffixList()
+
 
 #: Zones that only governments can register under. A domain in one is another authority
 #: or nothing at all (ice.gov looks like ic3.gov, police.uk like police.be): it is only a
@@ -106,10 +113,12 @@ def skeleton(text: str) -> str:
 
 def suffix_length(labels: tuple[str, ...]) -> int:
     """How many of a registry domain's last ``labels`` are the public suffix it was
-    registered under."""
-    if len(labels) >= 2 and ".".join(labels[-2:]) in _MULTI_LABEL_SUFFIXES:
+    registered under (by the Public Suffix List; the last label for a suffix the list
+    does not know). A public suffix itself (jus.br) is all suffix."""
+    if len(labels) >= 2 and ".".join(labels[-2:]) in _EXTRA_SUFFIXES:
         return 2
-    return 1
+    suffix = _public_suffix_list().publicsuffix(".".join(labels))
+    return suffix.count(".") + 1 if suffix else 1
 
 
 def edit_distance(a: str, b: str, bound: int) -> int:
