@@ -124,7 +124,7 @@ def _next_hop(text: str) -> tuple[str, int]:
 
 
 def add_quarantine_commands(subparsers: Any) -> None:
-    """Add ``quarantine list|show|release|delete|purge|stats`` to the top-level
+    """Add ``quarantine list|show|release|delete|purge|stats|reindex`` to the top-level
     subparsers (an ``add_subparsers()`` result)."""
     quarantine = subparsers.add_parser("quarantine", help="review held messages")
     _store_options(quarantine)
@@ -195,6 +195,9 @@ def add_quarantine_commands(subparsers: Any) -> None:
     stats.add_argument("--until", type=_moment, metavar="WHEN")
     stats.add_argument("--json", action="store_true", help="one JSON object")
 
+    reindex = commands.add_parser("reindex", help="rebuild the index from the meta files")
+    _store_options(reindex, argparse.SUPPRESS)
+
 
 def _store_options(parser: argparse.ArgumentParser, default: Any = None) -> None:
     # On `quarantine` itself and on each subcommand, so both `quarantine --config F list`
@@ -245,6 +248,8 @@ def run_quarantine(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 return _purge(store, args, config, out)
             if command == "stats":
                 return _stats(store, args, out)
+            if command == "reindex":
+                return _reindex(store, out)
     except BrokenPipeError:
         # `quarantine list | head`: the reader has all it wanted. Point stdout at
         # /dev/null so the interpreter's final flush does not fail again.
@@ -565,7 +570,7 @@ async def _release(
     return max(codes)
 
 
-# --- delete, purge, stats ----------------------------------------------------------------------
+# --- delete, purge, stats, reindex ---------------------------------------------------------
 
 
 def _delete(store: QuarantineStore, ids: Sequence[str], out: TextIO, err: TextIO) -> int:
@@ -643,3 +648,14 @@ def stats_text(stats: QuarantineStats) -> str:
     if not stats.by_rule:
         lines.append("  (none)")
     return "\n".join(lines) + "\n"
+
+
+def _reindex(store: QuarantineStore, out: TextIO) -> int:
+    # The documented recovery path (milter/quarantine/index.py): the meta files are the
+    # truth, so the whole index is made again from them.
+    count = store.rebuild_index()
+    by_status = store.stats().by_status
+    counts = ", ".join(f"{by_status.get(s.value, 0)} {s.value}" for s in Status)
+    out.write(f"index rebuilt from the meta files: {count} entries ({counts})\n")
+    out.flush()
+    return EXIT_OK

@@ -153,9 +153,15 @@ class QuarantineIndex:
         directory = self._files.directory
         for suffix in ("", "-wal", "-shm"):
             source = directory / (DB_NAME + suffix)
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 # Kept, not deleted, for a post-mortem; the next corruption replaces it.
                 os.replace(source, directory / (DB_NAME + ".corrupt" + suffix))
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise QuarantineError(
+                    f"cannot move the corrupt quarantine index {source} aside: {reason(exc)}."
+                ) from exc
         self._connect_locked()
         self._rebuild_locked()
 

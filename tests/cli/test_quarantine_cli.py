@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -589,3 +590,109 @@ def test_released_message_drops_forged_verdict_and_auth_headers() -> None:
     assert rest == (
         b"Authentication-Results: upstream.example; spf=pass\r\nFrom: a@example.org\r\n\r\nbody\r\n"
     )
+
+
+# --- reindex: the recovery path for a lost or damaged index ------------------------------------
+
+
+def quarantine_subprocess(qdir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`scam-milter quarantine ARGV… --quarantine-dir QDIR` as its own process."""
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "milter.cli", "quarantine", *argv),
+            *("--quarantine-dir", str(qdir)),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=120,
+        check=False,
+    )
+
+
+def listed(qdir: Path) -> list[dict[str, object]]:
+    run = quarantine_subprocess(qdir, "list", "--json", "--limit", "all")
+    assert run.returncode == 0, run.stderr
+    return [json.loads(line) for line in run.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("damage", ["deleted", "corrupt"])
+def test_reindex_rebuilds_a_lost_or_corrupt_index_from_the_meta_files(
+    qdir: Path, store: QuarantineStore, damage: str
+) -> None:
+    held = [hold(store, subject=f"message {n}") for n in range(3)]
+    store.delete(held[0])
+    store.close()
+    before = listed(qdir)
+    assert {e["id"]: e["status"] for e in before} == {
+        held[0]: "deleted",
+        held[1]: "held",
+        held[2]: "held",
+    }
+    index = qdir / "index.sqlite3"
+    for name in ("index.sqlite3", "index.sqlite3-wal", "index.sqlite3-shm"):
+        (qdir / name).unlink(missing_ok=True)
+    if damage == "corrupt":
+        index.write_bytes(b"not a database, " * 512)
+        index.chmod(0o600)
+
+    run = quarantine_subprocess(qdir, "reindex")
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stdout.splitlines() == [
+        "index rebuilt from the meta files: 3 entries (2 held, 0 released, 1 deleted, 0 expired)"
+    ]
+    assert listed(qdir) == before
+    if damage == "corrupt":
+        # Kept for a post-mortem, not deleted.
+        assert (qdir / "index.sqlite3.corrupt").read_bytes().startswith(b"not a database")
+
+
+def test_reindex_of_a_stale_index_adds_what_it_lacked(
+    capsysbinary: pytest.CaptureFixture[bytes], qdir: Path, store: QuarantineStore
+) -> None:
+    kept, lost = hold(store), hold(store)
+    store.close()
+    db = sqlite3.connect(qdir / "index.sqlite3")
+    with db:
+        for table in ("entries", "entry_rules", "entry_rcpts", "events"):
+            db.execute(f"DELETE FROM {table} WHERE id = ?", (lost,))
+    db.close()
+    run = cli(capsysbinary, "reindex", "--quarantine-dir", str(qdir))
+    assert run.code == 0, run.err
+    assert run.text.startswith("index rebuilt from the meta files: 2 entries (2 held,")
+    run = cli(capsysbinary, "list", "--json", "--quarantine-dir", str(qdir))
+    assert {json.loads(line)["id"] for line in run.text.splitlines()} == {kept, lost}
+
+
+def test_reindex_errors_are_one_line_and_exit_2(
+    capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path, qdir: Path, store: QuarantineStore
+) -> None:
+    run = cli(capsysbinary, "reindex", "--quarantine-dir", str(tmp_path / "nope"))
+    assert run.code == 2
+    assert "does not exist" in one_error_line(run)
+
+    hold(store)
+    store.close()
+    for name in ("index.sqlite3", "index.sqlite3-wal", "index.sqlite3-shm"):
+        (qdir / name).unlink(missing_ok=True)
+    (qdir / "index.sqlite3").mkdir()  # something in the way that no rebuild can replace
+    run = cli(capsysbinary, "reindex", "--quarantine-dir", str(qdir))
+    assert run.code == 2
+    assert "cannot open quarantine index" in one_error_line(run)
+    assert run.out == b""
+
+
+def test_reindex_refuses_to_downgrade_a_newer_index(
+    capsysbinary: pytest.CaptureFixture[bytes], qdir: Path, store: QuarantineStore
+) -> None:
+    hold(store)
+    store.close()
+    db = sqlite3.connect(qdir / "index.sqlite3")
+    with db:
+        db.execute("UPDATE schema_version SET version = 99")
+    db.close()
+    run = cli(capsysbinary, "reindex", "--quarantine-dir", str(qdir))
+    assert run.code == 2
+    assert "newer than this scam-milter supports" in one_error_line(run)
