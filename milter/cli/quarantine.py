@@ -268,7 +268,7 @@ def _fail(err: TextIO, message: str) -> None:
 
 def _list(store: QuarantineStore, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     limit = args.limit
-    entries = store.list(
+    entries = store.entries(
         # One more than shown, to know whether to say there are more.
         limit=None if limit is None else limit + 1,
         since=args.since,

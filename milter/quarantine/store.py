@@ -50,7 +50,6 @@ File writes run in parallel; only the one SQLite connection is behind a lock.
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import fcntl
 import logging
@@ -129,8 +128,6 @@ log = logging.getLogger("scam_milter.quarantine")
 class QuarantineStore:
     """Held messages in one directory: files written durably, listed through an index."""
 
-    # Inside this class ``list`` is the method below, so annotations say builtins.list.
-
     def __init__(self, directory: Path, *, create: bool = True, full_sync: bool = True) -> None:
         """Open (and with ``create``, make) the store in ``directory``.
 
@@ -176,7 +173,7 @@ class QuarantineStore:
         entry = entry_from_meta(meta)
         data = meta_bytes(meta)
         eml, js = f"{entry_id}.eml", f"{entry_id}.json"
-        written: builtins.list[tuple[int, str]] = []  # (dir fd, name) to remove if anything fails
+        written: list[tuple[int, str]] = []  # (dir fd, name) to remove if anything fails
         try:
             with self._files.dir_fds() as fds:
                 try:
@@ -249,7 +246,7 @@ class QuarantineStore:
         check_sha(entry_id, raw, record.sha256)
         return raw
 
-    def list(
+    def entries(
         self,
         *,
         limit: int | None = None,
@@ -260,7 +257,7 @@ class QuarantineStore:
         rcpt: str | None = None,
         action: str | None = None,
         status: Status | None = None,
-    ) -> builtins.list[QuarantineEntry]:
+    ) -> list[QuarantineEntry]:
         """Entries from the index, newest first.
 
         ``since``/``until`` keep entries received at or after / before those times.
@@ -358,7 +355,7 @@ class QuarantineStore:
         cutoff = micros(now - older_than)
         self._index.resync()
         held = self._index.with_message_before(cutoff)
-        expired: builtins.list[str] = []
+        expired: list[str] = []
         busy = 0
         for entry_id in held:
             try:
@@ -471,7 +468,7 @@ class QuarantineStore:
         new = changed_meta(meta, status, user or self.user, detail, datetime.now(UTC))
         files = self._files
         js = f"{entry_id}.json"
-        written: builtins.list[tuple[int, str]] = []
+        written: list[tuple[int, str]] = []
         try:
             # A leftover from a crash in the middle of an earlier change (we hold the
             # lock, so nobody is writing it now).

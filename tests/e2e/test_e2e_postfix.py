@@ -70,7 +70,7 @@ class Stack:
 
     def quarantined(self) -> list:
         with QuarantineStore(self.proxy.quarantine, create=False) as store:
-            return store.list()
+            return store.entries()
 
     def settle(self) -> None:
         """Wait until Postfix has no message left in flight or in its queue."""

@@ -176,7 +176,7 @@ def test_room_for_the_files_but_not_the_index(
         os.truncate(filler, filler.stat().st_size - PAGE)
         with pytest.raises(QuarantineError, match="No space left on device"):
             put("one page")
-        assert [e.id for e in store.list()] == [first]
+        assert [e.id for e in store.entries()] == [first]
         assert not list((directory / "tmp").iterdir())
         # Two: the message and its meta file fit, the index's new WAL pages do not.
         fill(small_fs)
@@ -186,7 +186,7 @@ def test_room_for_the_files_but_not_the_index(
         assert (directory / "msg" / f"{second}.eml").read_bytes().endswith(b"two pages\r\n")
         filler.unlink()
         third = put("room again")
-        assert sorted(e.id for e in store.list()) == sorted([first, second, third])
-        assert {e.subject for e in store.list()} == {"first", "two pages", "room again"}
+        assert sorted(e.id for e in store.entries()) == sorted([first, second, third])
+        assert {e.subject for e in store.entries()} == {"first", "two pages", "room again"}
     finally:
         store.close()

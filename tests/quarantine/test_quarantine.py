@@ -109,16 +109,16 @@ def test_put_then_get_returns_identical_bytes_and_metadata(store: QuarantineStor
 
 def test_list_returns_what_was_put_newest_first(store: QuarantineStore) -> None:
     ids = [put(store, subject=f"s{i}").id for i in range(5)]
-    listed = store.list()
+    listed = store.entries()
     assert {e.id for e in listed} == set(ids)
     # By time; ids agree to the millisecond (their prefix), not within one.
     assert [e.time for e in listed] == sorted((e.time for e in listed), reverse=True)
     assert [e.id[:10] for e in listed] == sorted((i[:10] for i in ids), reverse=True)
     assert listed[0] == store.get(listed[0].id)[0]
-    assert [e.id for e in store.list(limit=2)] == [e.id for e in listed[:2]]
-    assert store.list(limit=0) == []
-    assert store.list(since=datetime.now(UTC) + timedelta(hours=1)) == []
-    assert len(store.list(since=datetime.now(UTC) - timedelta(hours=1))) == 5
+    assert [e.id for e in store.entries(limit=2)] == [e.id for e in listed[:2]]
+    assert store.entries(limit=0) == []
+    assert store.entries(since=datetime.now(UTC) + timedelta(hours=1)) == []
+    assert len(store.entries(since=datetime.now(UTC) - timedelta(hours=1))) == 5
 
 
 def test_meta_file_keeps_the_exact_envelope_and_verdict(qdir: Path, store: QuarantineStore) -> None:
@@ -135,7 +135,7 @@ def test_meta_file_keeps_the_exact_envelope_and_verdict(qdir: Path, store: Quara
 def test_undecodable_subject_is_stored_and_listed(store: QuarantineStore) -> None:
     # A header decoded with surrogateescape carries lone surrogates; SQLite refuses them.
     entry = put(store, subject="caf\udce9")
-    assert store.list()[0].id == entry.id
+    assert store.entries()[0].id == entry.id
     assert entry.subject == "caf?"
 
 
@@ -252,7 +252,7 @@ def test_concurrent_puts_from_eight_threads_are_all_listed(store: QuarantineStor
         t.join()
     assert errors == []
     assert len(results) == 8 * per_thread
-    assert {e.id for e in store.list()} == set(results)
+    assert {e.id for e in store.entries()} == set(results)
     for entry_id in results[:5]:
         assert store.get(entry_id)[1].startswith(RAW)
 
@@ -274,7 +274,7 @@ def test_two_instances_share_one_directory(qdir: Path) -> None:
     assert len(stores) == 2
     a, b = stores
     ids = {put(a).id, put(b).id}
-    assert {e.id for e in a.list()} == {e.id for e in b.list()} == ids
+    assert {e.id for e in a.entries()} == {e.id for e in b.entries()} == ids
     a.close()
     b.close()
     assert not (qdir / "index.sqlite3.corrupt").exists()
@@ -289,7 +289,7 @@ def test_deleted_index_is_rebuilt_from_files(qdir: Path) -> None:
     for f in qdir.glob("index.sqlite3*"):
         f.unlink()
     with QuarantineStore(qdir) as store:
-        assert {e.id for e in store.list()} == ids
+        assert {e.id for e in store.entries()} == ids
 
 
 def test_corrupt_index_is_rebuilt_from_files(qdir: Path) -> None:
@@ -299,7 +299,7 @@ def test_corrupt_index_is_rebuilt_from_files(qdir: Path) -> None:
         f.unlink()
     (qdir / "index.sqlite3").write_bytes(b"this is not an sqlite database" * 200)
     with QuarantineStore(qdir) as store:
-        assert {e.id for e in store.list()} == ids
+        assert {e.id for e in store.entries()} == ids
     assert (qdir / "index.sqlite3.corrupt").exists()
 
 
@@ -307,7 +307,7 @@ def test_rebuild_index_returns_the_count(store: QuarantineStore) -> None:
     for _ in range(4):
         put(store)
     assert store.rebuild_index() == 4
-    assert len(store.list()) == 4
+    assert len(store.entries()) == 4
 
 
 def test_start_resyncs_entries_the_index_missed(qdir: Path) -> None:
@@ -322,7 +322,7 @@ def test_start_resyncs_entries_the_index_missed(qdir: Path) -> None:
     db.close()
     (qdir / "meta" / f"{gone.id}.json").unlink()  # removed by hand
     with QuarantineStore(qdir) as store:
-        assert {e.id for e in store.list()} == {kept.id, lost.id}
+        assert {e.id for e in store.entries()} == {kept.id, lost.id}
 
 
 def test_schema_version_is_recorded(qdir: Path, store: QuarantineStore) -> None:
@@ -378,7 +378,7 @@ def test_disk_full_while_writing_raises_and_leaves_nothing(
         put(store)
     monkeypatch.undo()
     assert files(qdir) == set()
-    assert store.list() == []
+    assert store.entries() == []
 
 
 @pytest.mark.parametrize("fsync_ok", range(4))  # message, meta, msg dir, meta dir
@@ -390,7 +390,7 @@ def test_failed_fsync_at_any_step_raises_and_leaves_nothing(
         put(store)
     monkeypatch.undo()
     assert files(qdir) == set()
-    assert store.list() == []
+    assert store.entries() == []
     # And the store still works afterwards.
     entry = put(store)
     assert store.get(entry.id)[1] == RAW
@@ -425,7 +425,7 @@ def test_index_failure_after_durable_files_still_stores(
     assert (qdir / "meta" / f"{entry.id}.json").exists()
     monkeypatch.undo()
     # The next call resyncs the index from the files.
-    assert [e.id for e in store.list()] == [entry.id]
+    assert [e.id for e in store.entries()] == [entry.id]
 
 
 def test_closed_store_refuses_work(store: QuarantineStore) -> None:
@@ -434,7 +434,7 @@ def test_closed_store_refuses_work(store: QuarantineStore) -> None:
     with pytest.raises(QuarantineError, match="closed"):
         put(store)
     with pytest.raises(QuarantineError, match="closed"):
-        store.list()
+        store.entries()
 
 
 # --- CLI ---------------------------------------------------------------------------------------

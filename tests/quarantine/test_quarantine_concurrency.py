@@ -163,7 +163,7 @@ def test_two_writers_and_the_cli_at_once_lose_and_break_nothing(tmp_path: Path) 
     assert listings and all(e["id"] in stored for listing in listings for e in listing)
 
     with QuarantineStore(qdir, create=False) as store:
-        listed = {e.id: e for e in store.list()}
+        listed = {e.id: e for e in store.entries()}
         # Nothing lost, nothing extra, every status as the admin left it.
         assert listed.keys() == stored.keys()
         assert {i for i, e in listed.items() if e.status is Status.DELETED} == deleted
@@ -173,9 +173,9 @@ def test_two_writers_and_the_cli_at_once_lose_and_break_nothing(tmp_path: Path) 
             if entry_id not in deleted:
                 assert hashlib.sha256(store.raw(entry_id)).hexdigest() == sha
         # The index is what a rebuild from the files gives.
-        before = store.list()
+        before = store.entries()
         assert store.rebuild_index() == len(stored)
-        assert store.list() == before
+        assert store.entries() == before
     assert list((qdir / "tmp").iterdir()) == []
     assert len(list((qdir / "meta").iterdir())) == len(stored)
     assert len(list((qdir / "msg").iterdir())) == len(stored) - len(deleted)

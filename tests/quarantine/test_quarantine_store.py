@@ -118,9 +118,9 @@ def test_delete_removes_the_message_and_keeps_a_tombstone(qdir: Path, store: Qua
         ("held", current_user()),
         ("deleted", "alice"),
     ]
-    (listed,) = store.list(status=Status.DELETED)
+    (listed,) = store.entries(status=Status.DELETED)
     assert listed.id == entry_id
-    assert store.list(status=Status.HELD) == []
+    assert store.entries(status=Status.HELD) == []
     with pytest.raises(EntryStateError, match=r"was deleted at .* by alice; its content is gone"):
         store.raw(entry_id)
     with pytest.raises(EntryStateError, match="was deleted"):
@@ -148,7 +148,7 @@ def test_released_entry_records_the_release_and_may_be_released_again(
     ]
     assert record.events[1].detail == {"to": ["x@example.net"]}
     assert store.raw(entry_id) == RAW  # still there after a release
-    assert store.list()[0].status is Status.RELEASED
+    assert store.entries()[0].status is Status.RELEASED
 
 
 def test_transition_table_refuses_changes_out_of_a_tombstone() -> None:
@@ -216,14 +216,14 @@ def test_rebuilt_index_keeps_statuses_and_history(qdir: Path) -> None:
     for f in qdir.glob("index.sqlite3*"):
         f.unlink()
     with QuarantineStore(qdir) as store:
-        statuses = {e.id: e.status for e in store.list()}
+        statuses = {e.id: e.status for e in store.entries()}
         assert statuses == {
             held: Status.HELD,
             released: Status.RELEASED,
             deleted: Status.DELETED,
         }
         assert store.rebuild_index() == 3
-        assert {e.id: e.status for e in store.list()} == statuses
+        assert {e.id: e.status for e in store.entries()} == statuses
     db = sqlite3.connect(qdir / "index.sqlite3")
     rows = db.execute("SELECT id, event, user FROM events ORDER BY id, seq").fetchall()
     db.close()
@@ -249,7 +249,7 @@ def test_a_change_whose_index_update_was_lost_is_found_by_the_next_open(
     db.close()
     # Another process opening the store compares inode numbers and re-reads the file.
     with QuarantineStore(qdir) as store:
-        (entry,) = store.list()
+        (entry,) = store.entries()
         assert entry.status is Status.DELETED
 
 
@@ -267,7 +267,7 @@ def test_the_clis_quick_open_finds_a_lost_change_by_its_marker(
         monkeypatch.undo()
     assert (qdir / "tmp" / f"{entry_id}.sync").exists()  # the change's marker stayed
     with QuarantineStore(qdir, full_sync=False) as store:
-        assert {e.id: e.status for e in store.list()} == {
+        assert {e.id: e.status for e in store.entries()} == {
             entry_id: Status.DELETED,
             other: Status.HELD,
         }
@@ -282,7 +282,7 @@ def test_the_clis_quick_open_finds_a_put_whose_insert_was_lost(qdir: Path) -> No
     db.commit()
     db.close()
     with QuarantineStore(qdir, full_sync=False) as store:
-        assert {e.id for e in store.list()} == {kept, lost}
+        assert {e.id for e in store.entries()} == {kept, lost}
 
 
 def test_a_marker_of_a_change_in_flight_is_left_to_its_owner(qdir: Path) -> None:
@@ -310,7 +310,7 @@ def test_an_index_of_the_previous_schema_is_rebuilt(qdir: Path) -> None:
     db.commit()
     db.close()
     with QuarantineStore(qdir) as store:
-        assert [e.id for e in store.list()] == [entry_id]
+        assert [e.id for e in store.entries()] == [entry_id]
 
 
 def test_meta_files_from_before_statuses_read_as_held(qdir: Path) -> None:
@@ -323,7 +323,7 @@ def test_meta_files_from_before_statuses_read_as_held(qdir: Path) -> None:
     path.write_text(json.dumps(meta))
     with QuarantineStore(qdir) as store:
         store.rebuild_index()
-        (entry,) = store.list()
+        (entry,) = store.entries()
         assert entry.status is Status.HELD
         store.delete(entry_id)  # and it can change state like any other
         assert [e.status for e in store.record(entry_id).events] == [
@@ -344,7 +344,7 @@ def test_purge_expires_old_messages_then_forgets_their_records(
     # Nothing is older than 30 days yet.
     result = store.purge(timedelta(days=30), now=now)
     assert (result.expired, result.forgotten) == (0, 0)
-    assert {e.id for e in store.list()} == {old, deleted}
+    assert {e.id for e in store.entries()} == {old, deleted}
 
     # 31 days on: the held one expires (its record stays, as a tombstone), and the record
     # of the deletion, now 31 days old, is forgotten.
@@ -354,12 +354,12 @@ def test_purge_expires_old_messages_then_forgets_their_records(
     assert not (qdir / "msg" / f"{old}.eml").exists()
     assert store.record(old).entry.status is Status.EXPIRED
     assert store.record(old).events[-1].detail == {"older_than": "30d"}
-    assert [e.id for e in store.list()] == [old]
+    assert [e.id for e in store.entries()] == [old]
 
     # A record without a message is kept for the retention after its last change.
     result = store.purge(timedelta(days=30), now=later + timedelta(days=31))
     assert result.forgotten == 1
-    assert store.list() == []
+    assert store.entries() == []
     assert list((qdir / "meta").iterdir()) == []
     with pytest.raises(NoSuchEntry):
         store.record(old)
@@ -408,7 +408,7 @@ def test_list_filters(store: QuarantineStore) -> None:
     store.delete(c)
 
     def ids(**kwargs: object) -> set[str]:
-        return {e.id for e in store.list(**kwargs)}
+        return {e.id for e in store.entries(**kwargs)}
 
     assert ids(rule="PAY_BTC") == {a}
     assert ids(rule="pay_btc") == {a}  # rule ids are matched case-insensitively

@@ -175,7 +175,7 @@ def test_clean_message_arrives_byte_for_byte(setup: Setup) -> None:
 def test_scam_is_quarantined_not_relayed(setup: Setup) -> None:
     setup.send("please holdme now")
     assert setup.recorder.messages == []
-    (entry,) = setup.store.list()
+    (entry,) = setup.store.entries()
     assert entry.score == 12
     assert [rule["id"] for rule in entry.rules] == ["TEST_HOLD"]
     _, raw = setup.store.get(entry.id)
@@ -205,7 +205,7 @@ def test_forged_headers_removed_from_clean_mail(setup: Setup) -> None:
 def test_reject_is_quarantined_after_queue(setup: Setup) -> None:
     setup.send("rejectme")
     assert setup.recorder.messages == []
-    assert len(setup.store.list()) == 1
+    assert len(setup.store.entries()) == 1
 
 
 def test_reject_is_5xx_before_queue(before_queue: Setup) -> None:
@@ -213,7 +213,7 @@ def test_reject_is_5xx_before_queue(before_queue: Setup) -> None:
         before_queue.send("rejectme")
     assert caught.value.smtp_code == 550
     assert before_queue.recorder.messages == []
-    assert before_queue.store.list() == []
+    assert before_queue.store.entries() == []
 
 
 def test_next_hop_refusing_one_recipient_is_mirrored(setup: Setup) -> None:
@@ -447,7 +447,7 @@ def test_a_held_message_is_stored_once(tmp_path: Path) -> None:
         raw = queued("please holdme")
         first = deliver(setup, raw)
         retry = deliver(setup, raw)
-        (entry,) = setup.store.list()
+        (entry,) = setup.store.entries()
         assert first == retry == (250, f"2.0.0 OK: held for review as {entry.id}".encode())
         assert setup.recorder.messages == []
         ledger = setup.store.directory / "ledger"
@@ -459,7 +459,7 @@ def test_a_header_over_the_limit_is_held_once(tmp_path: Path) -> None:
     with started(tmp_path, limits=MessageLimits(max_header_lines=20)) as setup:
         raw = queued().replace(b"Subject: test\r\n", b"Subject: x\r\n" + b" y\r\n" * 50)
         assert deliver(setup, raw)[0] == deliver(setup, raw)[0] == 250
-        (entry,) = setup.store.list()
+        (entry,) = setup.store.entries()
         assert [rule["id"] for rule in entry.rules] == ["HEADER_OVER_LIMIT"]
 
 

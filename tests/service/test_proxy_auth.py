@@ -59,7 +59,7 @@ class Setup:
                 if line.startswith(b"X-Scam-Rules: "):
                     return set(line[len(b"X-Scam-Rules: ") :].decode().split(", "))
             return set()
-        (entry,) = self.store.list()
+        (entry,) = self.store.entries()
         return {rule["id"] for rule in entry.rules}
 
 
@@ -162,7 +162,7 @@ def test_c_lookalike_sender_is_quarantined_with_its_auth_results(setup: Setup) -
     raw = message("Federale Politie <dossier@police-belgium.eu>", "Oproeping", "Zie bijlage.\r\n")
     setup.send(raw, "dossier@police-belgium.eu", "203.0.113.5")
     assert setup.recorder.messages == []
-    (entry,) = setup.store.list()
+    (entry,) = setup.store.entries()
     assert "IDENTITY_LOOKALIKE_DOMAIN" in [rule["id"] for rule in entry.rules]
     # The quarantine keeps the authentication results for the admin's review.
     stored = setup.store.record(entry.id).auth
@@ -200,7 +200,7 @@ def test_dns_failure_can_tempfail_instead(tmp_path: Path, dns_server: DnsZoneSer
         assert refused.value.smtp_code == 451
         assert b"4.4.3" in refused.value.smtp_error
         assert setup.recorder.messages == []
-        assert setup.store.list() == []
+        assert setup.store.entries() == []
         # A message whose DNS answers goes through as usual.
         ok = message("Alice <alice@freemail.example>", "Lunch", "Hello\r\n")
         setup.send(ok, "alice@freemail.example", "198.51.100.20")

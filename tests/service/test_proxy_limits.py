@@ -70,7 +70,7 @@ def test_header_over_the_line_limit_is_held_unscanned(
     with caplog.at_level(logging.INFO, logger="scam_milter.verdict"):
         assert proxy.send("", raw=_folded_subject(51)) == {}  # 250: held for review
     assert len(proxy.recorder.messages) == 1  # nothing more reached the next hop
-    (entry,) = proxy.store.list()
+    (entry,) = proxy.store.entries()
     assert [(rule["id"], rule["evidence"]) for rule in entry.rules] == [
         ("HEADER_OVER_LIMIT", ["header over 50 lines"])
     ]
@@ -94,7 +94,7 @@ def test_header_over_the_byte_limit_is_held(make_proxy) -> None:
     assert len(proxy.recorder.messages) == 1
     proxy.send("", raw=at_limit.replace(b"s\r\n", b"ss\r\n") + b"\r\nhello\r\n")
     assert len(proxy.recorder.messages) == 1
-    (entry,) = proxy.store.list()
+    (entry,) = proxy.store.entries()
     assert entry.rules[0]["evidence"] == [f"header over {limit} bytes"]
 
 
@@ -110,7 +110,7 @@ def test_header_over_the_limit_is_refused_552_before_the_queue(make_proxy, loop_
         b"5.3.4 Message header too big",
     )
     assert proxy.recorder.messages == []
-    assert proxy.store.list() == []
+    assert proxy.store.entries() == []
 
 
 @pytest.mark.parametrize("loop_kind", LOOPS)
@@ -121,7 +121,7 @@ def test_a_subject_folded_over_3_million_lines_is_held_at_once(make_proxy, loop_
     started = time.monotonic()
     assert proxy.send("", raw=raw) == {}
     elapsed = time.monotonic() - started
-    (entry,) = proxy.store.list()
+    (entry,) = proxy.store.entries()
     assert entry.rules[0]["evidence"] == ["header over 1048576 bytes"]
     assert proxy.recorder.messages == []
     # Generous for 12 MB on loopback (it takes a fraction of a second); the old code
@@ -237,7 +237,7 @@ def test_scans_past_their_budget_hold_no_thread_the_quarantine_needs(make_proxy)
         started = time.monotonic()
         assert proxy.send("please holdme") == {}
         assert time.monotonic() - started < BUDGET + 5
-        assert len(proxy.store.list()) == 1
+        assert len(proxy.store.entries()) == 1
     finally:
         slow.release.set()
     assert slow.hung == proxy.proxy.scan_pool.threads  # the 6 that waited never ran
