@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+from collections.abc import Sequence
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parseaddr
@@ -45,13 +46,20 @@ class Authenticator:
         load_public_suffix_list()
 
     def authenticate(
-        self, raw: bytes, envelope: Envelope, dns: DnsClient | None = None
+        self,
+        raw: bytes,
+        envelope: Envelope,
+        dns: DnsClient | None = None,
+        fields: Sequence[tuple[str, str]] | None = None,
     ) -> AuthResults:
-        """SPF, DKIM and DMARC of ``raw``; ``dns`` instead of our client if given."""
+        """SPF, DKIM and DMARC of ``raw``; ``dns`` instead of our client if given.
+        ``fields``: the top-level header fields as received, from the parse the scanner
+        makes anyway (``MessageView.raw_headers``); without them the header block is
+        parsed here."""
         dns = self.dns if dns is None else dns
         started = time.monotonic()
         deadline = started + self.settings.timeout
-        headers = _headers(raw)
+        headers = _headers(raw) if fields is None else _Headers.from_fields(fields)
         from_domains = _from_domains(headers)
         from_domain = next(iter(from_domains)) if len(from_domains) == 1 else ""
         ip, helo = self._client(envelope, headers)
@@ -87,7 +95,9 @@ class Authenticator:
             note="" if ip else "client unknown, SPF not checked",
         )
 
-    async def authenticate_async(self, raw: bytes, envelope: Envelope) -> AuthResults:
+    async def authenticate_async(
+        self, raw: bytes, envelope: Envelope, fields: Sequence[tuple[str, str]] | None = None
+    ) -> AuthResults:
         """``authenticate`` without making the event loop wait on DNS.
 
         When the cache holds every answer (the usual case: the same senders, keys and
@@ -98,10 +108,10 @@ class Authenticator:
         """
         if len(raw) <= INLINE_BYTES:
             cached = self.dns.cache_only()
-            results = self.authenticate(raw, envelope, cached)
+            results = self.authenticate(raw, envelope, cached, fields)
             if not cached.missed:
                 return results
-        return await asyncio.to_thread(self.authenticate, raw, envelope)
+        return await asyncio.to_thread(self.authenticate, raw, envelope, None, fields)
 
     def _client(self, envelope: Envelope, headers: _Headers) -> tuple[str, str]:
         client = envelope.client
@@ -124,21 +134,28 @@ def dns_failed(results: AuthResults) -> bool:
 
 
 class _Headers:
-    """The header fields of a message, parsed leniently (compat32 never raises)."""
+    """The header fields of a message as received: (name, value with its folding)."""
 
-    def __init__(self, raw: bytes) -> None:
-        self._message = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    def __init__(self, fields: Sequence[tuple[str, str]]) -> None:
+        self._fields = fields
+
+    @classmethod
+    def from_fields(cls, fields: Sequence[tuple[str, str]]) -> _Headers:
+        return cls(fields)
 
     def get(self, name: str, default: str = "") -> str:
-        value = self._message.get(name)
-        return str(value) if value is not None else default
+        wanted = name.lower()
+        return next((value for key, value in self._fields if key.lower() == wanted), default)
 
     def get_all(self, name: str) -> list[str]:
-        return [str(v) for v in self._message.get_all(name, [])]
+        wanted = name.lower()
+        return [value for key, value in self._fields if key.lower() == wanted]
 
 
 def _headers(raw: bytes) -> _Headers:
-    return _Headers(header_block(raw))
+    # Parsed leniently (compat32 never raises), as the scanner's parse reads them.
+    message = BytesHeaderParser(policy=compat32).parsebytes(header_block(raw))
+    return _Headers([(str(name), str(value)) for name, value in message.raw_items()])
 
 
 def _from_domains(headers: _Headers) -> set[str]:

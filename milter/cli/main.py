@@ -156,8 +156,12 @@ def run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         while reported < len(errors):
             print(f"scam-milter: error: {errors[reported]}", file=err)
             reported += 1
-        auth = authenticator.authenticate(raw, envelope) if authenticator is not None else None
-        verdict = scanner.scan(raw, envelope, auth)
+        # One parse for both, as in the proxy: the authentication reads its fields.
+        view = scanner.view(raw, envelope)
+        auth = None
+        if authenticator is not None:
+            auth = authenticator.authenticate(raw, envelope, fields=view.raw_headers)
+        verdict = scanner.scan_view(view, auth)
         if args.json:
             out.write(json.dumps(verdict_json(name, verdict), ensure_ascii=False) + "\n")
         else:

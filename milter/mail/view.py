@@ -136,6 +136,11 @@ class MessageView:
     defects: tuple[str, ...]  # short descriptions of parse problems
     # How the message is built and what the limits left unread (structure.py).
     structure: Structure = field(default_factory=Structure)
+    # The top-level fields as received (name, value with its folding; what the
+    # compat32 parser gives), for the sender authentication, which must see exactly what
+    # came: one parse per message serves both. None: the header block could not be
+    # parsed as such (the message was read as text), and whoever needs it parses it.
+    raw_headers: tuple[tuple[str, str], ...] | None = None
 
     def header(self, name: str) -> tuple[str, ...]:
         """Every decoded value of header ``name`` (any case), in message order."""
@@ -164,6 +169,7 @@ class _Builder:
     limits: ViewLimits
     subject: str = ""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    raw_headers: tuple[tuple[str, str], ...] | None = None
     from_name: str = ""
     from_address: str = ""
     reply_to: list[str] = field(default_factory=list)
@@ -252,7 +258,9 @@ class _Builder:
     # -- headers --
 
     def _read_headers(self, message: Message) -> None:
-        items = message.raw_items()
+        items = tuple((str(name), str(value)) for name, value in message.raw_items())
+        if self.raw_headers is None:  # the top level: its fields as they came, all of them
+            self.raw_headers = items
         for count, (name, raw_value) in enumerate(items):
             if count >= MAX_HEADERS:
                 self.defect(f"more than {MAX_HEADERS} headers; the rest ignored")
@@ -611,6 +619,7 @@ class _Builder:
             urls=tuple(dict.fromkeys(self.urls)),
             defects=tuple(self.defects),
             structure=self._structure(),
+            raw_headers=self.raw_headers,
         )
 
     def _structure(self) -> Structure:

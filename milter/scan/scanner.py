@@ -79,14 +79,21 @@ class Scanner:
         gives the same verdict. Parts are read in order until ``deadline`` (monotonic
         time) if it comes before the scan's own time limit; the rest is read as past
         any limit (its last parts only) and the verdict says it is partial."""
-        view = parse_message(
+        view = self.view(raw, envelope, deadline=deadline)
+        return self.scan_view(view, auth, every_rule=every_rule)
+
+    def view(
+        self, raw: bytes, envelope: Envelope | None = None, *, deadline: float | None = None
+    ) -> MessageView:
+        """The one parse of ``raw`` that every stage shares: the sender authentication
+        reads its header fields (``raw_headers``), ``scan_view`` the rest. Never raises."""
+        return parse_message(
             raw,
             envelope or Envelope(),
             self.settings.limits,
             mime_headers=self.mime_headers,
             deadline=deadline,
         )
-        return self.scan_view(view, auth, every_rule=every_rule)
 
     def scan_view(
         self, view: MessageView, auth: object | None = None, *, every_rule: bool = False

@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from milter.auth.authenticator import Authenticator, dns_failed
 from milter.auth.results import AuthResults, remove_our_auth_results
@@ -40,7 +41,7 @@ from milter.mail.headers import (
     remove_fields,
     split_message,
 )
-from milter.mail.view import decode_header_value
+from milter.mail.view import MessageView, decode_header_value
 from milter.quarantine.store import QuarantineEntry, QuarantineStore
 from milter.scan.scanner import Scanner
 from milter.scan.verdict import Action, RuleHit, Verdict
@@ -60,6 +61,8 @@ log = logging.getLogger("scam_milter")
 verdict_log = logging.getLogger("scam_milter.verdict")
 
 NO_TRANSACTION = Reply(503, "5.5.1 Error: need MAIL command")
+_T = TypeVar("_T")
+
 # Messages up to this size are scanned on the event loop itself (see Proxy._scan).
 INLINE_SCAN_BYTES = 128 * 1024
 # A header block past the limits (MessageLimits): refused before the queue with the
@@ -189,12 +192,17 @@ class Proxy:
             # stopped; told the deadline, it stops reading parts in order by then and
             # ends soon after, in a thread of the scan pool (milter/service/scan_pool.py).
             async with asyncio.timeout(limits.message_seconds):
-                auth = await self._authenticate(raw, envelope)
-                dns_down = (
-                    auth is not None and self.settings.tempfail_on_dns_failure and dns_failed(auth)
-                )
-                if not dns_down:
-                    verdict = await self._scan(scanner, raw, envelope, auth, deadline)
+                # One parse, shared: the authentication reads its header fields.
+                view = await self._view(scanner, raw, envelope, deadline)
+                if view is not None:
+                    auth = await self._authenticate(raw, envelope, view)
+                    dns_down = (
+                        auth is not None
+                        and self.settings.tempfail_on_dns_failure
+                        and dns_failed(auth)
+                    )
+                    if not dns_down:
+                        verdict = await self._scan(scanner, raw, view, auth)
         except TimeoutError:
             log.warning(
                 "authentication and scan took over %gs; the message is deferred "
@@ -278,24 +286,34 @@ class Proxy:
 
         return late
 
+    async def _in_scan_thread(
+        self, raw: bytes, function: Callable[..., _T], *args: Any, **kwargs: Any
+    ) -> _T:
+        """``function(*args, **kwargs)``: on the loop for a message of a few KB (a few
+        milliseconds of CPU: handing it to a thread costs more than it saves, and the
+        GIL serialises the work anyway); for a big one (PDFs, long HTML), in the scan
+        pool, so that the loop stays free for the other sessions' I/O meanwhile."""
+        call = functools.partial(function, *args, **kwargs)
+        if len(raw) <= INLINE_SCAN_BYTES:
+            return call()
+        return await self.scan_pool.run(call)
+
+    async def _view(
+        self, scanner: Scanner, raw: bytes, envelope: Envelope, deadline: float
+    ) -> MessageView | None:
+        """The parse every stage shares, or None when it failed (logged)."""
+        try:
+            return await self._in_scan_thread(raw, scanner.view, raw, envelope, deadline=deadline)
+        except Exception:
+            log.exception("parse failed; the message is deferred, never lost")
+            return None
+
     async def _scan(
-        self,
-        scanner: Scanner,
-        raw: bytes,
-        envelope: Envelope,
-        auth: AuthResults | None,
-        deadline: float,
+        self, scanner: Scanner, raw: bytes, view: MessageView, auth: AuthResults | None
     ) -> Verdict | None:
         """The verdict, or None when the scan failed (logged)."""
-        scan = functools.partial(scanner.scan, raw, envelope, auth, deadline=deadline)
         try:
-            if len(raw) <= INLINE_SCAN_BYTES:
-                # A few milliseconds of CPU: handing it to a thread costs more than it
-                # saves (the GIL serialises the work anyway).
-                return scan()
-            # A big message (PDFs, long HTML) may take a while: keep the loop free for
-            # the other sessions' I/O meanwhile.
-            return await self.scan_pool.run(scan)
+            return await self._in_scan_thread(raw, scanner.scan_view, view, auth)
         except Exception:
             log.exception("scan failed; the message is deferred, never lost")
             return None
@@ -357,12 +375,14 @@ class Proxy:
         )
         return reply
 
-    async def _authenticate(self, raw: bytes, envelope: Envelope) -> AuthResults | None:
+    async def _authenticate(
+        self, raw: bytes, envelope: Envelope, view: MessageView
+    ) -> AuthResults | None:
         authenticator = self.authenticator
         if authenticator is None:
             return None
         try:
-            return await authenticator.authenticate_async(raw, envelope)
+            return await authenticator.authenticate_async(raw, envelope, view.raw_headers)
         except Exception:
             # A bug in a check must not cost the message: scan it as if nothing had been
             # checked ("unavailable" to the rules, never a failed check).

@@ -205,3 +205,19 @@ def test_dns_failure_can_tempfail_instead(tmp_path: Path, dns_server: DnsZoneSer
         ok = message("Alice <alice@freemail.example>", "Lunch", "Hello\r\n")
         setup.send(ok, "alice@freemail.example", "198.51.100.20")
         assert len(setup.recorder.messages) == 1
+
+
+def test_the_header_block_is_parsed_once_for_authentication_and_scan(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The authenticator reads the fields of the scanner's parse (MessageView.raw_headers):
+    # its own header parser is not called, and the results are the same as before.
+    def no_second_parse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the header block was parsed a second time")
+
+    monkeypatch.setattr("milter.auth.authenticator.BytesHeaderParser", no_second_parse)
+    raw = message("Alice <alice@freemail.example>", "Lunch", "See you at noon.\r\n")
+    setup.send(raw, "alice@freemail.example", "198.51.100.20")
+    first = headers_of(setup.delivered())[0].decode()
+    assert first.startswith(f"Authentication-Results: {AUTHSERV}; spf=pass")
+    assert "smtp.mailfrom=freemail.example" in first

@@ -22,6 +22,7 @@ import pytest
 
 from milter.config import MessageLimits, Mode
 from milter.mail.envelope import Envelope
+from milter.mail.view import MessageView
 from milter.scan.scanner import Scanner
 from milter.scan.verdict import Verdict
 from tests.service.test_proxy import Setup, _setup
@@ -140,21 +141,15 @@ class SlowScanner(Scanner):
     lock: threading.Lock
     hung: int = 0  # scans that reached the hang
 
-    def scan(
-        self,
-        raw: bytes,
-        envelope: Envelope | None = None,
-        auth: object | None = None,
-        *,
-        every_rule: bool = False,
-        deadline: float | None = None,
+    def scan_view(
+        self, view: MessageView, auth: object | None = None, *, every_rule: bool = False
     ) -> Verdict:
-        if b"slowscan" in raw:
+        if any("slowscan" in text for text in view.text_parts):
             with self.lock:
                 self.hung += 1
             self.started.set()
             self.release.wait(30)
-        return super().scan(raw, envelope, auth, every_rule=every_rule, deadline=deadline)
+        return super().scan_view(view, auth, every_rule=every_rule)
 
 
 BUDGET = 1.0
@@ -246,7 +241,9 @@ def test_scans_past_their_budget_hold_no_thread_the_quarantine_needs(make_proxy)
 class HangingAuthenticator:
     """An authenticator whose DNS never answers (and whose own timeout is broken)."""
 
-    async def authenticate_async(self, raw: bytes, envelope: Envelope) -> object:
+    async def authenticate_async(
+        self, raw: bytes, envelope: Envelope, fields: object = None
+    ) -> object:
         await asyncio.sleep(60)
         raise AssertionError("the budget should have stopped this")
 
