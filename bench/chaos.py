@@ -215,7 +215,7 @@ class Service:
 
         store = QuarantineStore(self.quarantine, create=False)
         try:
-            return [_chaos_id(store.raw(entry.id)) for entry in store.list()]
+            return [_chaos_id(store.raw(entry.id)) for entry in store.entries()]
         finally:
             store.close()
 

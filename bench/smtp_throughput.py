@@ -252,9 +252,9 @@ def main() -> int:
         if args.auth:
             # smtp-source sends the same bytes every time, and this message starts with
             # a Received field: the ledger would rightly answer every copy after the
-            # first as a duplicate, unscanned. So this tree's ledger is off here (the
-            # other checkout, if it has one, is told nothing); bench/ledger_cost.py
-            # measures the ledger with distinct messages.
+            # first as a duplicate, unscanned. So the ledger is off here, in the other
+            # checkout too if it has one; bench/ledger_cost.py measures the ledger with
+            # distinct messages.
             ours = Path(tmp) / "ours.yml"
             ours.write_text(config.read_text() + "ledger: {window: 0}\n", encoding="utf-8")
         proxy = None
@@ -272,8 +272,11 @@ def main() -> int:
             proxy = start_serve(ROOT, proxy_port, sink_port, Path(tmp) / "quarantine", ours)
             other_port = free_port()
             if args.compare is not None:
+                theirs = config
+                if args.auth and has_ledger(args.compare):
+                    theirs = ours
                 other = start_serve(
-                    args.compare.resolve(), other_port, sink_port, Path(tmp) / "q2", config
+                    args.compare.resolve(), other_port, sink_port, Path(tmp) / "q2", theirs
                 )
                 wait_port(other_port)
             plain_port = free_port()
@@ -357,6 +360,12 @@ def main() -> int:
             f"{statistics.median(cpu_versus):.3f}"
         )
     return 0
+
+
+def has_ledger(root: Path) -> bool:
+    """Whether the checkout at ``root`` has the duplicate ledger (and its config key)."""
+    package = root / "milter"
+    return (package / "ledger.py").exists() or (package / "ledger").is_dir()
 
 
 def start_serve(
