@@ -17,6 +17,10 @@ What the fold does, character by character (one table, built once at import):
 - Confusables fold to the Latin letter they imitate: Cyrillic, Greek, Armenian and
   Cherokee look-alikes, IPA and small capitals, Latin letters with hooks, strokes, tails
   and other decorations that no target language writes ("ɱαstuŗbαted", "ʋirus", "seƞd").
+  Every character of Unicode's confusables data whose prototype is one ASCII letter is
+  folded to it (Lisu "ꓑꓳꓡꓲꓚꓰ" is "POLICE"), except the few that
+  ``milter.scan.confusables.NOT_FOLDED`` lists with the reason (digits stay digits);
+  tests/scan/test_confusables.py checks that against the data.
   Two IPA letters fold by how scams use them, not by their names: "ʍ" (turned w) stands
   for m and "ʌ" (turned v) for a ("ʍasturbace", "Hʌcker" in real sextortion mail).
 - Accented letters are kept when they belong to the orthography of the languages rules
@@ -50,6 +54,8 @@ from functools import cached_property
 from itertools import compress
 from types import MappingProxyType
 from typing import Final
+
+from milter.scan.confusables import lookalikes
 
 # Evidence extends over combining marks and invisible characters that follow the last
 # matched character (they produced no output of their own); capped so a "Zalgo" pile
@@ -155,12 +161,13 @@ _KEEP_ACCENTED: Final = frozenset(
 
 # Look-alikes that Unicode's own decompositions do not fold. Upper case maps to upper
 # case, so ``cased`` keeps the shape; small capitals are lower-case letters and map to
-# lower case.
+# lower case. They take precedence over the table generated from Unicode's confusables
+# data (milter.scan.confusables), which adds what this list lacks.
 _CONFUSABLE_PAIRS: Final = (
     # Cyrillic
     ("а", "a"), ("в", "b"), ("е", "e"), ("к", "k"), ("м", "m"), ("н", "h"), ("о", "o"),
     ("р", "p"), ("с", "c"), ("т", "t"), ("у", "y"), ("х", "x"), ("ѕ", "s"), ("і", "i"),
-    ("ј", "j"), ("ԁ", "d"), ("ԛ", "q"), ("ԝ", "w"), ("ӏ", "l"), ("һ", "h"), ("ѵ", "v"),
+    ("ј", "j"), ("ԁ", "d"), ("ԛ", "q"), ("ԝ", "w"), ("ӏ", "i"), ("һ", "h"), ("ѵ", "v"),
     ("ү", "y"), ("ɡ", "g"), ("ԍ", "g"), ("ҁ", "c"), ("ӕ", "æ"),
     ("А", "A"), ("В", "B"), ("Е", "E"), ("К", "K"), ("М", "M"), ("Н", "H"), ("О", "O"),
     ("Р", "P"), ("С", "C"), ("Т", "T"), ("У", "Y"), ("Х", "X"), ("Ѕ", "S"), ("І", "I"),
@@ -184,7 +191,7 @@ _CONFUSABLE_PAIRS: Final = (
     ("℮", "e"), ("ɒ", "a"), ("ɔ", "c"), ("Ɔ", "C"), ("ĸ", "k"), ("ſ", "s"),
     # Armenian
     ("օ", "o"), ("ս", "u"), ("ո", "n"), ("հ", "h"), ("ց", "g"), ("զ", "q"), ("ա", "w"),
-    ("ք", "p"), ("Տ", "S"), ("Օ", "O"), ("Ս", "U"), ("Լ", "L"), ("Ձ", "2"),
+    ("Տ", "S"), ("Օ", "O"), ("Ս", "U"), ("Լ", "L"), ("Ձ", "2"),
     # Cherokee (upper case; the lower-case forms are added below)
     ("Ꭺ", "A"), ("Ᏼ", "B"), ("Ꮯ", "C"), ("Ꭰ", "D"), ("Ꭼ", "E"), ("Ꮐ", "G"), ("Ꮋ", "H"),
     ("Ꭻ", "J"), ("Ꮶ", "K"), ("Ꮮ", "L"), ("Ꮇ", "M"), ("Ꮲ", "P"), ("Ꮪ", "S"), ("Ꭲ", "T"),
@@ -247,10 +254,11 @@ def _chars(ranges: tuple[tuple[int, int], ...]) -> frozenset[str]:
 
 def _build_table() -> tuple[dict[str, str], dict[str, str]]:
     """Return (fold, lower_fix): the per-character fold and post-lowercase fixes."""
-    explicit: dict[str, str] = dict(_CONFUSABLE_PAIRS)
-    for upper, latin in _CONFUSABLE_PAIRS:
+    explicit: dict[str, str] = lookalikes()
+    explicit.update(_CONFUSABLE_PAIRS)
+    for upper, latin in list(explicit.items()):
         if 0x13A0 <= ord(upper) <= 0x13F5:
-            explicit[upper.lower()] = latin.lower()
+            explicit.setdefault(upper.lower(), latin.lower())
 
     fold: dict[str, str] = {}
     invisible = _chars(_INVISIBLE_RANGES)
@@ -326,6 +334,16 @@ def _build_table() -> tuple[dict[str, str], dict[str, str]]:
                 fold[char] = folded
             elif category in ("Lu", "Lt"):
                 capitals.append(char)
+    # Look-alikes outside the ranges above (Deseret, Osage, Warang Citi, Lisu…), and the
+    # capitals of those that are lower case, for the fix-up below.
+    for char in explicit:
+        if char not in fold:
+            folded = fold_one(char)
+            if folded != char:
+                fold[char] = folded
+        upper = char.upper()
+        if len(upper) == 1 and upper != char and fold_one(upper) == upper:
+            capitals.append(upper)
     for code in range(0xD800, 0xE000):
         fold[chr(code)] = _DROP
 
@@ -364,7 +382,11 @@ _FOLD_DICT, _LOWER_FIX_DICT = _build_table()
 #: The per-character fold: a character absent from the table is kept as it is.
 _FOLD: Final = MappingProxyType(_FOLD_DICT)
 _LOWER_FIX: Final = MappingProxyType(_LOWER_FIX_DICT)
-_LOWER_FIX_RE: Final = re.compile(_char_class(set(_LOWER_FIX_DICT)))
+# Astral characters are looked for apart, with ``in`` (free when the text has none): one
+# astral member makes ``re`` test the class range by range, and the search over the
+# non-ASCII ham texts took twice as long (bench/normalize_speed.py).
+_LOWER_FIX_RE: Final = re.compile(_char_class({c for c in _LOWER_FIX_DICT if ord(c) < 0x10000}))
+_LOWER_FIX_ASTRAL: Final = tuple(sorted(c for c in _LOWER_FIX_DICT if ord(c) >= 0x10000))
 
 # Work happens only at "special" characters (anything the fold changes, and whitespace
 # other than a single ASCII space), together with the spaces around them; everything
@@ -586,4 +608,7 @@ def normalize(original: str) -> NormalizedText:
     text = cased.lower()
     if not text.isascii():
         text = _LOWER_FIX_RE.sub(_lower_fix_match, text)
+        for char in _LOWER_FIX_ASTRAL:
+            if char in text:
+                text = text.replace(char, _LOWER_FIX[char])
     return NormalizedText(original=original, text=text, cased=cased, build_map=build_map)
