@@ -28,6 +28,7 @@ import ipaddress
 import logging
 import socket
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AnyStr, Protocol, cast
@@ -562,6 +563,35 @@ class _FrontSMTP(SMTP):
         if self._front.draining and self.transport is not None:
             self.shut_down()
 
+    async def _open_transaction(self) -> Transaction | None:
+        """The transaction RCPT and DATA belong to; None once the refusal is sent (no
+        HELO yet, or no MAIL)."""
+        assert self.session is not None
+        if not self.session.host_name:
+            await self._send(NEED_HELO)
+            return None
+        if self._tx is None:
+            await self._send(NEED_MAIL)
+            return None
+        return self._tx
+
+    async def _address_and_params(
+        self,
+        parse: Callable[[str | None], tuple[str, tuple[Param, ...]]],
+        arg: str | None,
+    ) -> tuple[str, tuple[Param, ...]] | None:
+        """MAIL's or RCPT's address and parameters; None once the refusal is sent."""
+        assert self.session is not None
+        try:
+            address, params = parse(arg)
+        except ParamError as exc:
+            await self._send(exc.reply)
+            return None
+        if params and not self.session.extended_smtp:
+            await self._send(NO_EXTENSIONS)
+            return None
+        return address, params
+
     def _client_info(self) -> ClientInfo:
         if self._xforward is not None:
             return self._xforward
@@ -642,14 +672,10 @@ class _FrontSMTP(SMTP):
             await self._send(SHUTTING_DOWN)
             self.shut_down()
             return
-        try:
-            address, params = parse_mail(arg)
-        except ParamError as exc:
-            await self._send(exc.reply)
+        parsed = await self._address_and_params(parse_mail, arg)
+        if parsed is None:
             return
-        if params and not self.session.extended_smtp:
-            await self._send(NO_EXTENSIONS)
-            return
+        address, params = parsed
         size = size_param(params)
         if size is not None and size > self._front.settings.max_message_size:
             # RFC 1870 6.2: refuse at MAIL what cannot fit, rather than after DATA.
@@ -665,22 +691,13 @@ class _FrontSMTP(SMTP):
 
     @syntax("RCPT TO:<address>", extended=" [SP <mail-parameters>]")
     async def smtp_RCPT(self, arg: str | None) -> None:
-        assert self.session is not None
-        if not self.session.host_name:
-            await self._send(NEED_HELO)
-            return
-        tx = self._tx
+        tx = await self._open_transaction()
         if tx is None:
-            await self._send(NEED_MAIL)
             return
-        try:
-            address, params = parse_rcpt(arg)
-        except ParamError as exc:
-            await self._send(exc.reply)
+        parsed = await self._address_and_params(parse_rcpt, arg)
+        if parsed is None:
             return
-        if params and not self.session.extended_smtp:
-            await self._send(NO_EXTENSIONS)
-            return
+        address, params = parsed
         # A failing rcpt() costs this recipient a 451 and leaves the transaction open:
         # aborting it would turn the next RCPTs' replies into 503, which Postfix bounces.
         reply = await self._call("rcpt", tx, address, params)
@@ -714,13 +731,8 @@ class _FrontSMTP(SMTP):
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str | None) -> None:
-        assert self.session is not None
-        if not self.session.host_name:
-            await self._send(NEED_HELO)
-            return
-        tx = self._tx
+        tx = await self._open_transaction()
         if tx is None:
-            await self._send(NEED_MAIL)
             return
         if not tx.recipients:
             await self._send(NEED_RCPT)
