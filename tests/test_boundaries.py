@@ -1,7 +1,7 @@
 """The scanner is pure: no module of it does network, disk, database or event-loop work.
 
 Only the SMTP front and relay (milter/smtp/front.py, relay.py), the DNS layer, the
-ledger, the quarantine store and the service may (STYLE.md). The pure side is whole
+ledger, the quarantine store and the service may (docs/architecture.md). The pure side is whole
 subpackages: ``milter/mail`` (the message as data) and ``milter/scan`` (from a parsed
 message to a verdict), plus the SMTP protocol modules kept apart from I/O as h11 does.
 Imports are read from the source, not from sys.modules: the stdlib email package itself

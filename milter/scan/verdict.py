@@ -29,7 +29,8 @@ _RANK = {Action.ACCEPT: 0, Action.TAG: 1, Action.QUARANTINE: 2, Action.REJECT: 3
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Score at or above which each action applies (defaults from DESIGN.md)."""
+    """Score at or above which each action applies (README, "Configuration": tag at 5,
+    quarantine at 10, reject at 15)."""
 
     tag: float = 5.0
     quarantine: float = 10.0

@@ -1,7 +1,8 @@
 """The client side of SMTP with no I/O: reply parsing, command and DATA framing.
 
-The relay (milter/smtp/relay.py) owns the sockets; this module only turns bytes into replies and
-values into bytes, so it is tested with tables and no event loop (STYLE.md, h11).
+The relay (milter/smtp/relay.py) owns the sockets; this module only turns bytes into
+replies and values into bytes, so it is tested with tables and no event loop (h11's discipline;
+docs/architecture.md, "What may import what").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The SMTP front: the server Postfix talks to. The only module that imports aiosmtpd.
 
 aiosmtpd 1.4.6 (pinned) provides the command loop, pipelining and the command timeout;
-a subclass replaces what a proxy cannot use as it is (STYLE.md, "aiosmtpd"):
+a subclass replaces what a proxy cannot use as it is (docs/architecture.md, "One message"):
 
 - ``smtp_MAIL``/``smtp_RCPT``: aiosmtpd upper-cases parameters, drops DSN ones and
   refuses every RCPT parameter; ours keep them as sent (``milter.smtp.params``).
