@@ -25,9 +25,12 @@ from milter.ledger.store import LedgerSettings
 from milter.mail.view import ViewLimits
 from milter.scan.scanner import ScanSettings
 from milter.scan.verdict import Thresholds
+from milter.smtp.relay import RelaySettings
 
 SITE_RULES = Path("/etc/scam-milter/rules.d")
 DEFAULT_CONFIG = Path("/etc/scam-milter/config.yml")
+# Where held mail is kept when neither the config nor --quarantine-dir says otherwise.
+DEFAULT_QUARANTINE_DIR = Path("/var/lib/scam-milter/quarantine")
 
 
 def shipped_rules_dir() -> Path:
@@ -120,6 +123,24 @@ class RelayLimits:
     pool_size: int = 8
 
 
+def relay_settings(config: Config) -> RelaySettings:
+    """The relay settings the config gives: next hop, our EHLO name, timeouts, pool.
+
+    ``serve`` relays every message with them and ``quarantine release`` the held ones.
+    """
+    host, port = config.next_hop
+    return RelaySettings(
+        host=host,
+        port=port,
+        helo_name=config.hostname,
+        connect_timeout=config.relay.connect_timeout,
+        command_timeout=config.relay.command_timeout,
+        data_timeout=config.relay.data_timeout,
+        late_reply_timeout=config.relay.late_reply_timeout,
+        pool_size=config.relay.pool_size,
+    )
+
+
 @dataclass(frozen=True)
 class QuarantineSettings:
     # Held mail older than this is expired once a day by `serve` (and by `quarantine
@@ -155,7 +176,7 @@ class Config:
     listen: tuple[str, int] = ("127.0.0.1", 10025)
     next_hop: tuple[str, int] = ("127.0.0.1", 10026)
     mode: Mode = Mode.AFTER_QUEUE
-    quarantine_dir: Path = Path("/var/lib/scam-milter/quarantine")
+    quarantine_dir: Path = DEFAULT_QUARANTINE_DIR
     hostname: str = "scam-milter"
     headers: HeaderNames = field(default_factory=HeaderNames)
     subject_prefix: str = ""

@@ -18,6 +18,7 @@ from typing import NoReturn, TextIO
 from milter import __version__
 from milter.auth.authenticator import Authenticator
 from milter.auth.results import AuthResults
+from milter.cli.exits import EXIT_FINDING, EXIT_OK, EXIT_USAGE
 from milter.cli.quarantine import add_quarantine_commands, run_quarantine
 from milter.config import Config, Mode, dns_servers, load_config, parse_host_port, parse_mode
 from milter.errors import RuleError, ScamMilterError
@@ -27,10 +28,6 @@ from milter.scan.rules.examples import check_examples
 from milter.scan.rules.loader import load_rules_collecting
 from milter.scan.scanner import Scanner
 from milter.scan.verdict import Verdict
-
-EXIT_OK = 0
-EXIT_FINDING = 1
-EXIT_USAGE = 2
 
 
 class _Parser(argparse.ArgumentParser):

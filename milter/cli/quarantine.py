@@ -28,7 +28,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from milter.config import Config, load_config, parse_duration, parse_host_port
+from milter.cli.exits import EXIT_FINDING, EXIT_OK, EXIT_USAGE
+from milter.config import (
+    DEFAULT_QUARANTINE_DIR,
+    Config,
+    load_config,
+    parse_duration,
+    parse_host_port,
+)
 from milter.errors import ConfigError, QuarantineError
 from milter.mail.envelope import Param
 from milter.mail.headers import split_message
@@ -45,14 +52,10 @@ from milter.quarantine.store import (
 )
 from milter.smtp.params import valid_mailbox
 
-DEFAULT_QUARANTINE_DIR = Path("/var/lib/scam-milter/quarantine")
 # `list` shows the newest this many unless told otherwise: a busy site holds thousands,
 # and a table that scrolls them all past is no review.
 DEFAULT_LIMIT = 50
 
-EXIT_OK = 0
-EXIT_FINDING = 1
-EXIT_USAGE = 2
 
 # Table columns that come from the sender are cut to this many characters, so one long
 # address or subject does not push every other row off the screen.

@@ -17,12 +17,12 @@ from email.utils import format_datetime
 from types import TracebackType
 
 from milter.auth.results import remove_our_auth_results
-from milter.config import Config, HeaderNames
+from milter.config import Config, HeaderNames, relay_settings
 from milter.errors import QuarantineError
 from milter.mail.envelope import ClientInfo, Envelope
 from milter.mail.headers import add_fields, remove_fields, split_message
 from milter.quarantine.store import QuarantineStore, Status, utc_text
-from milter.smtp.relay import Relay, RelaySettings
+from milter.smtp.relay import Relay
 from milter.smtp.replies import Reply
 
 # Added to a released message (RFC 5322 3.6.8 optional field), and removed when it
@@ -52,21 +52,6 @@ class Released:
     recipients: tuple[str, ...]
     hop: str  # host:port, [IPv6]:port
     reply: str
-
-
-def relay_settings(config: Config) -> RelaySettings:
-    """The relay settings the config gives: next hop, our EHLO name, timeouts, pool."""
-    host, port = config.next_hop
-    return RelaySettings(
-        host=host,
-        port=port,
-        helo_name=config.hostname,
-        connect_timeout=config.relay.connect_timeout,
-        command_timeout=config.relay.command_timeout,
-        data_timeout=config.relay.data_timeout,
-        late_reply_timeout=config.relay.late_reply_timeout,
-        pool_size=config.relay.pool_size,
-    )
 
 
 def hop_text(host: str, port: int) -> str:

@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from milter.auth.authenticator import Authenticator
-from milter.config import Config, load_config
+from milter.config import Config, load_config, relay_settings
 from milter.errors import ConfigError, ScamMilterError
 from milter.quarantine.store import QuarantineStore
 from milter.scan.scanner import Scanner
 from milter.service.proxy import Proxy, ProxySettings
 from milter.smtp.front import FrontSettings, start_front
-from milter.smtp.relay import Relay, RelaySettings
+from milter.smtp.relay import Relay
 
 log = logging.getLogger("scam_milter")
 
@@ -265,20 +265,6 @@ def front_settings(config: Config) -> FrontSettings:
         # The quarantine's own tmp/ (0700, made by the store): on the state disk, where
         # a nameless spool file costs no memory (/tmp may be a tmpfs).
         spool_dir=config.quarantine_dir / "tmp",
-    )
-
-
-def relay_settings(config: Config) -> RelaySettings:
-    host, port = config.next_hop
-    return RelaySettings(
-        host=host,
-        port=port,
-        helo_name=config.hostname,
-        connect_timeout=config.relay.connect_timeout,
-        command_timeout=config.relay.command_timeout,
-        data_timeout=config.relay.data_timeout,
-        late_reply_timeout=config.relay.late_reply_timeout,
-        pool_size=config.relay.pool_size,
     )
 
 

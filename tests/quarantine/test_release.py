@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from milter.config import Config, RelayLimits
+from milter.config import Config, RelayLimits, relay_settings
 from milter.mail.envelope import ClientInfo, Envelope
 from milter.quarantine.release import (
     ReleaseError,
     Releaser,
     hop_text,
-    relay_settings,
     release_envelope,
 )
 from milter.quarantine.store import EntryStateError, QuarantineStore, Status
