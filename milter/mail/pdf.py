@@ -382,15 +382,3 @@ def _read(data: bytes, max_pages: int, max_bytes: int, reading: _Reading) -> Pdf
         oversize=oversize,
         padded=padded,
     )
-
-
-def pdf_text(
-    data: bytes,
-    *,
-    max_pages: int = 10,
-    max_seconds: float = 2.0,
-    max_bytes: int = 10_000_000,
-) -> str:
-    """The text of the PDF in ``data`` (see :func:`read_pdf`), with a budget of its own."""
-    budget = PdfBudget(seconds=max_seconds)
-    return read_pdf(data, max_pages=max_pages, max_bytes=max_bytes, budget=budget).text

@@ -107,6 +107,3 @@ _RAW: dict[str, Callable[[MessageView], tuple[str, ...]]] = {
     "signature": _signature,
     "letterhead": _letterhead,
 }
-
-# Targets that read the authentication results rather than the message.
-AUTH_TARGETS = ("auth.spf", "auth.dkim", "auth.dmarc")

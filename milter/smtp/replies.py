@@ -24,10 +24,6 @@ class Reply:
         return 400 <= self.code < 500
 
     @property
-    def permanent(self) -> bool:
-        return self.code >= 500
-
-    @property
     def positive(self) -> bool:
         return self.code < 400
 

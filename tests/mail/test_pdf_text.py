@@ -14,9 +14,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
-from milter.mail.pdf import PdfBudget, pdf_text, read_pdf
+from milter.mail.pdf import PdfBudget, read_pdf
 from milter.scan.rules.examples import make_pdf
 from tests.helpers.limit_cases import build_pdf
+
+
+def pdf_text(
+    data: bytes,
+    *,
+    max_pages: int = 10,
+    max_seconds: float = 2.0,
+    max_bytes: int = 10_000_000,
+) -> str:
+    """The text of the PDF in ``data`` (see read_pdf), with a budget of its own."""
+    budget = PdfBudget(seconds=max_seconds)
+    return read_pdf(data, max_pages=max_pages, max_bytes=max_bytes, budget=budget).text
 
 
 def test_extracts_text() -> None:

@@ -10,12 +10,14 @@ import pytest
 from milter.errors import RuleError
 from milter.scan.rules.loader import (
     DetectorMatcher,
+    Literals,
     PhraseMatcher,
     RegexMatcher,
+    _literals_of,
+    _parse_pattern,
     load_rule_file,
     load_rules,
     load_rules_collecting,
-    required_literals,
 )
 
 GOOD = """\
@@ -195,6 +197,11 @@ def test_collecting_reports_every_broken_rule(tmp_path: Path) -> None:
 def test_missing_path() -> None:
     with pytest.raises(RuleError, match="no such rule file or directory"):
         load_rules([Path("/nonexistent/rules")])
+
+
+def required_literals(pattern: str) -> Literals | None:
+    """What the loader keeps as a regex's prefilter (RegexMatcher.literals)."""
+    return _literals_of(_parse_pattern(pattern))
 
 
 @pytest.mark.parametrize(

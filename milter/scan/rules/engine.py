@@ -104,7 +104,6 @@ class RuleSet:
             for rule_matcher in rule.matchers.values():
                 literals.update(_matcher_literals(rule_matcher))
                 indexed.update(_indexed_literals(rule_matcher))
-        self._triggers = triggers
         self._literal_index = {
             t: {k: frozenset(v) for k, v in m.items()} for t, m in literal_index.items()
         }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from re import _constants as sre_constants  # the stdlib's own regex parser: private but
 from re import _parser as sre_parse  # stable since 3.11, and sre_parse warns on import
@@ -102,7 +102,7 @@ class RegexMatcher:
     literals: tuple[Literals | None, ...]
     min_count: int = 1
     # Per pattern: the longest match it can make, when short enough to search only
-    # around the required literals (see window_width), else None.
+    # around the required literals (see _width_of), else None.
     widths: tuple[int | None, ...] = ()
 
 
@@ -148,7 +148,6 @@ class Rule:
     must_not_match: tuple[Mapping[str, Any], ...]
     path: str
     line: int
-    example_lines: tuple[int, ...] = field(default=(), compare=False)
 
     @property
     def internal(self) -> bool:
@@ -570,18 +569,14 @@ def _parse_pattern(pattern: str) -> Any | None:
         return None
 
 
-def required_literals(pattern: str) -> Literals | None:
-    """Sets of literals such that every match of ``pattern`` contains one of each set.
+def _literals_of(parsed: Any | None) -> Literals | None:
+    """Sets of literals such that every match of the parsed pattern contains one of each.
 
     The rule engine runs the regex only when every set has a member in the text, and
     indexes the rule by the most selective set. Read with the stdlib parser; patterns
-    using syntax only the ``regex`` module knows get None and are always run (correct,
-    just not prefiltered).
+    using syntax only the ``regex`` module knows (``parsed`` is None) get None and are
+    always run (correct, just not prefiltered).
     """
-    return _literals_of(_parse_pattern(pattern))
-
-
-def _literals_of(parsed: Any | None) -> Literals | None:
     if parsed is None:
         return None
     found = _seq_literals(list(parsed))
@@ -597,13 +592,9 @@ MAX_WINDOW = 2000
 LOOKAHEAD_SLACK = 64
 
 
-def window_width(pattern: str) -> int | None:
-    """The longest match of ``pattern``, if bounded by MAX_WINDOW and with no lookahead
-    reading further than LOOKAHEAD_SLACK; else None (search the whole text)."""
-    return _width_of(_parse_pattern(pattern))
-
-
 def _width_of(parsed: Any | None) -> int | None:
+    """The longest match of the parsed pattern, if bounded by MAX_WINDOW and with no
+    lookahead reading further than LOOKAHEAD_SLACK; else None (search the whole text)."""
     if parsed is None or not _lookaheads_short(list(parsed)):
         return None
     width = parsed.getwidth()[1]
