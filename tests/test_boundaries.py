@@ -24,6 +24,7 @@ PROTOCOL_MODULES = [
     "smtp/params",
     "smtp/xforward",
     "smtp/data",
+    "smtp/session",
 ]
 FORBIDDEN = {"asyncio", "socket", "sqlite3", "aiosmtpd", "subprocess", "threading", "selectors"}
 

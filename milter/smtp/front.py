@@ -28,7 +28,6 @@ import ipaddress
 import logging
 import socket
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AnyStr, Protocol, cast
@@ -36,11 +35,11 @@ from typing import AnyStr, Protocol, cast
 from aiosmtpd.smtp import SMTP, login_always_fail, syntax
 
 from milter.errors import ConfigError
-from milter.mail.envelope import ClientInfo, Envelope, Param
-from milter.smtp.params import ParamError, parse_mail, parse_rcpt, size_param
-from milter.smtp.receive import TOO_BIG, BigMessages, receive_data
+from milter.mail.envelope import Param
+from milter.smtp.receive import BigMessages, receive_data
 from milter.smtp.replies import LOCAL_ERROR, SHUTTING_DOWN, TIMEOUT, TOO_BUSY, Reply
-from milter.smtp.xforward import ATTRIBUTES, XForwardError, neuter, parse_xforward
+from milter.smtp.session import CommandState, Transaction
+from milter.smtp.xforward import ATTRIBUTES
 
 __all__ = [
     "FrontServer",
@@ -59,14 +58,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 READY = "250 2.0.0 Ok"
 BYE = Reply(221, "2.0.0 Bye")
 START_DATA = Reply(354, "End data with <CR><LF>.<CR><LF>")
-NEED_HELO = Reply(503, "5.5.1 Error: send HELO/EHLO first")
-NEED_MAIL = Reply(503, "5.5.1 Error: need MAIL command")
-NEED_RCPT = Reply(503, "5.5.1 Error: need RCPT command")
-NESTED_MAIL = Reply(503, "5.5.1 Error: nested MAIL command")
-IN_TRANSACTION = Reply(503, "5.5.1 Error: MAIL transaction in progress")
 UNKNOWN_COMMAND = Reply(500, "5.5.2 Error: command not recognized")
-NO_EXTENSIONS = Reply(501, "5.5.4 Parameters need EHLO, not HELO")
-XFORWARD_DENIED = Reply(550, "5.7.0 Error: insufficient authorization")
 
 # Postfix may pass long lines (smtpd_proxy_filter forwards what its client sent). This is
 # the StreamReader's buffer limit; DATA lines may be longer still (read in pieces), and a
@@ -79,29 +71,6 @@ MAIL_RCPT_LIMIT = 2048
 # After drain's deadline, sessions get 421 and are closed; this long more is allowed for
 # their aborts before the connections are cut without a word.
 CLOSE_GRACE = 5.0
-
-
-@dataclass
-class Transaction:
-    """One mail transaction, from MAIL to the DATA result; mutable while it runs."""
-
-    # XFORWARD attributes when an authorised peer sent them, else the TCP peer and HELO.
-    client: ClientInfo
-    mail_from: str = ""  # "" is the null sender <>
-    mail_params: tuple[Param, ...] = ()
-    # Only the recipients the handler accepted (2xx), each with its RCPT parameters.
-    recipients: list[tuple[str, tuple[Param, ...]]] = field(default_factory=list)
-    state: object | None = None  # the handler's own (the proxy keeps its downstream here)
-
-    def envelope(self) -> Envelope:
-        """The transaction as the scanner and the quarantine see it."""
-        return Envelope(
-            mail_from=self.mail_from,
-            rcpt_to=tuple(address for address, _ in self.recipients),
-            mail_params=self.mail_params,
-            rcpt_params=tuple(params for _, params in self.recipients),
-            client=self.client,
-        )
 
 
 class TransactionHandler(Protocol):
@@ -349,9 +318,8 @@ class _FrontSMTP(SMTP):
         )
         self._front = front
         self._refused = False
-        self._tx: Transaction | None = None
-        self._xforward: ClientInfo | None = None  # XFORWARD data for the next transaction
-        self._xforward_ok = False
+        # Which command may come when (no I/O: milter/smtp/session.py).
+        self._state = CommandState(settings.max_message_size)
         self._peer_addr: str | None = None
         self._peer_port: int | None = None
         self._in_data = False
@@ -424,8 +392,9 @@ class _FrontSMTP(SMTP):
         if isinstance(peername, tuple) and len(peername) >= 2:  # else not an IP socket
             known = self._front.peer(peername[0])
             if known is not None:
-                self._peer_addr, self._xforward_ok = known
+                self._peer_addr, self._state.xforward_allowed = known
                 self._peer_port = int(peername[1])
+                self._state.peer_addr, self._state.peer_port = self._peer_addr, self._peer_port
         self._registered = True
         self._front._started(self)
         super().connection_made(transport)
@@ -454,7 +423,7 @@ class _FrontSMTP(SMTP):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
         self._client_ended = True
-        tx, self._tx = self._tx, None
+        tx = self._state.end()
         if tx is not None:
             self._spawn_abort(tx)
         self._maybe_finished()
@@ -484,7 +453,7 @@ class _FrontSMTP(SMTP):
 
     def close_if_idle(self) -> None:
         """For drain: a session outside a transaction is told 421 and closed now."""
-        if self._tx is None:
+        if self._state.tx is None:
             self.shut_down()
 
     def shut_down(self) -> None:
@@ -553,7 +522,8 @@ class _FrontSMTP(SMTP):
         return reply
 
     async def _abort_transaction(self) -> None:
-        tx, self._tx = self._tx, None
+        # The XFORWARD data is the caller's to reset (a refused MAIL keeps it).
+        tx = self._state.end(keep_xforward=True)
         if tx is not None:
             await asyncio.shield(self._spawn_abort(tx))
 
@@ -563,60 +533,27 @@ class _FrontSMTP(SMTP):
         if self._front.draining and self.transport is not None:
             self.shut_down()
 
-    async def _open_transaction(self) -> Transaction | None:
-        """The transaction RCPT and DATA belong to; None once the refusal is sent (no
-        HELO yet, or no MAIL)."""
-        assert self.session is not None
-        if not self.session.host_name:
-            await self._send(NEED_HELO)
-            return None
-        if self._tx is None:
-            await self._send(NEED_MAIL)
-            return None
-        return self._tx
-
-    async def _address_and_params(
-        self,
-        parse: Callable[[str | None], tuple[str, tuple[Param, ...]]],
-        arg: str | None,
-    ) -> tuple[str, tuple[Param, ...]] | None:
-        """MAIL's or RCPT's address and parameters; None once the refusal is sent."""
-        assert self.session is not None
-        try:
-            address, params = parse(arg)
-        except ParamError as exc:
-            await self._send(exc.reply)
-            return None
-        if params and not self.session.extended_smtp:
-            await self._send(NO_EXTENSIONS)
-            return None
-        return address, params
-
-    def _client_info(self) -> ClientInfo:
-        if self._xforward is not None:
-            return self._xforward
-        assert self.session is not None
-        return ClientInfo(
-            addr=self._peer_addr,
-            port=self._peer_port,
-            proto="ESMTP" if self.session.extended_smtp else "SMTP",
-            # The HELO name is whatever the client typed; it ends up in headers and logs.
-            helo=neuter(self.session.host_name) if self.session.host_name else None,
-        )
-
     # -- commands ------------------------------------------------------------------------
+
+    @property
+    def _xforward_ok(self) -> bool:
+        # aiosmtpd's HELP lists XFORWARD only when this is true (``syntax(when=...)``).
+        return self._state.xforward_allowed
 
     async def _greeted(self, verb: str, hostname: str | None) -> bool:
         """Common to EHLO and HELO; False (after a 501) when the name is missing."""
-        if not hostname:
-            await self._send(Reply(501, f"5.5.4 Syntax: {verb} hostname"))
+        refusal = self._state.greet(verb, hostname)
+        if refusal is not None:
+            await self._send(refusal)
             return False
         # RFC 5321 4.1.4: EHLO or HELO in a session resets it as RSET does.
-        await self._abort_transaction()
-        self._xforward = None
+        tx = self._state.end()
+        if tx is not None:
+            await asyncio.shield(self._spawn_abort(tx))
         assert self.session is not None
+        # aiosmtpd's own commands read its session.
         self.session.host_name = hostname
-        self.session.extended_smtp = verb == "EHLO"
+        self.session.extended_smtp = self._state.extended
         return True
 
     @syntax("EHLO hostname")
@@ -632,7 +569,7 @@ class _FrontSMTP(SMTP):
             "ENHANCEDSTATUSCODES",
             "DSN",
         ]
-        if self._xforward_ok:
+        if self._state.xforward_allowed:
             lines.append("XFORWARD " + " ".join(ATTRIBUTES))
         await self._send(Reply(250, "\n".join(lines)))
 
@@ -643,46 +580,16 @@ class _FrontSMTP(SMTP):
 
     @syntax("XFORWARD attribute=value ...", when="_xforward_ok")
     async def smtp_XFORWARD(self, arg: str | None) -> None:
-        if not self._xforward_ok:
-            await self._send(XFORWARD_DENIED)
-            return
-        if self._tx is not None:
-            # XFORWARD_README: not "between MAIL and RSET or DOT".
-            await self._send(IN_TRANSACTION)
-            return
-        try:
-            # The first XFORWARD of a transaction starts from nothing, not from our
-            # connection (XFORWARD_README, note 4 and "Server operation").
-            self._xforward = parse_xforward(arg or "", self._xforward or ClientInfo())
-        except XForwardError as exc:
-            await self._send(exc.reply)
-            return
-        await self.push(READY)
+        await self._send(self._state.xforward_command(arg))
 
     @syntax("MAIL FROM:<address>", extended=" [SP <mail-parameters>]")
     async def smtp_MAIL(self, arg: str | None) -> None:
-        assert self.session is not None
-        if not self.session.host_name:
-            await self._send(NEED_HELO)
+        tx = self._state.mail(arg, draining=self._front.draining)
+        if isinstance(tx, Reply):
+            await self._send(tx)
+            if tx is SHUTTING_DOWN:
+                self.shut_down()
             return
-        if self._tx is not None:
-            await self._send(NESTED_MAIL)
-            return
-        if self._front.draining:
-            await self._send(SHUTTING_DOWN)
-            self.shut_down()
-            return
-        parsed = await self._address_and_params(parse_mail, arg)
-        if parsed is None:
-            return
-        address, params = parsed
-        size = size_param(params)
-        if size is not None and size > self._front.settings.max_message_size:
-            # RFC 1870 6.2: refuse at MAIL what cannot fit, rather than after DATA.
-            await self._send(TOO_BIG)
-            return
-        tx = Transaction(client=self._client_info(), mail_from=address, mail_params=params)
-        self._tx = tx
         reply = await self._call("mail", tx)
         if not 200 <= reply.code < 300:
             # Not started: the XFORWARD data stays for the client's next MAIL.
@@ -691,18 +598,16 @@ class _FrontSMTP(SMTP):
 
     @syntax("RCPT TO:<address>", extended=" [SP <mail-parameters>]")
     async def smtp_RCPT(self, arg: str | None) -> None:
-        tx = await self._open_transaction()
-        if tx is None:
+        parsed = self._state.rcpt(arg)
+        if isinstance(parsed, Reply):
+            await self._send(parsed)
             return
-        parsed = await self._address_and_params(parse_rcpt, arg)
-        if parsed is None:
-            return
-        address, params = parsed
+        tx, address, params = parsed
         # A failing rcpt() costs this recipient a 451 and leaves the transaction open:
         # aborting it would turn the next RCPTs' replies into 503, which Postfix bounces.
         reply = await self._call("rcpt", tx, address, params)
-        if 200 <= reply.code < 300 and self._tx is tx:
-            tx.recipients.append((address, params))
+        if 200 <= reply.code < 300:
+            self._state.accepted(tx, address, params)
         await self._send(reply)
 
     @syntax("RSET")
@@ -713,7 +618,7 @@ class _FrontSMTP(SMTP):
         await self._abort_transaction()
         # XFORWARD_README: attributes are reset at the end of the transaction (RSET or
         # DOT), also when the RSET comes before any MAIL.
-        self._xforward = None
+        self._state.xforward = None
         await self.push(READY)
         await self._after_transaction()
 
@@ -731,14 +636,9 @@ class _FrontSMTP(SMTP):
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str | None) -> None:
-        tx = await self._open_transaction()
-        if tx is None:
-            return
-        if not tx.recipients:
-            await self._send(NEED_RCPT)
-            return
-        if arg:
-            await self._send(Reply(501, "5.5.4 Syntax: DATA"))
+        tx = self._state.data(arg)
+        if isinstance(tx, Reply):
+            await self._send(tx)
             return
         await self._send(START_DATA)
         # One deadline for the whole message (the idle timer's callback closes with
@@ -753,7 +653,7 @@ class _FrontSMTP(SMTP):
             if isinstance(raw, Reply):
                 # RFC 5321 4.2.5: the reply comes after the whole message was read.
                 await self._abort_transaction()
-                self._xforward = None
+                self._state.xforward = None
                 self._reset_timeout()
                 await self._send(raw)
                 await self._after_transaction()
@@ -763,9 +663,9 @@ class _FrontSMTP(SMTP):
         finally:
             slot.release()
         # data() returned: the transaction is over and needs no abort. (Cancelled
-        # instead, it stays in self._tx and _client_done aborts it.)
-        self._tx = None
-        self._xforward = None
+        # instead, it stays in self._state.tx and _client_done aborts it.)
+        self._state.tx = None
+        self._state.xforward = None
         await self._send(reply)
         await self._after_transaction()
 

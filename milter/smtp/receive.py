@@ -20,10 +20,10 @@ from typing import BinaryIO
 
 from milter.smtp.data import DataFramer
 from milter.smtp.replies import Reply
+from milter.smtp.session import TOO_BIG
 
 log = logging.getLogger("scam_milter.smtp")
 
-TOO_BIG = Reply(552, "5.3.4 Message size exceeds fixed maximum message size")
 NO_STORAGE = Reply(452, "4.3.1 Insufficient system storage")
 
 

@@ -838,7 +838,7 @@ def test_our_own_bug_is_answered_451_not_aiosmtpd_500(monkeypatch: pytest.Monkey
     def broken(argument: str | None) -> tuple[str, tuple[Param, ...]]:
         raise KeyError("internal detail")
 
-    monkeypatch.setattr("milter.smtp.front.parse_rcpt", broken)
+    monkeypatch.setattr("milter.smtp.session.parse_rcpt", broken)
 
     async def test(front: FrontServer, handler: Recorder) -> None:
         client = await Client.connect(front.port)
