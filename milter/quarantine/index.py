@@ -49,11 +49,11 @@ from milter.quarantine.schema import (
     COLUMNS,
     INDEX_COLUMNS,
     TABLES,
+    EntryFilter,
     address_key,
     create_or_check_schema,
     entry_from_row,
     entry_row,
-    filters,
 )
 
 log = logging.getLogger("scam_milter.quarantine")
@@ -372,20 +372,9 @@ class QuarantineIndex:
 
     # --- reading ---------------------------------------------------------------------------
 
-    def entries(
-        self,
-        *,
-        limit: int | None,
-        since: datetime | None,
-        until: datetime | None,
-        rule: str | None,
-        sender: str | None,
-        rcpt: str | None,
-        action: str | None,
-        status: Status | None,
-    ) -> list[QuarantineEntry]:
-        """Entries newest first (``QuarantineStore.entries`` says what each filter means)."""
-        where, params = filters(since, until, rule, sender, rcpt, action, status)
+    def entries(self, *, limit: int | None, chosen: EntryFilter) -> list[QuarantineEntry]:
+        """The ``chosen`` entries newest first, ``limit`` of them at the most."""
+        where, params = chosen.where()
         sql = f"SELECT {COLUMNS} FROM entries{where} ORDER BY time_us DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ?"
@@ -394,7 +383,7 @@ class QuarantineIndex:
 
     def stats(self, *, since: datetime | None, until: datetime | None) -> QuarantineStats:
         """Counts of entries received in the window: by action, status and rule."""
-        where, params = filters(since, until, None, None, None, None, None)
+        where, params = EntryFilter(since=since, until=until).where()
         # One pass over the time index for both counts: grouped by status alone, SQLite
         # would walk the status index over every entry instead.
         by_action: dict[str, int] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -106,58 +107,61 @@ def create_or_check_schema(db: sqlite3.Connection, path: Path) -> bool:
     return False
 
 
-def filters(
-    since: datetime | None,
-    until: datetime | None,
-    rule: str | None,
-    sender: str | None,
-    rcpt: str | None,
-    action: str | None,
-    status: Status | None,
-) -> tuple[str, list[object]]:
-    """A WHERE clause (with its parameters) for the index's entries table."""
-    clauses: list[str] = []
-    params: list[object] = []
-    for moment, clause in ((since, "time_us >= ?"), (until, "time_us < ?")):
-        if moment is not None:
-            if moment.tzinfo is None:
-                raise ValueError("since and until must be aware datetimes")
-            clauses.append(clause)
-            params.append(micros(moment))
-    if rule:
-        if rule.endswith("*"):
-            # A prefix as a range, so the (NOCASE) index on rule serves it: LIKE would
-            # need its own escaping of '_', which every rule id contains.
-            prefix = rule[:-1]
-            clauses.append("id IN (SELECT id FROM entry_rules WHERE rule >= ? AND rule < ?)")
-            params += [prefix, prefix + "\U0010ffff"]
-        else:
-            clauses.append("id IN (SELECT id FROM entry_rules WHERE rule = ?)")
-            params.append(rule)
-    if sender is not None:
-        key, _ = address_key("" if sender == "<>" else sender)  # <>: the null sender
-        if key.startswith("@"):
-            clauses.append("sender_domain = ?")
-            params.append(key[1:])
-        else:
-            clauses.append("sender_lc = ?")
-            params.append(key)
-    if rcpt is not None:
-        key, _ = address_key(rcpt)
-        if key.startswith("@"):
-            clauses.append("id IN (SELECT id FROM entry_rcpts WHERE domain = ?)")
-            params.append(key[1:])
-        else:
-            clauses.append("id IN (SELECT id FROM entry_rcpts WHERE addr = ?)")
-            params.append(key)
-    if action is not None:
-        clauses.append("action = ?")
-        params.append(action)
-    if status is not None:
-        clauses.append("status = ?")
-        params.append(status.value)
-    where = " WHERE " + " AND ".join(clauses) if clauses else ""
-    return where, params
+@dataclass(frozen=True)
+class EntryFilter:
+    """Which entries a listing keeps (``QuarantineStore.entries`` says what each means)."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    rule: str | None = None
+    sender: str | None = None
+    rcpt: str | None = None
+    action: str | None = None
+    status: Status | None = None
+
+    def where(self) -> tuple[str, list[object]]:
+        """A WHERE clause (with its parameters) for the index's entries table."""
+        clauses: list[str] = []
+        params: list[object] = []
+        for moment, clause in ((self.since, "time_us >= ?"), (self.until, "time_us < ?")):
+            if moment is not None:
+                if moment.tzinfo is None:
+                    raise ValueError("since and until must be aware datetimes")
+                clauses.append(clause)
+                params.append(micros(moment))
+        if self.rule:
+            if self.rule.endswith("*"):
+                # A prefix as a range, so the (NOCASE) index on rule serves it: LIKE would
+                # need its own escaping of '_', which every rule id contains.
+                prefix = self.rule[:-1]
+                clauses.append("id IN (SELECT id FROM entry_rules WHERE rule >= ? AND rule < ?)")
+                params += [prefix, prefix + "\U0010ffff"]
+            else:
+                clauses.append("id IN (SELECT id FROM entry_rules WHERE rule = ?)")
+                params.append(self.rule)
+        sender = "" if self.sender == "<>" else self.sender  # <>: the null sender
+        addresses = (
+            (sender, "sender_domain = ?", "sender_lc = ?"),
+            (
+                self.rcpt,
+                "id IN (SELECT id FROM entry_rcpts WHERE domain = ?)",
+                "id IN (SELECT id FROM entry_rcpts WHERE addr = ?)",
+            ),
+        )
+        for address, by_domain, by_address in addresses:
+            if address is not None:
+                key, _ = address_key(address)
+                # "@domain" looks up the domain; anything else the whole address.
+                clauses.append(by_domain if key.startswith("@") else by_address)
+                params.append(key.removeprefix("@"))
+        if self.action is not None:
+            clauses.append("action = ?")
+            params.append(self.action)
+        if self.status is not None:
+            clauses.append("status = ?")
+            params.append(self.status.value)
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        return where, params
 
 
 def entry_row(entry: QuarantineEntry, ino: int) -> tuple[object, ...]:

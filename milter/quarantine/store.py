@@ -96,7 +96,7 @@ from milter.quarantine.records import (
     require_message,
     utc_text,
 )
-from milter.quarantine.schema import address_key
+from milter.quarantine.schema import EntryFilter, address_key
 from milter.scan.verdict import Verdict
 
 # Importers name these from here; they live in the modules this store is made of.
@@ -267,8 +267,7 @@ class QuarantineStore:
         """
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be >= 0, got {limit}")
-        return self._index.entries(
-            limit=limit,
+        chosen = EntryFilter(
             since=since,
             until=until,
             rule=rule,
@@ -277,6 +276,7 @@ class QuarantineStore:
             action=action,
             status=status,
         )
+        return self._index.entries(limit=limit, chosen=chosen)
 
     def stats(
         self, *, since: datetime | None = None, until: datetime | None = None

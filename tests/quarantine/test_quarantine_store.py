@@ -16,6 +16,7 @@ import pytest
 import milter.quarantine.index as quarantine_index
 import milter.quarantine.store as quarantine
 from milter.mail.envelope import ClientInfo, Envelope
+from milter.quarantine.schema import EntryFilter
 from milter.quarantine.store import (
     TRANSITIONS,
     EntryStateError,
@@ -426,6 +427,19 @@ def test_list_filters(store: QuarantineStore) -> None:
     assert ids(since=now - timedelta(minutes=5), until=now + timedelta(minutes=5)) == {a, b, c}
     assert ids(until=now - timedelta(minutes=5)) == set()
     assert ids(rule="PAY_BTC", status=Status.DELETED) == set()
+
+
+def test_entry_filter_where_clause() -> None:
+    # One clause per filter given, ANDed, each with its parameter; no filter, no WHERE.
+    assert EntryFilter().where() == ("", [])
+    where, params = EntryFilter(sender="<>", rcpt="@Corp.example", status=Status.HELD).where()
+    assert where == (
+        " WHERE sender_lc = ? AND id IN (SELECT id FROM entry_rcpts WHERE domain = ?)"
+        " AND status = ?"
+    )
+    assert params == ["", "corp.example", "held"]
+    with pytest.raises(ValueError, match="aware datetimes"):
+        EntryFilter(since=datetime(2024, 1, 1)).where()
 
 
 def test_stats_count_by_action_status_and_rule(store: QuarantineStore) -> None:
