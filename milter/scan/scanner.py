@@ -12,6 +12,7 @@ from pathlib import Path
 
 from milter.mail.envelope import Envelope
 from milter.mail.view import MessageView, MimeHeaderCache, ViewLimits, parse_message
+from milter.scan.auth_view import AuthView
 from milter.scan.detectors import DetectorContext
 from milter.scan.identities.registry import IdentityRegistry
 from milter.scan.rules.engine import RuleSet
@@ -68,7 +69,7 @@ class Scanner:
         self,
         raw: bytes,
         envelope: Envelope | None = None,
-        auth: object | None = None,
+        auth: AuthView | None = None,
         *,
         every_rule: bool = False,
         deadline: float | None = None,
@@ -96,7 +97,7 @@ class Scanner:
         )
 
     def scan_view(
-        self, view: MessageView, auth: object | None = None, *, every_rule: bool = False
+        self, view: MessageView, auth: AuthView | None = None, *, every_rule: bool = False
     ) -> Verdict:
         recipients = tuple(
             dict.fromkeys(a.lower() for a in (*view.envelope.rcpt_to, *view.to) if a)

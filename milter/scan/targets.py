@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from milter.mail.view import MessageView
+from milter.scan.auth_view import AuthView
 from milter.scan.identities.registry import letterhead, signature_block
 from milter.scan.normalize import NormalizedText, normalize
 
@@ -16,7 +17,7 @@ from milter.scan.normalize import NormalizedText, normalize
 class MessageTargets:
     """Lazily built, cached ``target name -> normalised texts`` for one message."""
 
-    def __init__(self, view: MessageView, auth: object | None = None) -> None:
+    def __init__(self, view: MessageView, auth: AuthView | None = None) -> None:
         self.view = view
         self.auth = auth
         self._texts: dict[str, NormalizedText] = {}
@@ -68,14 +69,14 @@ def _letterhead(view: MessageView) -> tuple[str, ...]:
     return tuple(block for block in map(letterhead, _letters(view)) if block)
 
 
-def _auth(auth: object | None, which: str) -> tuple[str, ...]:
+def _auth(auth: AuthView | None, which: str) -> tuple[str, ...]:
     """The result words of one method: ``unavailable`` when nothing was checked (offline,
     or authentication off), ``none`` when the method had nothing to check."""
     if auth is None:
         return ("unavailable",)
     if which == "dkim":
-        return tuple(d.result for d in getattr(auth, "dkim", ())) or ("none",)
-    result = getattr(auth, which, None)
+        return tuple(d.result for d in auth.dkim) or ("none",)
+    result = auth.spf if which == "spf" else auth.dmarc if which == "dmarc" else None
     return (result.result,) if result is not None else ("none",)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from milter.scan.auth_view import AuthView
+
 
 class Action(enum.Enum):
     """What happens to a message, mildest first."""
@@ -71,7 +73,8 @@ class Verdict:
     # The rules that matched, building blocks (__ID) included: all of them when scanned
     # with every_rule (rule examples), else those some evaluated rule referred to.
     matched_ids: frozenset[str] = frozenset()
-    auth: object | None = None
+    # The sender authentication the rules read (an AuthResults in the proxy and check).
+    auth: AuthView | None = None
     # Problems met while scanning (MIME defects, regex time-outs): never a reason to drop mail.
     notes: tuple[str, ...] = ()
     # What a scan limit left unread, one reason each (structure.py); empty when the whole
