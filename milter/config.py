@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from milter import hostport
 from milter.auth.dns import DnsSettings, parse_server
 from milter.errors import ConfigError
 from milter.ledger.store import LedgerSettings
@@ -476,12 +477,11 @@ def _string(value: Any, where: str) -> str:
 
 def parse_host_port(text: str, where: str) -> tuple[str, int]:
     """``HOST:PORT`` or ``[IPv6]:PORT`` into a pair; errors name ``where``."""
-    host, sep, port = text.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"{where} must be HOST:PORT, got {text!r}")
-    return host, int(port)
+    # Port 0 stays accepted, as before: on `listen` the system picks a free port.
+    try:
+        return hostport.parse_host_port(text, port_zero=True)
+    except ValueError as exc:
+        raise ConfigError(f"{where} must be HOST:PORT, got {text!r}: {exc}") from None
 
 
 def parse_mode(text: str, where: str) -> Mode:

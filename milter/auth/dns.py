@@ -24,10 +24,15 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
+from milter.hostport import parse_host_port
+
 # What each record type's answer becomes: plain, hashable Python values.
 #   TXT -> tuple of bytes (the character-strings, not joined: SPF and DKIM join them)
 #   A, AAAA -> address text; MX -> (preference, exchange); PTR, CNAME -> target name
 Record = tuple[bytes, ...] | str | tuple[int, str]
+
+# RFC 1035 4.2.1: a name server listens on port 53.
+DNS_PORT = 53
 
 SUPPORTED_TYPES = ("A", "AAAA", "MX", "PTR", "TXT", "CNAME")
 
@@ -59,23 +64,10 @@ class DnsSettings:
 
 def parse_server(text: str) -> tuple[str, int]:
     """``HOST``, ``HOST:PORT`` or ``[V6]:PORT`` -> (host, port); raises ValueError."""
-    text = text.strip()
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"bad name server {text!r}: expected [ADDRESS]:PORT")
-        port_text = rest[1:] or "53"
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-    else:
-        host, port_text = text, "53"
     try:
-        port = int(port_text)
-    except ValueError:
-        raise ValueError(f"bad name server {text!r}: port {port_text!r} is not a number") from None
-    if not host or not 0 < port < 65536:
-        raise ValueError(f"bad name server {text!r}: expected HOST:PORT")
-    return host, port
+        return parse_host_port(text, default_port=DNS_PORT)
+    except ValueError as exc:
+        raise ValueError(f"bad name server {text.strip()!r}: {exc}") from None
 
 
 class DnsClient:
