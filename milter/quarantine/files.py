@@ -26,7 +26,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,49 +61,23 @@ class StoreFiles:
 
     def _prepare(self, create: bool) -> tuple[int, int]:
         top = self.directory
-        try:
-            st = os.stat(top)
-        except FileNotFoundError:
-            if not create:
-                raise QuarantineError(f"quarantine directory {top} does not exist.") from None
-            # Only the last component: parents made by makedirs would get the umask's
-            # mode, not 0700 (Python >= 3.7), and a missing parent is a config mistake.
-            try:
-                if mkdir_private(top):
-                    fsync_dir(top.parent)
-                st = os.stat(top)
-            except OSError as exc:
-                raise QuarantineError(
-                    f"cannot create quarantine directory {top}: {reason(exc)}."
-                ) from exc
-        except OSError as exc:
-            raise QuarantineError(
-                f"cannot read quarantine directory {top}: {reason(exc)}."
-            ) from exc
+        # Only the last component is made: parents made by makedirs would get the umask's
+        # mode, not 0700 (Python >= 3.7), and a missing parent is a config mistake.
+        st = _stat_or_make(top, create=create, follow=True, made=lambda _: fsync_dir(top.parent))
         check_mode(top, st, follow=True)
         owner = (st.st_uid, st.st_gid)
         if not os.access(top, os.R_OK | os.X_OK):
             raise QuarantineError(f"cannot read quarantine directory {top}: Permission denied.")
+
+        def made_sub(path: Path) -> None:
+            _chown(path, owner)
+            # put() fsyncs msg/ and meta/, not their entries in the top directory: make
+            # those durable once, here.
+            fsync_dir(top)
+
         for name in SUBDIRS:
             path = top / name
-            try:
-                sub = os.lstat(path)
-            except FileNotFoundError:
-                try:
-                    if mkdir_private(path):
-                        _chown(path, owner)
-                        # put() fsyncs msg/ and meta/, not their entries in the top
-                        # directory: make those durable once, here.
-                        fsync_dir(top)
-                    sub = os.lstat(path)
-                except OSError as exc:
-                    raise QuarantineError(
-                        f"cannot create quarantine directory {path}: {reason(exc)}."
-                    ) from exc
-            except OSError as exc:
-                raise QuarantineError(
-                    f"cannot read quarantine directory {path}: {reason(exc)}."
-                ) from exc
+            sub = _stat_or_make(path, create=True, follow=False, made=made_sub)
             check_mode(path, sub, follow=False)
         return owner
 
@@ -292,6 +266,29 @@ def check_mode(path: Path, st: os.stat_result, *, follow: bool) -> None:
             f"quarantine directory {path} is writable by group or others "
             f"(mode {stat.S_IMODE(st.st_mode):04o}); make it 0700."
         )
+
+
+def _stat_or_make(
+    path: Path, *, create: bool, follow: bool, made: Callable[[Path], None]
+) -> os.stat_result:
+    """The stat of the quarantine directory ``path``; when it is missing and ``create``,
+    it is made (mode 0700) first and ``made(path)`` runs. Errors become QuarantineError."""
+    look = os.stat if follow else os.lstat
+    try:
+        return look(path)
+    except FileNotFoundError:
+        if not create:
+            raise QuarantineError(f"quarantine directory {path} does not exist.") from None
+        try:
+            if mkdir_private(path):
+                made(path)
+            return look(path)
+        except OSError as exc:
+            raise QuarantineError(
+                f"cannot create quarantine directory {path}: {reason(exc)}."
+            ) from exc
+    except OSError as exc:
+        raise QuarantineError(f"cannot read quarantine directory {path}: {reason(exc)}.") from exc
 
 
 def _chown(path: Path | int, owner: tuple[int, int]) -> None:

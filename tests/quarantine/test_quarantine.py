@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+import milter.quarantine.files as quarantine_files
 from milter.cli.quarantine import add_quarantine_commands, run_quarantine
 from milter.errors import QuarantineError
 from milter.mail.envelope import ClientInfo, Envelope
@@ -171,6 +172,28 @@ def test_missing_directory_is_an_error_without_create(qdir: Path) -> None:
     with pytest.raises(QuarantineError, match="does not exist"):
         QuarantineStore(qdir, create=False)
     assert not qdir.exists()
+
+
+@pytest.mark.parametrize("missing", ["", "msg"])
+def test_directory_that_cannot_be_made_is_an_error(
+    qdir: Path, missing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The top directory and each subdirectory are made when missing; a failure names
+    # the directory and the reason, and is a QuarantineError, not an OSError.
+    if missing:
+        QuarantineStore(qdir).close()
+        (qdir / missing).rmdir()
+
+    def refuse(path: Path) -> bool:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(quarantine_files, "mkdir_private", refuse)
+    with pytest.raises(QuarantineError) as caught:
+        QuarantineStore(qdir)
+    assert str(caught.value) == (
+        f"cannot create quarantine directory {qdir / missing if missing else qdir}:"
+        " No space left on device."
+    )
 
 
 def test_ids_are_fixed_length_lowercase_alphanumerics(store: QuarantineStore) -> None:
