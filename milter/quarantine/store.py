@@ -469,6 +469,11 @@ class QuarantineStore:
         files = self._files
         js = f"{entry_id}.json"
         written: list[tuple[int, str]] = []
+
+        def rename() -> None:
+            os.rename(js, js, src_dir_fd=fds["tmp"], dst_dir_fd=fds["meta"])
+            os.fsync(fds["meta"])
+
         try:
             # A leftover from a crash in the middle of an earlier change (we hold the
             # lock, so nobody is writing it now).
@@ -480,19 +485,6 @@ class QuarantineStore:
             # with it), so even a power cut cannot lose the one without the other.
             files.write_marker(fds["tmp"], entry_id, written)
             os.fsync(fds["tmp"])
-        except OSError as exc:
-            for fd, name in written:
-                with contextlib.suppress(OSError):
-                    os.unlink(name, dir_fd=fd)
-            raise QuarantineError(
-                f"cannot update quarantined message {entry_id}: {reason(exc)}."
-            ) from exc
-
-        def rename() -> None:
-            os.rename(js, js, src_dir_fd=fds["tmp"], dst_dir_fd=fds["meta"])
-            os.fsync(fds["meta"])
-
-        try:
             # When the index is busy or fails, the meta file (the truth) changes anyway
             # and the marker brings the index along at the next open, in any process.
             indexed = self._index.replace_during(
