@@ -267,15 +267,9 @@ class QuarantineStore:
         """
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be >= 0, got {limit}")
-        chosen = EntryFilter(
-            since=since,
-            until=until,
-            rule=rule,
-            sender=sender,
-            rcpt=rcpt,
-            action=action,
-            status=status,
-        )
+        # By position: these parameters are EntryFilter's fields, in its order (a test
+        # keeps them so); by keyword, the seven would be spelled out twice more.
+        chosen = EntryFilter(since, until, rule, sender, rcpt, action, status)
         return self._index.entries(limit=limit, chosen=chosen)
 
     def stats(

@@ -3,6 +3,8 @@ index that follows the files (rebuild, resync by inode), purge, filters and stat
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import os
 import sqlite3
@@ -440,6 +442,12 @@ def test_entry_filter_where_clause() -> None:
     assert params == ["", "corp.example", "held"]
     with pytest.raises(ValueError, match="aware datetimes"):
         EntryFilter(since=datetime(2024, 1, 1)).where()
+
+
+def test_store_entries_takes_the_entry_filter_fields_in_order() -> None:
+    # QuarantineStore.entries builds its EntryFilter by position.
+    parameters = list(inspect.signature(QuarantineStore.entries).parameters)
+    assert parameters == ["self", "limit", *(f.name for f in dataclasses.fields(EntryFilter))]
 
 
 def test_stats_count_by_action_status_and_rule(store: QuarantineStore) -> None:
