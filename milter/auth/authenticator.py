@@ -23,7 +23,7 @@ from email.policy import compat32
 from email.utils import getaddresses, parseaddr
 
 from milter.auth.dkim import verify_dkim
-from milter.auth.dmarc import DmarcResult, check_dmarc, load_public_suffix_list
+from milter.auth.dmarc import check_dmarc, dmarc_result, load_public_suffix_list
 from milter.auth.dns import DnsClient
 from milter.auth.results import AuthResults
 from milter.auth.spf import check_spf
@@ -74,14 +74,8 @@ class Authenticator:
         elif len(from_domains) > 1:
             # RFC 7489 6.6.1: several authors, several policies; none can vouch for the
             # message, and a forger gains from adding a second, real, From.
-            dmarc = DmarcResult(
-                "permerror",
-                ",".join(sorted(from_domains)),
-                None,
-                None,
-                False,
-                False,
-                reason="several From domains",
+            dmarc = dmarc_result(
+                "permerror", ",".join(sorted(from_domains)), reason="several From domains"
             )
         else:
             dmarc = None

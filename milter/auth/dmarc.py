@@ -92,6 +92,38 @@ class DmarcResult:
     record: DmarcRecord | None = None
 
 
+def dmarc_result(
+    result: str,
+    domain: str,
+    *,
+    record: DmarcRecord | None = None,
+    record_domain: str | None = None,
+    spf_aligned: bool = False,
+    aligned_dkim_domain: str | None = None,
+    reason: str = "",
+) -> DmarcResult:
+    """The one place a ``DmarcResult`` is built, by keyword. What follows from the other
+    fields is derived here, so it cannot disagree with them: ``dkim_aligned`` (an aligned
+    passing signature was found) and ``policy`` (the record's sp= when the record is the
+    organizational domain's and has one, RFC 7489 6.6.3, else its p=)."""
+    policy = None
+    if record is not None:
+        policy = record.policy
+        if record_domain != domain and record.subdomain_policy is not None:
+            policy = record.subdomain_policy
+    return DmarcResult(
+        result=result,
+        domain=domain,
+        policy=policy,
+        record_domain=record_domain,
+        spf_aligned=spf_aligned,
+        dkim_aligned=aligned_dkim_domain is not None,
+        aligned_dkim_domain=aligned_dkim_domain,
+        reason=reason,
+        record=record,
+    )
+
+
 @functools.cache
 def _psl() -> PublicSuffixList:
     # Built once per process (the list ships inside the package) and never changed.
@@ -159,64 +191,39 @@ def check_dmarc(
     """DMARC for a message whose RFC5322.From domain is ``from_domain``; never raises."""
     name = normalize_domain(from_domain)
     if name is None:
-        return DmarcResult(
-            "permerror",
-            from_domain.strip(),
-            None,
-            None,
-            False,
-            False,
-            reason="From domain is not a valid domain name",
+        return dmarc_result(
+            "permerror", from_domain.strip(), reason="From domain is not a valid domain name"
         )
     try:
-        found = _discover(name, dns, deadline)
+        record, record_domain, problem = _discover(name, dns, deadline)
+        lookup_failed = False
     except DnsTempError as exc:
-        spf_ok, dkim_domain = _alignment(name, spf, dkim, "r", "r")
-        return DmarcResult(
-            "temperror",
-            name,
-            None,
-            None,
-            spf_ok,
-            dkim_domain is not None,
-            dkim_domain,
-            reason=f"DMARC record lookup failed: {exc}",
-        )
-    record, record_domain, problem = found
+        record, record_domain, problem = None, None, f"DMARC record lookup failed: {exc}"
+        lookup_failed = True
+    # Without a record, alignment is still reported (relaxed, RFC 7489 3.1's default).
+    aspf, adkim = (record.aspf, record.adkim) if record else ("r", "r")
+    spf_ok, dkim_domain = _alignment(name, spf, dkim, aspf, adkim)
     if record is None:
-        spf_ok, dkim_domain = _alignment(name, spf, dkim, "r", "r")
-        outcome = "permerror" if problem.startswith("invalid") else "none"
-        return DmarcResult(
-            outcome,
-            name,
-            None,
-            record_domain,
-            spf_ok,
-            dkim_domain is not None,
-            dkim_domain,
-            problem,
-        )
-    policy = record.policy
-    if record_domain != name and record.subdomain_policy is not None:
-        policy = record.subdomain_policy
-    spf_ok, dkim_domain = _alignment(name, spf, dkim, record.aspf, record.adkim)
-    if spf_ok or dkim_domain is not None:
+        outcome, reason = "none", problem
+        if lookup_failed:
+            outcome = "temperror"
+        elif problem.startswith("invalid"):
+            outcome = "permerror"
+    elif spf_ok or dkim_domain is not None:
         outcome, reason = "pass", record.note
     else:
         outcome, reason = "fail", "no aligned SPF or DKIM pass"
-        pending = _pending(name, spf, dkim, record.aspf, record.adkim)
+        pending = _pending(name, spf, dkim, aspf, adkim)
         if pending:
             outcome, reason = "temperror", f"{pending} could not be checked (DNS)"
-    return DmarcResult(
+    return dmarc_result(
         outcome,
         name,
-        policy,
-        record_domain,
-        spf_ok,
-        dkim_domain is not None,
-        dkim_domain,
-        reason,
-        record,
+        record_domain=record_domain,
+        spf_aligned=spf_ok,
+        aligned_dkim_domain=dkim_domain,
+        reason=reason,
+        record=record,
     )
 
 

@@ -16,8 +16,10 @@ from milter.auth.dkim import DkimResult
 from milter.auth.dmarc import (
     DmarcRecord,
     DmarcRecordError,
+    DmarcResult,
     aligned,
     check_dmarc,
+    dmarc_result,
     normalize_domain,
     organizational_domain,
     parse_dmarc_record,
@@ -457,3 +459,39 @@ LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
 @example(".".join(["b" * 63] * 3 + ["c" * 61]))  # 253: the longest
 def test_plain_names_are_normalised_as_dnspython_does(text):
     assert normalize_domain(text) == _normalize_with_dnspython(text)
+
+
+def test_dmarc_result_is_built_by_keyword_with_dkim_alignment_from_the_domain() -> None:
+    bare = dmarc_result("permerror", "example.org", reason="several From domains")
+    assert bare == DmarcResult(
+        result="permerror",
+        domain="example.org",
+        policy=None,
+        record_domain=None,
+        spf_aligned=False,
+        dkim_aligned=False,
+        reason="several From domains",
+    )
+    signed = dmarc_result("pass", "example.org", aligned_dkim_domain="mail.example.org")
+    assert signed.dkim_aligned and signed.aligned_dkim_domain == "mail.example.org"
+    assert not signed.spf_aligned
+    with pytest.raises(TypeError):
+        dmarc_result("pass", "example.org", "reject")  # type: ignore[misc]
+
+
+def test_dmarc_result_takes_the_policy_that_applies_from_the_record() -> None:
+    record = DmarcRecord(policy="reject", subdomain_policy="quarantine")
+    # The From domain's own record: p=.
+    own = dmarc_result("fail", "example.org", record=record, record_domain="example.org")
+    assert own.policy == "reject"
+    # The organizational domain's record for a subdomain: sp= (RFC 7489 6.6.3).
+    org = dmarc_result("fail", "a.example.org", record=record, record_domain="example.org")
+    assert org.policy == "quarantine"
+    # ... and p= when it has no sp=.
+    plain = DmarcRecord(policy="none")
+    assert (
+        dmarc_result("fail", "a.example.org", record=plain, record_domain="example.org").policy
+        == "none"
+    )
+    # No record, no policy, even when a bad one was found somewhere.
+    assert dmarc_result("permerror", "example.org", record_domain="example.org").policy is None
