@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from milter.scan.detectors.base import DetectorContext, Hit, whole_text_hit
+from milter.scan.identities.registry import IdentityRegistry
 from milter.scan.normalize import NormalizedText
 
 __all__ = ["find_identity_claims", "find_lookalike_domain", "find_protected_domain"]
@@ -12,29 +16,38 @@ __all__ = ["find_identity_claims", "find_lookalike_domain", "find_protected_doma
 # Domains are read from the original text: normalisation folds look-alike characters, and
 # "pоlice.be" with a Cyrillic "о" must not become the real police.be.
 
+_Found = TypeVar("_Found")
 
-def _domain_in(normalized: NormalizedText) -> str:
+
+def _look_up(
+    normalized: NormalizedText,
+    context: DetectorContext,
+    look: Callable[[IdentityRegistry, str], _Found | None],
+) -> tuple[str, _Found] | None:
+    """The domain (or address's domain) the text is, and what ``look`` finds of it in the
+    registry; None when there is no registry, no domain or nothing found."""
+    registry = context.identities
     value = normalized.original.strip().strip("<>")
-    return value.rpartition("@")[2] if "@" in value else value
+    domain = value.rpartition("@")[2] if "@" in value else value
+    found = look(registry, domain) if registry is not None and domain else None
+    return None if found is None else (domain, found)
 
 
 def find_protected_domain(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
     """A domain (or address) of a protected authority, or under one."""
-    registry = context.identities
-    domain = _domain_in(normalized)
-    identity = registry.owner(domain) if registry is not None and domain else None
-    if identity is None:
+    found = _look_up(normalized, context, IdentityRegistry.owner)
+    if found is None:
         return []
+    domain, identity = found
     return [whole_text_hit(normalized, identity.id, domain)]
 
 
 def find_lookalike_domain(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
     """A domain (or address) made to look like a protected authority's."""
-    registry = context.identities
-    domain = _domain_in(normalized)
-    match = registry.lookalike(domain) if registry is not None and domain else None
-    if match is None:
+    found = _look_up(normalized, context, IdentityRegistry.lookalike)
+    if found is None:
         return []
+    domain, match = found
     # The quote is the domain as written; what it imitates is in the value, which keeps
     # two look-alikes of different authorities apart.
     return [whole_text_hit(normalized, f"{match.domain}~{match.protected}", domain)]
