@@ -409,16 +409,10 @@ class _Builder:
         if depth >= self.limits.max_depth:
             self._walk_flat(part, depth)
             return
-        if not self._admit(part, depth):
+        opened = self._open(part, depth)
+        if opened is None:
             return
-        self._enter(part, depth)
-        content_type = _content_type(part)
-        children = self._children(part, content_type)
-        if children is None:
-            inner = self._leaf(part, content_type)
-            if inner is None:
-                return
-            children = [inner]
+        content_type, children = opened
         before = self.decoded_bytes
         for child in children:
             self._walk(child, depth + 1)
@@ -432,15 +426,25 @@ class _Builder:
         stack = [(part, depth)]
         while stack:
             node, level = stack.pop()
-            if not self._admit(node, level):
-                continue
-            self._enter(node, level)
-            content_type = _content_type(node)
-            children = self._children(node, content_type)
-            if children is None:
-                inner = self._leaf(node, content_type)
-                children = [] if inner is None else [inner]
-            stack.extend((child, level + 1) for child in reversed(children))
+            opened = self._open(node, level)
+            if opened is not None:
+                stack.extend((child, level + 1) for child in reversed(opened[1]))
+
+    def _open(self, part: Message, depth: int) -> tuple[str, list[Message]] | None:
+        """Read ``part`` if it may be read now: its content type and the parts inside it
+        (a multipart's, or the message a leaf turned out to hold); None when it was not
+        read or is a leaf with nothing inside."""
+        if not self._admit(part, depth):
+            return None
+        self._enter(part, depth)
+        content_type = _content_type(part)
+        children = self._children(part, content_type)
+        if children is None:
+            inner = self._leaf(part, content_type)
+            if inner is None:
+                return None
+            children = [inner]
+        return content_type, children
 
     def _children(self, part: Message, content_type: str) -> list[Message] | None:
         """The parts inside a multipart or an opened message/*; None for a leaf."""
