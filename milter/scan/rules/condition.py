@@ -107,18 +107,20 @@ class _Parser:
         return node
 
     def parse_or(self) -> Node:
-        operands = [self.parse_and()]
-        while self.peek() == "or":
-            self.take()
-            operands.append(self.parse_and())
-        return operands[0] if len(operands) == 1 else Or(tuple(operands))
+        return self._parse_chain("or", self.parse_and, Or)
 
     def parse_and(self) -> Node:
-        operands = [self.parse_not()]
-        while self.peek() == "and":
+        return self._parse_chain("and", self.parse_not, And)
+
+    def _parse_chain(
+        self, word: str, parse_operand: Callable[[], Node], node: Callable[[tuple[Node, ...]], Node]
+    ) -> Node:
+        """Operands joined by ``word`` (or, and): one alone is itself, more make ``node``."""
+        operands = [parse_operand()]
+        while self.peek() == word:
             self.take()
-            operands.append(self.parse_not())
-        return operands[0] if len(operands) == 1 else And(tuple(operands))
+            operands.append(parse_operand())
+        return operands[0] if len(operands) == 1 else node(tuple(operands))
 
     def parse_not(self) -> Node:
         if self.peek() == "not":
