@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from milter.errors import ScamMilterError
 from milter.mail.envelope import Param
@@ -83,7 +83,7 @@ def parse_mail(argument: str | None) -> tuple[str, tuple[Param, ...]]:
         address = ""
     elif not _valid_mailbox(address, postmaster_ok=False):
         raise ParamError(Reply(501, "5.1.7 Bad sender address syntax"))
-    _check_mail_params(params)
+    _check_params(params, _check_mail_param, others=_RCPT_ONLY, other_verb="RCPT TO")
     return address, params
 
 
@@ -92,7 +92,7 @@ def parse_rcpt(argument: str | None) -> tuple[str, tuple[Param, ...]]:
     address, params = _parse(argument, "TO:", "RCPT TO:<address> [parameters]")
     if address is None or not _valid_mailbox(address, postmaster_ok=True):
         raise ParamError(Reply(501, "5.1.3 Bad recipient address syntax"))
-    _check_rcpt_params(params)
+    _check_params(params, _check_rcpt_param, others=_MAIL_ONLY, other_verb="MAIL FROM")
     return address, params
 
 
@@ -218,53 +218,58 @@ def _parse_params(text: str) -> tuple[Param, ...]:
     return tuple(params)
 
 
-def _check_mail_params(params: tuple[Param, ...]) -> None:
+def _check_params(
+    params: tuple[Param, ...],
+    check: Callable[[str, str | None], None],
+    *,
+    others: frozenset[str],
+    other_verb: str,
+) -> None:
+    """Refuse a parameter of the other verb (``others``), and ``check`` each of ours."""
     for key, value in params:
         upper = key.upper()
-        if upper in _RCPT_ONLY:
-            raise _unsupported(f"{shown(key)} is a RCPT TO parameter")
-        if upper == "SIZE":
-            if value is None or not value.isascii() or not value.isdigit() or len(value) > 20:
-                raise _syntax("Bad SIZE parameter")
-        elif upper == "BODY":
-            body = (value or "").upper()
-            if body == "BINARYMIME":
-                # RFC 3030: BINARYMIME needs BDAT (CHUNKING), which we do not offer.
-                raise _unsupported("BODY=BINARYMIME is not supported")
-            if body not in ("7BIT", "8BITMIME"):
-                raise _syntax("Bad BODY parameter, 7BIT or 8BITMIME expected")
-        elif upper == "SMTPUTF8":
-            if value is not None:
-                raise _syntax("SMTPUTF8 takes no value")
-        elif upper == "RET":
-            if (value or "").upper() not in ("FULL", "HDRS"):
-                raise _syntax("Bad RET parameter, FULL or HDRS expected")
-        elif upper == "ENVID" and (
-            value is None or len(value) > _MAX_ENVID or not _XTEXT.match(value)
+        if upper in others:
+            raise _unsupported(f"{shown(key)} is a {other_verb} parameter")
+        check(upper, value)
+
+
+def _check_mail_param(upper: str, value: str | None) -> None:
+    if upper == "SIZE":
+        if value is None or not value.isascii() or not value.isdigit() or len(value) > 20:
+            raise _syntax("Bad SIZE parameter")
+    elif upper == "BODY":
+        body = (value or "").upper()
+        if body == "BINARYMIME":
+            # RFC 3030: BINARYMIME needs BDAT (CHUNKING), which we do not offer.
+            raise _unsupported("BODY=BINARYMIME is not supported")
+        if body not in ("7BIT", "8BITMIME"):
+            raise _syntax("Bad BODY parameter, 7BIT or 8BITMIME expected")
+    elif upper == "SMTPUTF8":
+        if value is not None:
+            raise _syntax("SMTPUTF8 takes no value")
+    elif upper == "RET":
+        if (value or "").upper() not in ("FULL", "HDRS"):
+            raise _syntax("Bad RET parameter, FULL or HDRS expected")
+    elif upper == "ENVID" and (value is None or len(value) > _MAX_ENVID or not _XTEXT.match(value)):
+        raise _syntax("Bad ENVID parameter")
+
+
+def _check_rcpt_param(upper: str, value: str | None) -> None:
+    if upper == "NOTIFY":
+        words = (value or "").upper().split(",")
+        # RFC 3461 4.1: NEVER alone, or one or more of SUCCESS, FAILURE, DELAY.
+        if words != ["NEVER"] and (
+            not set(words) <= {"SUCCESS", "FAILURE", "DELAY"} or len(set(words)) != len(words)
         ):
-            raise _syntax("Bad ENVID parameter")
-
-
-def _check_rcpt_params(params: tuple[Param, ...]) -> None:
-    for key, value in params:
-        upper = key.upper()
-        if upper in _MAIL_ONLY:
-            raise _unsupported(f"{shown(key)} is a MAIL FROM parameter")
-        if upper == "NOTIFY":
-            words = (value or "").upper().split(",")
-            # RFC 3461 4.1: NEVER alone, or one or more of SUCCESS, FAILURE, DELAY.
-            if words != ["NEVER"] and (
-                not set(words) <= {"SUCCESS", "FAILURE", "DELAY"} or len(set(words)) != len(words)
-            ):
-                raise _syntax("Bad NOTIFY parameter")
-        elif upper == "ORCPT":
-            # addr-type ";" xtext (RFC 3461 4.2); the address itself is the next hop's
-            # to judge (RFC 6533 "utf-8" addresses have their own encoding).
-            addr_type, semi, original = (value or "").partition(";")
-            if (
-                not semi
-                or not original
-                or not _KEYWORD.match(addr_type)
-                or len(value or "") > _MAX_ORCPT
-            ):
-                raise _syntax("Bad ORCPT parameter")
+            raise _syntax("Bad NOTIFY parameter")
+    elif upper == "ORCPT":
+        # addr-type ";" xtext (RFC 3461 4.2); the address itself is the next hop's
+        # to judge (RFC 6533 "utf-8" addresses have their own encoding).
+        addr_type, semi, original = (value or "").partition(";")
+        if (
+            not semi
+            or not original
+            or not _KEYWORD.match(addr_type)
+            or len(value or "") > _MAX_ORCPT
+        ):
+            raise _syntax("Bad ORCPT parameter")
