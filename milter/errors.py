@@ -3,8 +3,10 @@
     ScamMilterError
      ├── ConfigError      a config file or option is wrong
      ├── RuleError        a rule file is wrong (names file, line and rule id)
-     ├── QuarantineError  the quarantine store cannot be used
-     └── RelayError       the next hop cannot take the message
+     └── QuarantineError  the quarantine store cannot be used
+
+The next hop's trouble is no exception: the relay answers with the reply to pass on
+(milter/smtp/relay.py), a 4xx when it cannot reach it.
 
 Each message is one sentence that names what is at fault. Anything else raised from
 the library is a bug.
@@ -43,7 +45,3 @@ class RuleError(ScamMilterError):
 
 class QuarantineError(ScamMilterError):
     """The quarantine store cannot be read or written."""
-
-
-class RelayError(ScamMilterError):
-    """The next hop refused the message or could not be reached."""

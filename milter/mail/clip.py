@@ -101,13 +101,6 @@ def head_and_tail_bytes(data: bytes, limit: int) -> bytes:
 _BLANKS: Final = b" \t\f\v\r\n"
 
 
-def squeeze_and_clip(
-    data: bytes | Iterable[bytes], charset: str | None, limit: int
-) -> tuple[bytes, int]:
-    clipped, size, _ = squeeze_clip_count(data, charset, limit)
-    return clipped, size
-
-
 def squeeze_clip_count(
     data: bytes | Iterable[bytes], charset: str | None, limit: int
 ) -> tuple[bytes, int, int]:
