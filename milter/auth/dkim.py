@@ -44,6 +44,7 @@ from dns.exception import DNSException
 from dns.name import from_text as dns_name
 
 from milter.auth.dns import DnsClient, DnsTempError
+from milter.mail.display import Fit, safe_text
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +327,5 @@ _BYTES_REPR = re.compile(r"""\bb(['"])(.*?)\1""")
 def _clean(exc: object) -> str:
     """An exception's message as one short line, without Python's b'...' reprs."""
     text = _BYTES_REPR.sub(r"\2", str(exc))
-    text = " ".join(text.split())
-    if len(text) > _REASON_LIMIT:
-        text = text[: _REASON_LIMIT - 3] + "..."
+    text = safe_text(text, Fit.LINE, whitespace="collapse", limit=_REASON_LIMIT)
     return text or type(exc).__name__

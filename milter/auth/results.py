@@ -24,6 +24,7 @@ from typing import Any
 
 from milter.auth.dkim import DkimResult
 from milter.auth.dmarc import DmarcResult, SpfLike, normalize_domain
+from milter.mail.display import Fit, safe_text
 from milter.mail.headers import RawMessage, field_name
 
 _COMMENT_LIMIT = 120
@@ -182,20 +183,17 @@ def _domain(text: str) -> str:
     return normalize_domain(text) or text if text else ""
 
 
-def _printable(text: str) -> str:
-    """One line of printable ASCII: control characters and line breaks become spaces,
-    other characters outside ASCII become '?', runs of spaces become one."""
-    text = "".join(c if " " <= c <= "~" else (" " if c.isspace() or c < " " else "?") for c in text)
-    return " ".join(text.split())
+def _printable(text: str, limit: int) -> str:
+    """One line of printable ASCII: whitespace runs (line breaks included) become one
+    space, every other character outside printable ASCII "?"; at most ``limit``."""
+    return safe_text(text, Fit.ASCII, whitespace="collapse", limit=limit)
 
 
 def _comment(text: str) -> str:
     """`` (text)`` as an RFC 5322 comment with its specials escaped, or "" for no text."""
-    text = _printable(text)
+    text = _printable(text, _COMMENT_LIMIT)
     if not text:
         return ""
-    if len(text) > _COMMENT_LIMIT:
-        text = text[: _COMMENT_LIMIT - 3].rstrip("\\") + "..."
     return " (" + re.sub(r"([()\\])", r"\\\1", text) + ")"
 
 
@@ -210,9 +208,8 @@ _ADDRESS = re.compile(
 def _value(text: str) -> str:
     """A property value (or the authserv-id): as is when it is a token or an address,
     else a quoted-string with ``"`` and ``\\`` escaped; at most 255 characters."""
-    text = _printable(text)
-    if len(text) > _VALUE_LIMIT:  # longer than any domain name: only a hostile value
-        text = text[: _VALUE_LIMIT - 3] + "..."
+    # Longer than any domain name: only a hostile value is cut.
+    text = _printable(text, _VALUE_LIMIT)
     if _TOKEN.fullmatch(text) or _ADDRESS.fullmatch(text):
         return text
     return '"' + re.sub(r'(["\\])', r"\\\1", text) + '"'

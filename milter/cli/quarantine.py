@@ -22,7 +22,6 @@ import contextlib
 import json
 import logging
 import os
-import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +36,7 @@ from milter.config import (
     parse_host_port,
 )
 from milter.errors import ConfigError, QuarantineError
+from milter.mail.display import Fit, safe_text, utc_text
 from milter.mail.envelope import Param
 from milter.mail.headers import split_message
 from milter.mail.view import decode_header_value
@@ -48,7 +48,6 @@ from milter.quarantine.store import (
     QuarantineStore,
     Status,
     is_valid_id,
-    utc_text,
 )
 from milter.smtp.params import valid_mailbox
 
@@ -312,7 +311,7 @@ def entry_json(entry: QuarantineEntry) -> dict[str, object]:
         "size": entry.size,
         "client_addr": entry.client_addr,
         "client_helo": entry.client_helo,
-        "released": None if entry.released is None else entry.released.isoformat(),
+        "released": None if entry.released is None else utc_text(entry.released),
         "status": entry.status.value,
         "status_time": None if entry.status_time is None else utc_text(entry.status_time),
     }
@@ -321,15 +320,7 @@ def entry_json(entry: QuarantineEntry) -> dict[str, object]:
 def _safe(text: str, limit: int | None = None) -> str:
     # Subjects and addresses are the sender's: escape control, format (bidi overrides,
     # zero-width) and unassigned characters so they cannot drive or disguise the terminal.
-    shown = "".join(
-        (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
-        if unicodedata.category(c)[0] == "C"
-        else c
-        for c in text
-    )
-    if limit is not None and len(shown) > limit:
-        shown = shown[: limit - 1] + "…"
-    return shown
+    return safe_text(text, Fit.TERMINAL, escape=True, limit=limit, ellipsis="…")
 
 
 def _top_rules(entry: QuarantineEntry) -> str:
@@ -351,7 +342,7 @@ def entries_table(entries: Sequence[QuarantineEntry]) -> str:
         rows.append(
             (
                 entry.id,
-                entry.time.strftime("%Y-%m-%d %H:%M:%S"),
+                utc_text(entry.time),
                 entry.status.value,
                 f"{entry.score:g}",
                 _safe(entry.mail_from or "<>", _MAX_ADDRESS),

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from milter.errors import QuarantineError
+from milter.mail.display import Fit, safe_text, utc_text
 from milter.mail.envelope import ClientInfo, Envelope
 from milter.scan.verdict import Verdict
 
@@ -159,8 +160,9 @@ def duration_text(duration: timedelta) -> str:
 def display(text: str) -> str:
     """``text`` with what cannot be encoded replaced: fit for SQLite and a terminal."""
     # Headers decoded with surrogateescape can hold lone surrogates, which neither SQLite
-    # nor a terminal accepts; the exact bytes are in the .eml file anyway.
-    return text.encode("utf-8", "replace").decode("utf-8")
+    # nor a terminal accepts; the exact bytes are in the .eml file anyway. Control and
+    # bidi characters are kept: the CLI escapes them where it shows them.
+    return safe_text(text, Fit.STORAGE)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -189,11 +191,6 @@ def require_message(record: QuarantineRecord) -> None:
     raise EntryStateError(
         f"quarantined message {entry.id} was {entry.status.value}{when}; its content is gone."
     )
-
-
-def utc_text(moment: datetime) -> str:
-    """``2025-01-31T10:00:00Z``: whole seconds in UTC, as events and listings show times."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def meta_bytes(meta: dict[str, Any]) -> bytes:

@@ -21,6 +21,7 @@ from collections.abc import Collection
 from dataclasses import replace
 
 from milter.errors import ScamMilterError
+from milter.mail.display import Fit, safe_text
 from milter.mail.envelope import ClientInfo
 from milter.smtp.replies import Reply
 
@@ -58,9 +59,7 @@ def shown(text: str, limit: int = 64) -> str:
     """``text`` made safe for a reply line: ASCII only, escapes for the rest, shortened."""
     # Replies are sent as bytes; a lone surrogate (invalid UTF-8 from the peer) or a
     # control character must never reach them.
-    safe = text.encode("ascii", "backslashreplace").decode("ascii")
-    safe = "".join(c if 32 <= ord(c) < 127 else "?" for c in safe)
-    return safe if len(safe) <= limit else safe[: limit - 3] + "..."
+    return safe_text(text, Fit.ASCII, escape=True, limit=limit)
 
 
 class XForwardError(ScamMilterError):
@@ -120,9 +119,7 @@ def neuter(value: str) -> str:
     # over a log attribute. Replacing CR and LF also keeps them out of headers we write.
     # Bytes that were not UTF-8 (surrogate escapes) become "?" too: they cannot be
     # written to a log line or a header as they are.
-    return "".join(
-        "?" if (ord(c) < 33 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF) else c for c in value
-    )
+    return safe_text(value, Fit.LINE, whitespace="unsafe")
 
 
 def _parse_addr(value: str) -> str:
