@@ -23,11 +23,12 @@ from email.policy import compat32
 from email.utils import getaddresses, parseaddr
 
 from milter.auth.dkim import verify_dkim
-from milter.auth.dmarc import check_dmarc, dmarc_result, load_public_suffix_list
+from milter.auth.dmarc import check_dmarc, dmarc_result
 from milter.auth.dns import DnsClient
 from milter.auth.results import AuthResults
 from milter.auth.spf import check_spf
 from milter.config import AuthSettings
+from milter.mail.domains import public_suffix_list
 from milter.mail.envelope import Envelope
 from milter.mail.headers import header_block
 from milter.mail.received import client_from_received
@@ -43,7 +44,8 @@ class Authenticator:
     def __init__(self, settings: AuthSettings, dns: DnsClient | None = None) -> None:
         self.settings = settings
         self.dns = dns or DnsClient(settings.dns)
-        load_public_suffix_list()
+        # Built now (once per process) rather than while the first message waits.
+        public_suffix_list()
 
     def authenticate(
         self,

@@ -37,12 +37,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from dns.exception import DNSException
-from dns.name import from_text as dns_name
-from publicsuffixlist import PublicSuffixList
-
 from milter.auth.dkim import DkimResult
 from milter.auth.dns import DnsClient, DnsTempError
+from milter.mail.domains import ascii_domain, public_suffix_list
 
 POLICIES = ("none", "quarantine", "reject")
 
@@ -124,56 +121,21 @@ def dmarc_result(
     )
 
 
-@functools.cache
-def _psl() -> PublicSuffixList:
-    # Built once per process (the list ships inside the package) and never changed.
-    return PublicSuffixList()
-
-
-def load_public_suffix_list() -> None:
-    """Read the Public Suffix List now (a fraction of a second) rather than while the
-    first message waits."""
-    _psl()
-
-
-_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
-
-
-def normalize_domain(domain: str) -> str | None:
-    """``domain`` as a lower-case A-label name without the final dot; None if it is no
-    domain name (empty, a literal such as ``[192.0.2.1]``, bad labels, over 253)."""
-    text = domain.strip().rstrip(".")
-    if not text or text.startswith("["):
-        return None
-    name = text.lower()
-    if name.isascii() and len(name) <= 253 and all(map(_LABEL.fullmatch, name.split("."))):
-        # Already an A-label name (nearly every domain in mail): what dnspython would
-        # give back, without building a dns.name.Name (a few times a message).
-        return name
-    try:
-        ascii_name = dns_name(text).to_text(omit_final_dot=True).lower()
-    except (DNSException, ValueError, UnicodeError):
-        return None
-    if len(ascii_name) > 253 or not all(_LABEL.fullmatch(part) for part in ascii_name.split(".")):
-        return None
-    return ascii_name
-
-
 @functools.lru_cache(maxsize=4096)
 def organizational_domain(domain: str) -> str:
     """The organizational domain of ``domain`` (RFC 7489 3.2) by the Public Suffix List,
     as a lower-case A-label. A public suffix itself (``co.uk``) is its own organizational
     domain; text that is no domain name comes back normalised as far as possible."""
-    name = normalize_domain(domain)
+    name = ascii_domain(domain)
     if name is None:
         return domain.strip().rstrip(".").lower()
-    return _psl().privatesuffix(name) or name
+    return public_suffix_list().privatesuffix(name) or name
 
 
 def aligned(domain: str, from_domain: str, mode: str) -> bool:
     """Identifier alignment (RFC 7489 3.1): ``s`` the same name, ``r`` the same
     organizational domain. Both names normalised here; invalid ones never align."""
-    left, right = normalize_domain(domain), normalize_domain(from_domain)
+    left, right = ascii_domain(domain), ascii_domain(from_domain)
     if left is None or right is None:
         return False
     if left == right:
@@ -189,7 +151,7 @@ def check_dmarc(
     deadline: float | None = None,
 ) -> DmarcResult:
     """DMARC for a message whose RFC5322.From domain is ``from_domain``; never raises."""
-    name = normalize_domain(from_domain)
+    name = ascii_domain(from_domain)
     if name is None:
         return dmarc_result(
             "permerror", from_domain.strip(), reason="From domain is not a valid domain name"
@@ -326,7 +288,7 @@ def _alignment(
     passing = [
         d.domain for d in dkim if d.result == "pass" and aligned(d.domain, from_domain, adkim)
     ]
-    passing.sort(key=lambda d: normalize_domain(d) != from_domain)
+    passing.sort(key=lambda d: ascii_domain(d) != from_domain)
     return spf_ok, (passing[0].lower() if passing else None)
 
 

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from milter.auth.dkim import DkimResult
-from milter.auth.dmarc import DmarcResult, SpfLike, normalize_domain
+from milter.auth.dmarc import DmarcResult, SpfLike
 from milter.mail.display import Fit, safe_text
+from milter.mail.domains import ascii_domain
 from milter.mail.headers import RawMessage, field_name
 
 _COMMENT_LIMIT = 120
@@ -180,7 +181,7 @@ def _method(method: str, result: str, reason: str, props: list[tuple[str, str]])
 
 def _domain(text: str) -> str:
     """A domain as its A-label form when it is a valid name (U-labels are not ASCII)."""
-    return normalize_domain(text) or text if text else ""
+    return ascii_domain(text) or text if text else ""
 
 
 def _printable(text: str, limit: int) -> str:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from milter.auth import dmarc
 from milter.auth.authenticator import INLINE_BYTES, Authenticator, dns_failed
 from milter.auth.dns import DnsSettings
 from milter.config import AuthSettings, shipped_rules_dir
+from milter.mail import domains
 from milter.mail.envelope import ClientInfo, Envelope
 from milter.scan.scanner import Scanner
 from milter.scan.verdict import Action
@@ -414,6 +414,6 @@ def test_check_bad_dns_server_is_one_line(tmp_path: Path):
 
 def test_the_public_suffix_list_is_read_when_the_authenticator_starts(dns_server):
     # Not while the first message waits: reading it takes a fraction of a second.
-    dmarc._psl.cache_clear()
+    domains.public_suffix_list.cache_clear()
     authenticator(dns_server)
-    assert dmarc._psl.cache_info().currsize == 1
+    assert domains.public_suffix_list.cache_info().currsize == 1

@@ -1,20 +1,17 @@
 """Domains as the look-alike check sees them (docs/identities.md, "What the look-alike
-check considers"): the canonical form, the skeleton (what a domain looks like), the
-suffix an organisation registered under, the zones only governments can register, and
-the edit distance between two names.
+check considers"): the skeleton (what a domain looks like), the suffix an organisation
+registered under, the zones only governments can register, and the edit distance
+between two names. The canonical form (``canonical_domain``) and the Public Suffix List
+are milter/mail/domains.py's, shared with DMARC.
 """
 
 from __future__ import annotations
 
-import codecs
-import functools
-import re
-import unicodedata
 from typing import Final
 
-from publicsuffixlist import PublicSuffixList
 from rapidfuzz.distance import OSA
 
+from milter.mail.domains import canonical_domain, public_suffix_list
 from milter.scan.identities.matching import UNACCENT
 from milter.scan.normalize import normalize
 
@@ -28,23 +25,12 @@ __all__ = [
     "suffix_length",
 ]
 
-# Dots that IDNA (RFC 3490 3.1) treats as label separators.
-_IDNA_DOTS: Final = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
-_LABEL: Final = re.compile(r"[^\W_](?:[\w-]{0,61}[^\W_])?")
-
 # Two government zones of Luxembourg that the registry has always split as suffixes and
 # the Public Suffix List lacks (it has only "lu"): a registry domain "x.gouv.lu" is the
 # organisation "x" under its state's zone, as "interieur.gouv.fr" is "interieur" under
 # gouv.fr, not "x" and "gouv" together (which would add the reordered "gouv-x.lu" and a
 # longer name to measure edit distances on). Both are GOVERNMENT_ZONES too.
 _EXTRA_SUFFIXES: Final = frozenset(("gov.lu", "gouv.lu"))
-
-
-@functools.cache
-def _public_suffix_list() -> PublicSuffixList:
-    # Built once per process (the list ships inside the package) and never changed, as
-    # milter/auth/dmarc.py does for organisational domains.
-    return PublicSuffixList()
 
 
 #: Zones that only governments can register under. A domain in one is another authority
@@ -65,29 +51,6 @@ _SKELETON_CHARS: Final = str.maketrans(
     {"0": "o", "1": "l", "i": "l", "|": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b"}
 )
 _SKELETON_PAIRS: Final = (("rn", "m"), ("vv", "w"))
-
-
-def canonical_domain(domain: str) -> str | None:
-    """``domain`` lower-cased, without a trailing dot, ``xn--`` labels decoded.
-
-    Returns ``None`` when it is not a host name (empty, an address literal, a label
-    that is empty or has characters other than letters, digits and hyphens).
-    """
-    text = unicodedata.normalize("NFC", domain.strip().translate(_IDNA_DOTS)).lower()
-    text = text.rstrip(".")
-    if not text or text.startswith("["):
-        return None
-    labels = []
-    for label in text.split("."):
-        if label.startswith("xn--"):
-            try:
-                label = codecs.decode(label[4:].encode("ascii"), "punycode").lower()
-            except (UnicodeError, ValueError):
-                return None
-        if not _LABEL.fullmatch(label):
-            return None
-        labels.append(label)
-    return ".".join(labels)
 
 
 def fold_chars(text: str) -> str:
@@ -117,7 +80,7 @@ def suffix_length(labels: tuple[str, ...]) -> int:
     does not know). A public suffix itself (jus.br) is all suffix."""
     if len(labels) >= 2 and ".".join(labels[-2:]) in _EXTRA_SUFFIXES:
         return 2
-    suffix = _public_suffix_list().publicsuffix(".".join(labels))
+    suffix = public_suffix_list().publicsuffix(".".join(labels))
     return suffix.count(".") + 1 if suffix else 1
 
 
