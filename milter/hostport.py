@@ -13,7 +13,7 @@ for the port's:
 
 from __future__ import annotations
 
-__all__ = ["parse_host_port"]
+__all__ = ["host_port_text", "parse_host_port"]
 
 _MAX_PORT = 65535
 
@@ -49,3 +49,8 @@ def parse_host_port(
     if port > _MAX_PORT or (port == 0 and not port_zero):
         raise ValueError(f"the port {port} is out of range")
     return host, port
+
+
+def host_port_text(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 address in brackets: what ``parse_host_port`` reads."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from milter.hostport import parse_host_port
+from milter.hostport import host_port_text, parse_host_port
 
 ACCEPTED = [
     # (text, default_port, port_zero, expected)
@@ -50,3 +50,16 @@ REFUSED = [
 def test_refused(text: str, default: int | None, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_host_port(text, default_port=default)
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "text"),
+    [
+        ("127.0.0.1", 10026, "127.0.0.1:10026"),
+        ("::1", 25, "[::1]:25"),
+        ("mx.example", 0, "mx.example:0"),
+    ],
+)
+def test_written_text_reads_back(host: str, port: int, text: str) -> None:
+    assert host_port_text(host, port) == text
+    assert parse_host_port(text, port_zero=True) == (host, port)

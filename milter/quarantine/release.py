@@ -19,6 +19,7 @@ from types import TracebackType
 from milter.auth.results import remove_our_auth_results
 from milter.config import Config, HeaderNames, relay_settings
 from milter.errors import QuarantineError
+from milter.hostport import host_port_text
 from milter.mail.envelope import ClientInfo, Envelope
 from milter.mail.headers import add_fields, remove_fields, split_message
 from milter.quarantine.store import QuarantineStore, Status, utc_text
@@ -54,11 +55,6 @@ class Released:
     reply: str
 
 
-def hop_text(host: str, port: int) -> str:
-    """``host:port``, with an IPv6 address in brackets."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 class Releaser:
     """Releases messages through one relay to the config's next hop (or ``next_hop``).
 
@@ -78,7 +74,7 @@ class Releaser:
         again."""
         if next_hop is not None:
             config = replace(config, next_hop=next_hop)
-        self.hop = hop_text(*config.next_hop)
+        self.hop = host_port_text(*config.next_hop)
         self._headers = config.headers
         self._authserv_id = config.authserv_id()
         self._to = tuple(to) if to else None

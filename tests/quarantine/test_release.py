@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from milter.config import Config, RelayLimits, relay_settings
+from milter.hostport import host_port_text as hop_text
 from milter.mail.envelope import ClientInfo, Envelope
 from milter.quarantine.release import (
     ReleaseError,
     Releaser,
-    hop_text,
     release_envelope,
 )
 from milter.quarantine.store import EntryStateError, QuarantineStore, Status
