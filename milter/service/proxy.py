@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from milter.auth.authenticator import Authenticator, dns_failed
@@ -31,6 +32,7 @@ from milter.config import HeaderNames, MessageLimits, Mode
 from milter.errors import QuarantineError
 from milter.ledger.dedupe import Dedupe, Seen
 from milter.ledger.store import LEDGER_NAME, Ledger, LedgerSettings
+from milter.mail.display import utc_text
 from milter.mail.envelope import Envelope, Param
 from milter.mail.headers import (
     HeaderSize,
@@ -460,7 +462,7 @@ class Proxy:
         """One JSON line for every message handled, whatever became of it."""
         record = {
             # UTC, whole seconds: a verdict log file has no other time stamp.
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "time": utc_text(datetime.now(UTC)),
             "client": {
                 "addr": tx.client.addr,
                 "name": tx.client.name,

@@ -476,16 +476,6 @@ def test_claims_negatives(registry: IdentityRegistry, text: str) -> None:
     assert registry.claims(text) == ()
 
 
-def test_mentions_find_what_claims_leave_out(registry: IdentityRegistry) -> None:
-    text = "La police fédérale rappelle qu'il s'agit d'une escroquerie."
-    assert registry.claims(text) == ()
-    (mention,) = registry.mentions(text)
-    assert mention.identity.id == "BE_FEDERAL_POLICE"
-    assert mention.evidence == "police fédérale"
-    assert registry.mentions("Please call the police.") == ()
-    assert registry.mentions("Interpolation") == ()
-
-
 def test_max_extra_words(registry: IdentityRegistry) -> None:
     assert registry.claims("Service Convocations Police Fédérale")
     assert not registry.claims("Service Convocations Police Fédérale", max_extra_words=1)

@@ -181,10 +181,6 @@ class IdentityRegistry:
         """
         return self._phrases.scan(text, max_extra_words)
 
-    def mentions(self, text: str) -> tuple[IdentityClaim, ...]:
-        """Like ``claims`` but every word-bounded occurrence counts, labels or not."""
-        return self._phrases.scan(text, None)
-
     def may_claim(self, folded: str) -> bool:
         """False when ``folded`` (a normalised text, ``NormalizedText.text``) cannot hold
         any phrase, not even with its separators taken out. Cheap, for callers that

@@ -16,7 +16,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from milter.auth.dkim import DkimResult
-from milter.auth.dmarc import DmarcResult
+from milter.auth.dmarc import dmarc_result
 from milter.auth.results import AuthResults
 from milter.auth.spf import SpfResult
 from milter.mail.envelope import Envelope
@@ -97,7 +97,12 @@ def example_auth(example: Mapping[str, Any]) -> AuthResults | None:
     dmarc = None
     if "dmarc" in spec:
         passed = spec["dmarc"] == "pass"
-        dmarc = DmarcResult(spec["dmarc"], domain, None, None, passed, passed)
+        dmarc = dmarc_result(
+            spec["dmarc"],
+            domain,
+            spf_aligned=passed,
+            aligned_dkim_domain=domain if passed else None,
+        )
     return AuthResults(spf=spf, dkim=dkim, dmarc=dmarc, from_domain=domain)
 
 
