@@ -6,7 +6,6 @@ a threshold must not silently leave the default in force.
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 import os
 import re
@@ -20,12 +19,15 @@ from typing import Any
 import yaml
 
 from milter import hostport
-from milter.auth.dns import DnsSettings, parse_server
+from milter.auth.dns import parse_server
+from milter.auth.settings import AuthSettings
 from milter.errors import ConfigError
 from milter.ledger.store import LedgerSettings
+from milter.mail.headers import HeaderNames
 from milter.mail.view import ViewLimits
 from milter.scan.scanner import ScanSettings
 from milter.scan.verdict import Thresholds
+from milter.service.settings import MessageLimits, Mode
 from milter.smtp.relay import RelaySettings
 
 SITE_RULES = Path("/etc/scam-milter/rules.d")
@@ -48,48 +50,6 @@ def default_rule_paths() -> tuple[Path, ...]:
     if SITE_RULES.is_dir():
         paths.append(SITE_RULES)
     return tuple(paths)
-
-
-class Mode(enum.Enum):
-    """Where the proxy sits (Postfix's FILTER_README and SMTPD_PROXY_README)."""
-
-    AFTER_QUEUE = "after-queue"  # content_filter: the message is already queued
-    BEFORE_QUEUE = "before-queue"  # smtpd_proxy_filter: the client is still connected
-
-
-@dataclass(frozen=True)
-class HeaderNames:
-    verdict: str = "X-Scam-Verdict"
-    score: str = "X-Scam-Score"
-    rules: str = "X-Scam-Rules"
-    # Every field whose name starts with this (case-insensitively) is ours alone and is
-    # removed from mail arriving from outside, whatever its name: a forged
-    # X-Scam-Released or X-Scam-Whatever could steer a filter further on as well as the
-    # three names above.
-    prefix: str = "X-Scam-"
-
-    def all(self) -> tuple[str, ...]:
-        return (self.verdict, self.score, self.rules)
-
-
-@dataclass(frozen=True)
-class MessageLimits:
-    """Bounds on the work one message may cost the proxy (the ``limits`` section)."""
-
-    # Real header blocks are a few KB; a long one (a mailing list's ARC sets, 50
-    # Received fields, which is Postfix's hopcount_limit) stays under 50 KB and 1,000
-    # lines. 1 MB is ten of the biggest single field Postfix keeps (header_size_limit,
-    # 102400 bytes) and 10,000 lines two hundred times hopcount_limit: no mail reaches
-    # them, and within them every header operation takes milliseconds. Past them the
-    # header is the attack (a Subject folded over millions of lines), so the message is
-    # held (after the queue) or refused with 552 5.3.4 (before it), never parsed.
-    max_header_bytes: int = 1024 * 1024
-    max_header_lines: int = 10_000
-    # Wall-clock bound on authenticating and scanning one message; past it the message
-    # is answered 451 and Postfix retries. Above the scan's own max_seconds (20) plus
-    # auth.timeout (5), and below Postfix's smtpd_proxy_timeout (100 s, before the
-    # queue), so Postfix hears our 451 rather than timing out itself.
-    message_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -152,22 +112,6 @@ class QuarantineSettings:
 # Where `serve` writes its one JSON line per message: a stream (journald takes both) or
 # a file path, reopened on SIGHUP so logrotate can rotate it.
 VERDICT_LOG_STREAMS = ("stderr", "stdout")
-
-
-@dataclass(frozen=True)
-class AuthSettings:
-    enabled: bool = True
-    # The authserv-id of our Authentication-Results headers; empty: the config's hostname.
-    authserv_id: str = ""
-    dns: DnsSettings = field(default_factory=DnsSettings)
-    timeout: float = 5.0  # for all the lookups of one message together
-    # What a DNS failure does to a message: "scan" it without the missing results
-    # (temperror in the header and in the rules' view), or "tempfail" it (451, Postfix
-    # retries later, when the DNS may answer).
-    on_dns_failure: str = "scan"
-    # Host names of MTAs whose Received header tells the client when the session does not.
-    trusted_mtas: tuple[str, ...] = ()
-    max_dkim_signatures: int = 5
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from milter.auth.dkim import verify_dkim
 from milter.auth.dmarc import check_dmarc, dmarc_result
 from milter.auth.dns import DnsClient
 from milter.auth.results import AuthResults
+from milter.auth.settings import AuthSettings
 from milter.auth.spf import check_spf
-from milter.config import AuthSettings
 from milter.mail.domains import public_suffix_list
 from milter.mail.envelope import Envelope
 from milter.mail.headers import header_block

@@ -16,6 +16,23 @@ _FIELD_NAME = re.compile(rb"([!-9;-~]+)[ \t]*:")
 
 
 @dataclass(frozen=True)
+class HeaderNames:
+    """The names of the fields we write (config: ``headers``); ours alone."""
+
+    verdict: str = "X-Scam-Verdict"
+    score: str = "X-Scam-Score"
+    rules: str = "X-Scam-Rules"
+    # Every field whose name starts with this (case-insensitively) is ours alone and is
+    # removed from mail arriving from outside, whatever its name: a forged
+    # X-Scam-Released or X-Scam-Whatever could steer a filter further on as well as the
+    # three names above.
+    prefix: str = "X-Scam-"
+
+    def all(self) -> tuple[str, ...]:
+        return (self.verdict, self.score, self.rules)
+
+
+@dataclass(frozen=True)
 class RawMessage:
     """A message split at the end of its header block."""
 

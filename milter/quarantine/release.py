@@ -17,11 +17,11 @@ from email.utils import format_datetime
 from types import TracebackType
 
 from milter.auth.results import remove_our_auth_results
-from milter.config import Config, HeaderNames, relay_settings
+from milter.config import Config, relay_settings
 from milter.errors import QuarantineError
 from milter.hostport import host_port_text
 from milter.mail.envelope import ClientInfo, Envelope
-from milter.mail.headers import add_fields, remove_fields, split_message
+from milter.mail.headers import HeaderNames, add_fields, remove_fields, split_message
 from milter.quarantine.store import QuarantineStore, Status, utc_text
 from milter.smtp.relay import Relay
 from milter.smtp.replies import Reply

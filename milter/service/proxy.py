@@ -28,13 +28,13 @@ from typing import Any, TypeVar
 
 from milter.auth.authenticator import Authenticator, dns_failed
 from milter.auth.results import AuthResults, remove_our_auth_results
-from milter.config import HeaderNames, MessageLimits, Mode
 from milter.errors import QuarantineError
 from milter.ledger.dedupe import Dedupe, Seen
 from milter.ledger.store import LEDGER_NAME, Ledger, LedgerSettings
 from milter.mail.display import utc_text
 from milter.mail.envelope import Envelope, Param
 from milter.mail.headers import (
+    HeaderNames,
     HeaderSize,
     add_fields,
     first_field,
@@ -48,6 +48,7 @@ from milter.quarantine.store import QuarantineEntry, QuarantineStore
 from milter.scan.scanner import Scanner
 from milter.scan.verdict import Action, RuleHit, Verdict
 from milter.service.scan_pool import ScanPool
+from milter.service.settings import MessageLimits, Mode
 from milter.smtp.front import Transaction
 from milter.smtp.relay import Downstream, LateReply, Relay
 from milter.smtp.replies import (
