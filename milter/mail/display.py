@@ -26,12 +26,15 @@ the ``ellipsis`` included. Being in ``mail/``, every layer may import it
 from __future__ import annotations
 
 import enum
+import time
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal
 
 __all__ = ["Fit", "safe_text", "utc_text"]
+
+_UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class Fit(enum.Enum):
@@ -125,7 +128,11 @@ def _escaped(char: str) -> str:
     return f"\\U{code:08x}"
 
 
-def utc_text(moment: datetime) -> str:
+def utc_text(moment: datetime | None = None) -> str:
     """``2025-01-31T10:00:00Z``: whole seconds in UTC (RFC 3339), as every listing, event
     line and log record shows a time."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if moment is None:
+        # Now: from the clock directly (the verdict log writes one per message, and a
+        # datetime's strftime costs several times time.strftime).
+        return time.strftime(_UTC_FORMAT, time.gmtime())
+    return moment.astimezone(UTC).strftime(_UTC_FORMAT)

@@ -23,7 +23,6 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from milter.auth.authenticator import Authenticator, dns_failed
@@ -296,10 +295,9 @@ class Proxy:
         milliseconds of CPU: handing it to a thread costs more than it saves, and the
         GIL serialises the work anyway); for a big one (PDFs, long HTML), in the scan
         pool, so that the loop stays free for the other sessions' I/O meanwhile."""
-        call = functools.partial(function, *args, **kwargs)
         if len(raw) <= INLINE_SCAN_BYTES:
-            return call()
-        return await self.scan_pool.run(call)
+            return function(*args, **kwargs)
+        return await self.scan_pool.run(functools.partial(function, *args, **kwargs))
 
     async def _view(
         self, scanner: Scanner, raw: bytes, envelope: Envelope, deadline: float
@@ -463,7 +461,7 @@ class Proxy:
         """One JSON line for every message handled, whatever became of it."""
         record = {
             # UTC, whole seconds: a verdict log file has no other time stamp.
-            "time": utc_text(datetime.now(UTC)),
+            "time": utc_text(),
             "client": {
                 "addr": tx.client.addr,
                 "name": tx.client.name,

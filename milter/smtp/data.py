@@ -29,6 +29,7 @@ TERMINATOR = b"\r\n.\r\n"
 # The longest part of the terminator that received bytes can end with without the
 # message having ended.
 _KEEP = len(TERMINATOR) - 1
+_TERMINATOR_BYTES = (b"\r", b"\n", b".")
 
 
 @dataclass
@@ -49,8 +50,11 @@ class DataFramer:
         terminator after the longest part of it the bytes so far end with; the whole
         terminator if none), or, at the start of a line, a number of bytes (3: at
         least "." CRLF is still to come there, so this never reads past the end)."""
-        for overlap in range(min(_KEEP, len(self._tail)), 0, -1):
-            if self._tail.endswith(TERMINATOR[:overlap]):
+        tail = self._tail
+        if tail[-1:] not in _TERMINATOR_BYTES:
+            return TERMINATOR  # most reads end within a line: nothing of it yet
+        for overlap in range(min(_KEEP, len(tail)), 0, -1):
+            if tail.endswith(TERMINATOR[:overlap]):
                 if overlap == 2:
                     return 3
                 return TERMINATOR[overlap:]
@@ -63,9 +67,14 @@ class DataFramer:
         if self.ended:
             raise ValueError("DATA already ended")
         self.received += len(piece)
-        joined = self._tail + piece
-        self.ended = joined.endswith(TERMINATOR)
-        self._tail = joined[-_KEEP:]
+        if len(piece) >= len(TERMINATOR):
+            # No copy of a big piece: its own end holds all the terminator can need.
+            self.ended = piece.endswith(TERMINATOR)
+            self._tail = piece[-_KEEP:]
+        else:
+            joined = self._tail + piece
+            self.ended = joined.endswith(TERMINATOR)
+            self._tail = joined[-_KEEP:]
         if self.over_limit:
             # Read on to the end (RFC 5321 4.2.5) but keep nothing.
             self._dropped = True
