@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,12 @@ def test_without_tesserocr_the_import_works_and_says_so() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.startswith("ocr: unavailable (tesserocr not installed")
+
+
+def test_each_thread_has_its_own_engine(engine: Engine) -> None:
+    # A PyTessBaseAPI is not safe to share: two threads at once must each read their own.
+    reader = OcrReader(engine)
+    pages = [letter(GERMAN, "PNG"), letter(FRENCH, "PNG")]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        german, french = pool.map(lambda data: reader.read("p.png", data), pages)
+    assert "Kinderpornografie" in german.text and "Convocation" in french.text
