@@ -22,7 +22,6 @@ last parts, the end of a long text, the parts below the depth limit, read flat),
 from __future__ import annotations
 
 import binascii
-import functools
 import re
 import time
 from collections import deque
@@ -33,6 +32,7 @@ from email.utils import getaddresses
 from typing import Final
 
 from milter.mail import mime_raw
+from milter.mail.archives import ArchiveBudget, is_zip, read_zip
 from milter.mail.body_stream import LazyBody, text_is_blank
 from milter.mail.clip import (
     head_and_tail,
@@ -55,7 +55,7 @@ from milter.mail.mime_decode import (
 from milter.mail.mime_policy import MimeHeaderCache, _ReusingPolicy
 from milter.mail.mime_raw import RawBodies
 from milter.mail.pdf import PdfBudget, read_pdf
-from milter.mail.structure import Structure
+from milter.mail.structure import Structure, plain_structure
 
 _POLICY: Final = _ReusingPolicy()
 MAX_HEADERS: Final = 5_000
@@ -66,6 +66,9 @@ MAX_DEFECTS: Final = 100
 TAIL_PARTS: Final = 20
 # Time the tail may take after the time budget ran out, as a share of max_seconds.
 TAIL_TIME_SHARE: Final = 0.25
+
+
+_ARCHIVE: Final = tuple(f"archive_max_{name}" for name in ("depth", "members", "bytes", "ratio"))
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,14 @@ class ViewLimits:
     # HTML) could still add up to minutes. After the budget only the last parts are
     # read, in TAIL_TIME_SHARE of it more.
     max_seconds: float = 20.0
+    # ZIP attachments (archives.py): nesting, members, bytes unpacked per message, ratio.
+    archive_max_depth: int = 2
+    archive_max_members: int = 100
+    archive_max_bytes: int = 20_000_000
+    archive_max_ratio: int = 100
 
     def __post_init__(self) -> None:
-        for name in ("max_parts", "max_depth", "max_text_chars", "pdf_max_pages"):
+        for name in ("max_parts", "max_depth", "max_text_chars", "pdf_max_pages", *_ARCHIVE):
             if getattr(self, name) < 0:
                 raise ValueError(f"View limit {name} must be 0 or more.")
         if self.pdf_max_seconds < 0 or self.pdf_max_bytes < 0:
@@ -196,6 +204,7 @@ class _Builder:
     padded_pdfs: int = 0
     partial: list[str] = field(default_factory=list)
     pdf_budget: PdfBudget | None = None  # made for the message's first PDF
+    archive_budget: ArchiveBudget = field(default_factory=ArchiveBudget)
     # The policy with this message's own header cache (see _ReusingPolicy).
     policy: _ReusingPolicy = field(default_factory=_POLICY.for_message)
     # The bodies a big message left in its bytes (mime_raw.py), made for the first.
@@ -497,6 +506,8 @@ class _Builder:
         text = ""
         if _is_pdf(content_type, filename, data if lazy is None else lazy.head):
             text = self._pdf(data if lazy is None else lazy.data(), filename)
+        elif is_zip(content_type, filename, data if lazy is None else lazy.head):
+            self._zip(data if lazy is None else lazy.data(), filename)
         elif content_type.startswith("text/"):
             head, tail = self._text(body, part)
             text = head + "\n" + tail if tail else head
@@ -603,6 +614,12 @@ class _Builder:
         head, tail = head_and_tail(result.text, limits.max_text_chars)
         return head + "\n" + tail if tail else head
 
+    def _zip(self, data: bytes, filename: str) -> None:
+        text = "\n".join([*self.text_parts, *(html.visible for html in self.html_parts)])
+        found = read_zip(data, filename, self.limits, self.archive_budget, text, self._pdf)
+        self.partial.extend(found.notes)
+        self.attachments.extend(Attachment(*member) for member in found.members)
+
     # -- result --
 
     def view(self, envelope: Envelope) -> MessageView:
@@ -631,7 +648,7 @@ class _Builder:
         parts = self.parts + self.skipped
         notable = self.empty_parts or hidden or self.blank_padding or self.padded_pdfs
         if not (notable or self.partial):
-            return _plain_structure(parts, self.deepest)
+            return plain_structure(parts, self.deepest)
         return Structure(
             parts=parts,
             empty_parts=self.empty_parts,
@@ -641,13 +658,6 @@ class _Builder:
             padded_pdfs=self.padded_pdfs,
             partial=tuple(dict.fromkeys(self.partial)),
         )
-
-
-@functools.lru_cache(maxsize=256)
-def _plain_structure(parts: int, depth: int) -> Structure:
-    """The structure of most mail, made once: a frozen dataclass costs a microsecond,
-    which is noticeable on a message that takes a hundred."""
-    return Structure(parts=parts, depth=depth)
 
 
 def _clean_address(address: str) -> str:
