@@ -8,10 +8,10 @@ header declares, before any pixel is decoded, so a hostile image costs a header 
   limit, well below Pillow's Image.MAX_IMAGE_PIXELS, and Pillow's DecompressionBombError
   is caught as the same refusal;
 - logos and tracking pixels (small in both sides or in area) are skipped: they carry no
-  letter, and OCR reads them as noise (../shared/NOTES.md: "EURTPOL");
+  letter, and OCR reads them as noise (docs/ocr.md: "EURTPOL");
 - a JPEG is decoded at reduced scale with ``draft("L", ...)`` (libjpeg's DCT scaling
   skips most of the work), then any image is scaled to about 1,400 px on the long side,
-  in greyscale: the size at which real authority letters read well (NOTES.md, issue 12);
+  in greyscale: the size at which real authority letters read well (docs/ocr.md, issue 12);
 - a truncated image gives a note, never an exception: the rule "image not read" can act.
 """
 

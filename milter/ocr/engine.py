@@ -2,7 +2,7 @@
 
 PyPI's tesserocr 2.13 bundles libtesseract 5.5 with no model path of its own, so the
 tessdata folder is Debian's (``apt-get install tesseract-ocr tesseract-ocr-fra ...``,
-../shared/NOTES.md). Loading a model costs 0.3 s (1.1 s for the Latin script model):
+docs/ocr.md). Loading a model costs 0.3 s (1.1 s for the Latin script model):
 paid once per thread, not per image. A PyTessBaseAPI is not safe to share between
 threads, hence one per thread (threading.local).
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 # Tesseract's OpenMP threads would fight the workers for the two cores; one thread per
-# image measured fastest per core (NOTES.md). Set before the library is loaded.
+# image measured fastest per core (docs/ocr.md). Set before the library is loaded.
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 try:
@@ -41,7 +41,7 @@ TESSDATA_DIRS = (
     "/usr/share/tesseract-ocr/4.00/tessdata",
     "/usr/share/tessdata",
 )
-# The Latin script model reads every language the rules need in one pass (NOTES.md:
+# The Latin script model reads every language the rules need in one pass (docs/ocr.md:
 # 2.0-2.3 s per letter, against 11-14 s for four language models at once at full size).
 DEFAULT_LANGUAGES = ("Latin",)
 FALLBACK_LANGUAGES = ("eng", "fra", "deu", "nld", "por", "spa", "ita", "pol")
