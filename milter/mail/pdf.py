@@ -89,7 +89,8 @@ class PdfText:
     unread: int = 0  # pages not examined at all
     # Why reading stopped early: "pages" (the page budget), "time" or "bytes" (the
     # message's budgets), "count" (more pages than are ever examined), "broken" (pypdf
-    # gave up on the file); "" when every page was examined.
+    # gave up on the file), "encrypted" (no password opened it); "" when every page was
+    # examined.
     stopped: str = ""
     cut_page: bool = False  # a page's extraction was cut short by a budget
     oversize: bool = False  # over max_bytes (read all the same)
@@ -100,6 +101,8 @@ class PdfText:
     @property
     def partial(self) -> str:
         """What was left unread, for the verdict; "" when nothing was."""
+        if self.stopped == "encrypted":
+            return "encrypted, and no password in the message opens it"
         why = {
             "pages": "page limit",
             "bytes": "decompression budget",
@@ -118,6 +121,18 @@ class PdfText:
         """True when only the page budget stopped the reading, so the first and the last
         pages with text were read: a long document, not a hiding place."""
         return self.stopped == "pages" and not self.cut_page
+
+
+def _decrypt(reader: Any, passwords: tuple[bytes, ...]) -> bool:
+    """Open an encrypted PDF: many "protected" PDFs only restrict printing and open with
+    the empty password; others with a password the message gives."""
+    for password in (b"", *passwords):
+        try:
+            if reader.decrypt(password):  # PasswordType: 0 is NOT_DECRYPTED
+                return True
+        except Exception:  # an unsupported algorithm, a broken encryption dictionary
+            return False
+    return False
 
 
 class _SharedBytes(io.BytesIO):
@@ -298,18 +313,32 @@ def _used_bytes(reader: Any, reading: _Reading) -> int | None:
     return total
 
 
+_PDF_MAGIC = b"%PDF-"
+
+
+def looks_like_pdf(content_type: str, filename: str, data: bytes) -> bool:
+    if content_type == "application/pdf" or filename.lower().endswith(".pdf"):
+        return True
+    # Scam PDFs also come as application/octet-stream with odd names.
+    return _PDF_MAGIC in data[:1024]
+
+
 def read_pdf(
     data: bytes,
     *,
     max_pages: int = 10,
     max_bytes: int = 10_000_000,
     budget: PdfBudget | None = None,
+    passwords: tuple[bytes, ...] = (),
 ) -> PdfText:
     """Read the text of up to ``max_pages`` pages with text of the PDF in ``data``.
 
     ``budget`` is shared by the PDFs of one message and is spent by this call (its
-    seconds by the time taken, its bytes by what was decompressed). A broken or
-    encrypted file yields what could be read, often "". Never raises.
+    seconds by the time taken, its bytes by what was decompressed). An encrypted file is
+    opened with the empty password or one of ``passwords`` (written in the message:
+    attackers protect a PDF to hide it from scanners); one that none opens is reported
+    unread (``stopped == "encrypted"``). A broken file yields what could be read, often
+    "". Never raises.
     """
     budget = budget if budget is not None else PdfBudget()
     if not data or budget.spent():
@@ -318,13 +347,15 @@ def read_pdf(
     reading = _Reading(started + budget.seconds, budget)
     token = _READING.set(reading)
     try:
-        return _read(data, max_pages, max_bytes, reading)
+        return _read(data, max_pages, max_bytes, reading, passwords)
     finally:
         _READING.reset(token)
         budget.seconds -= time.monotonic() - started
 
 
-def _read(data: bytes, max_pages: int, max_bytes: int, reading: _Reading) -> PdfText:
+def _read(
+    data: bytes, max_pages: int, max_bytes: int, reading: _Reading, passwords: tuple[bytes, ...]
+) -> PdfText:
     texts: dict[int, str] = {}
     count = blank = examined = 0
     stopped = ""
@@ -337,10 +368,8 @@ def _read(data: bytes, max_pages: int, max_bytes: int, reading: _Reading) -> Pdf
 
         _install_decode_hook()
         reader = PdfReader(_SharedBytes(data), strict=False)
-        if reader.is_encrypted:
-            # Many "protected" PDFs only restrict printing and open with an empty
-            # password; others cannot be read at all.
-            reader.decrypt("")
+        if reader.is_encrypted and not _decrypt(reader, passwords):
+            return PdfText("", stopped="encrypted")
         pages = reader.pages
         count = len(pages)
         for index in _both_ends(min(count, _MAX_PAGES_EXAMINED)):

@@ -32,7 +32,7 @@ from email.utils import getaddresses
 from typing import Final
 
 from milter.mail import mime_raw
-from milter.mail.archives import ArchiveBudget, is_zip, read_zip
+from milter.mail.archives import ArchiveBudget, is_zip, passwords_in, read_zip
 from milter.mail.body_stream import LazyBody, text_is_blank
 from milter.mail.clip import (
     head_and_tail,
@@ -54,7 +54,7 @@ from milter.mail.mime_decode import (
 )
 from milter.mail.mime_policy import MimeHeaderCache, _ReusingPolicy
 from milter.mail.mime_raw import RawBodies
-from milter.mail.pdf import PdfBudget, read_pdf
+from milter.mail.pdf import PdfBudget, looks_like_pdf, read_pdf
 from milter.mail.structure import Structure, plain_structure
 
 _POLICY: Final = _ReusingPolicy()
@@ -158,7 +158,6 @@ class MessageView:
 
 # --- the builder ------------------------------------------------------------------------
 
-_PDF_MAGIC: Final = b"%PDF-"
 _UUENCODE: Final = ("x-uuencode", "uuencode", "uue", "x-uue")
 _SINGLE_ANGLE: Final = re.compile(
     r"\s*([^<>]*?)\s*<\s*([^<>\s]*@[^<>\s]*)\s*>\s*(?:\([^()]*\)\s*)?$"
@@ -504,7 +503,7 @@ class _Builder:
             return None
         filename = _filename(part)
         text = ""
-        if _is_pdf(content_type, filename, data if lazy is None else lazy.head):
+        if looks_like_pdf(content_type, filename, data if lazy is None else lazy.head):
             text = self._pdf(data if lazy is None else lazy.data(), filename)
         elif is_zip(content_type, filename, data if lazy is None else lazy.head):
             self._zip(data if lazy is None else lazy.data(), filename)
@@ -601,6 +600,7 @@ class _Builder:
             max_pages=limits.pdf_max_pages,
             max_bytes=limits.pdf_max_bytes,
             budget=self.pdf_budget,
+            passwords=passwords_in(self._text_so_far()),  # "protected" to hide from us
         )
         if result.oversize:
             self.defect(f"{name} larger than {limits.pdf_max_bytes} bytes; read within the budgets")
@@ -614,8 +614,11 @@ class _Builder:
         head, tail = head_and_tail(result.text, limits.max_text_chars)
         return head + "\n" + tail if tail else head
 
+    def _text_so_far(self) -> str:
+        return "\n".join([*self.text_parts, *(html.visible for html in self.html_parts)])
+
     def _zip(self, data: bytes, filename: str) -> None:
-        text = "\n".join([*self.text_parts, *(html.visible for html in self.html_parts)])
+        text = self._text_so_far()
         found = read_zip(data, filename, self.limits, self.archive_budget, text, self._pdf)
         self.partial.extend(found.notes)
         self.attachments.extend(Attachment(*member) for member in found.members)
@@ -764,13 +767,6 @@ def _payload_bytes(part: Message) -> bytes:
         payload = part.get_payload()
         data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
     return data if isinstance(data, bytes) else b""
-
-
-def _is_pdf(content_type: str, filename: str, data: bytes) -> bool:
-    if content_type == "application/pdf" or filename.lower().endswith(".pdf"):
-        return True
-    # Scam PDFs also come as application/octet-stream with odd names.
-    return _PDF_MAGIC in data[:1024]
 
 
 def parse_message(
