@@ -61,7 +61,7 @@ class Authenticator:
         dns = self.dns if dns is None else dns
         started = time.monotonic()
         deadline = started + self.settings.timeout
-        headers = _headers(raw) if fields is None else _Headers.from_fields(fields)
+        headers = _headers(raw) if fields is None else _Headers(fields)
         from_domains = _from_domains(headers)
         from_domain = next(iter(from_domains)) if len(from_domains) == 1 else ""
         ip, helo = self._client(envelope, headers)
@@ -134,10 +134,6 @@ class _Headers:
 
     def __init__(self, fields: Sequence[tuple[str, str]]) -> None:
         self._fields = fields
-
-    @classmethod
-    def from_fields(cls, fields: Sequence[tuple[str, str]]) -> _Headers:
-        return cls(fields)
 
     def get(self, name: str, default: str = "") -> str:
         wanted = name.lower()

@@ -43,7 +43,6 @@ class DataFramer:
     received: int = 0  # bytes fed, the terminator included once it came
     ended: bool = False
     _pieces: list[bytes] = field(default_factory=list)
-    _dropped: bool = False  # over the limit: nothing is kept any more
 
     def next_read(self) -> bytes | int:
         """What to read next: bytes up to and including a delimiter (the rest of the
@@ -77,7 +76,6 @@ class DataFramer:
             self._tail = joined[-_KEEP:]
         if self.over_limit:
             # Read on to the end (RFC 5321 4.2.5) but keep nothing.
-            self._dropped = True
             self._pieces.clear()
         elif piece:
             self._pieces.append(piece)
@@ -91,8 +89,9 @@ class DataFramer:
 
     @property
     def over_limit(self) -> bool:
-        # Before the end the last three bytes may yet be the terminator's.
-        return (self.size if self.ended else self.received - 3) > self.limit
+        # The terminator's "." CRLF is not message; before the end, the last three bytes
+        # may yet be it. (Once over, always over: nothing is kept from then on.)
+        return self.received - 3 > self.limit
 
     def take_pieces(self) -> list[bytes]:
         """Hand over the pieces kept so far (to spool them), keeping none."""
@@ -102,7 +101,7 @@ class DataFramer:
     def message(self, spooled: bytes = b"") -> bytes:
         """The message, un-dot-stuffed, once ended and within the limit; ``spooled``: the
         pieces handed over by ``take_pieces``, read back, which come first."""
-        if not self.ended or self._dropped:
+        if not self.ended or self.over_limit:
             raise ValueError("no message: DATA has not ended, or was over the limit")
         data = spooled + b"".join(self._pieces)
         self._pieces.clear()

@@ -521,9 +521,9 @@ class _FrontSMTP(SMTP):
                 self._reset_timeout()
         return reply
 
-    async def _abort_transaction(self) -> None:
-        # The XFORWARD data is the caller's to reset (a refused MAIL keeps it).
-        tx = self._state.end(keep_xforward=True)
+    async def _abort_transaction(self, *, keep_xforward: bool = False) -> None:
+        # XFORWARD data lasts one transaction; a MAIL the handler refused keeps it.
+        tx = self._state.end(keep_xforward=keep_xforward)
         if tx is not None:
             await asyncio.shield(self._spawn_abort(tx))
 
@@ -547,9 +547,7 @@ class _FrontSMTP(SMTP):
             await self._send(refusal)
             return False
         # RFC 5321 4.1.4: EHLO or HELO in a session resets it as RSET does.
-        tx = self._state.end()
-        if tx is not None:
-            await asyncio.shield(self._spawn_abort(tx))
+        await self._abort_transaction()
         assert self.session is not None
         # aiosmtpd's own commands read its session.
         self.session.host_name = hostname
@@ -593,7 +591,7 @@ class _FrontSMTP(SMTP):
         reply = await self._call("mail", tx)
         if not 200 <= reply.code < 300:
             # Not started: the XFORWARD data stays for the client's next MAIL.
-            await self._abort_transaction()
+            await self._abort_transaction(keep_xforward=True)
         await self._send(reply)
 
     @syntax("RCPT TO:<address>", extended=" [SP <mail-parameters>]")
@@ -615,10 +613,9 @@ class _FrontSMTP(SMTP):
         if arg:
             await self._send(Reply(501, "5.5.4 Syntax: RSET"))
             return
-        await self._abort_transaction()
         # XFORWARD_README: attributes are reset at the end of the transaction (RSET or
         # DOT), also when the RSET comes before any MAIL.
-        self._state.xforward = None
+        await self._abort_transaction()
         await self.push(READY)
         await self._after_transaction()
 
@@ -653,7 +650,6 @@ class _FrontSMTP(SMTP):
             if isinstance(raw, Reply):
                 # RFC 5321 4.2.5: the reply comes after the whole message was read.
                 await self._abort_transaction()
-                self._state.xforward = None
                 self._reset_timeout()
                 await self._send(raw)
                 await self._after_transaction()
@@ -664,8 +660,7 @@ class _FrontSMTP(SMTP):
             slot.release()
         # data() returned: the transaction is over and needs no abort. (Cancelled
         # instead, it stays in self._state.tx and _client_done aborts it.)
-        self._state.tx = None
-        self._state.xforward = None
+        self._state.end()
         await self._send(reply)
         await self._after_transaction()
 
