@@ -24,10 +24,11 @@ import contextvars
 import dataclasses
 import functools
 import io
+import itertools
 import logging
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -123,10 +124,10 @@ class PdfText:
         return self.stopped == "pages" and not self.cut_page
 
 
-def _decrypt(reader: Any, passwords: tuple[bytes, ...]) -> bool:
+def _decrypt(reader: Any, passwords: Callable[[], Sequence[bytes]]) -> bool:
     """Open an encrypted PDF: many "protected" PDFs only restrict printing and open with
     the empty password; others with a password the message gives."""
-    for password in (b"", *passwords):
+    for password in itertools.chain((b"",), passwords()):
         try:
             if reader.decrypt(password):  # PasswordType: 0 is NOT_DECRYPTED
                 return True
@@ -329,14 +330,15 @@ def read_pdf(
     max_pages: int = 10,
     max_bytes: int = 10_000_000,
     budget: PdfBudget | None = None,
-    passwords: tuple[bytes, ...] = (),
+    passwords: Callable[[], Sequence[bytes]] = tuple,
 ) -> PdfText:
     """Read the text of up to ``max_pages`` pages with text of the PDF in ``data``.
 
     ``budget`` is shared by the PDFs of one message and is spent by this call (its
     seconds by the time taken, its bytes by what was decompressed). An encrypted file is
-    opened with the empty password or one of ``passwords`` (written in the message:
-    attackers protect a PDF to hide it from scanners); one that none opens is reported
+    opened with the empty password or one of ``passwords()`` (written in the message:
+    attackers protect a PDF to hide it from scanners; only looked for when a PDF is
+    encrypted); one that none opens is reported
     unread (``stopped == "encrypted"``). A broken file yields what could be read, often
     "". Never raises.
     """
@@ -354,7 +356,11 @@ def read_pdf(
 
 
 def _read(
-    data: bytes, max_pages: int, max_bytes: int, reading: _Reading, passwords: tuple[bytes, ...]
+    data: bytes,
+    max_pages: int,
+    max_bytes: int,
+    reading: _Reading,
+    passwords: Callable[[], Sequence[bytes]],
 ) -> PdfText:
     texts: dict[int, str] = {}
     count = blank = examined = 0

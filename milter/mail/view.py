@@ -600,7 +600,7 @@ class _Builder:
             max_pages=limits.pdf_max_pages,
             max_bytes=limits.pdf_max_bytes,
             budget=self.pdf_budget,
-            passwords=passwords_in(self._text_so_far()),  # "protected" to hide from us
+            passwords=lambda: passwords_in(self._text_so_far()),  # only when encrypted
         )
         if result.oversize:
             self.defect(f"{name} larger than {limits.pdf_max_bytes} bytes; read within the budgets")
