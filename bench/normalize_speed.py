@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from earlier_module import before_change, module_at  # noqa: E402
 
 from milter.mail.envelope import Envelope  # noqa: E402
 from milter.scan import targets  # noqa: E402
@@ -34,36 +33,6 @@ from milter.scan.scanner import Scanner  # noqa: E402
 SOURCE = "milter/scan/normalize.py"
 MARKER = "from milter.scan.confusables import"
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus"
-
-
-def git(*args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=ROOT, check=True, capture_output=True, text=True
-    ).stdout
-
-
-def before_table() -> str:
-    """HEAD if its fold has no generated table, else the parent of the commit that added it."""
-    if MARKER not in git("show", f"HEAD:{SOURCE}"):
-        return "HEAD"
-    added = git("log", "-n1", "--format=%H", f"-S{MARKER}", "--", SOURCE).strip()
-    return f"{added}^"
-
-
-def module_at(rev: str) -> tuple[ModuleType, float]:
-    """The module as it was at ``rev``, and the seconds its import took."""
-    text = git("show", f"{rev}:{SOURCE}")
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
-        handle.write(text)
-    spec = importlib.util.spec_from_file_location("normalize_at_rev", handle.name)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    start = time.perf_counter()
-    spec.loader.exec_module(module)
-    took = time.perf_counter() - start
-    Path(handle.name).unlink()
-    return module, took
 
 
 def current_import_seconds() -> float:
@@ -99,8 +68,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--rev", default=None, help="the commit to compare with")
     args = parser.parse_args()
-    rev = args.rev or before_table()
-    old, old_import = module_at(rev)
+    rev = args.rev or before_change(SOURCE, MARKER, added=True)
+    old, old_import = module_at(SOURCE, rev, "normalize_at_rev")
     new_import = current_import_seconds()
     folders = sorted(p for p in args.corpus.iterdir() if p.is_dir() and p.name.startswith("ham"))
     texts = ham_texts(folders)

@@ -15,10 +15,7 @@ last commit whose reader still parsed twice (``yaml.safe_load`` plus ``yaml.comp
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,37 +25,13 @@ from unittest import mock
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from earlier_module import before_change, git, module_at  # noqa: E402
+
 from milter.scan.rules import loader  # noqa: E402
 from milter.scan.rules import yaml_source as current  # noqa: E402
 
 SOURCE = "milter/scan/rules/yaml_source.py"
 TWO_PASSES = "yaml.safe_load(text)"
-
-
-def git(*args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=ROOT, check=True, capture_output=True, text=True
-    ).stdout
-
-
-def two_pass_revision() -> str:
-    """HEAD if it still parses twice, else the parent of the commit that stopped."""
-    if TWO_PASSES in git("show", f"HEAD:{SOURCE}"):
-        return "HEAD"
-    changed = git("log", "-n1", "--format=%H", f"-S{TWO_PASSES}", "--", SOURCE).strip()
-    return f"{changed}^"
-
-
-def module_at(rev: str) -> ModuleType:
-    text = git("show", f"{rev}:{SOURCE}")
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
-        handle.write(text)
-    spec = importlib.util.spec_from_file_location("yaml_source_at_rev", handle.name)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    Path(handle.name).unlink()
-    return module
 
 
 def once_ms(work: Callable[[], object]) -> float:
@@ -73,8 +46,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--rev", default=None, help="the commit to compare with")
     args = parser.parse_args()
-    rev = args.rev or two_pass_revision()
-    old = module_at(rev)
+    rev = args.rev or before_change(SOURCE, TWO_PASSES, added=False)
+    old, _ = module_at(SOURCE, rev, "yaml_source_at_rev")
     files = sorted(args.rules.glob("*.yml"))
     for file in files:  # both readers must agree before their times mean anything
         assert old.read_yaml(file, "x")[0] == current.read_yaml(file, "x")[0], file
