@@ -70,7 +70,9 @@ def split_message(raw: bytes) -> RawMessage:
 _FIELD_END = re.compile(rb"\n(?![ \t])")
 # A header block as _field_end walks it when nothing is odd: fields with a name, each
 # line ending in LF, folded lines starting with a space or a tab.
-_WELL_FORMED = re.compile(rb"(?:[!-9;-~]+[ \t]*:[^\n]*\n(?:[ \t][^\n]*\n)*)+")
+# Possessive (Python 3.11): no part of it ever gives back what it took, so the engine
+# keeps no backtracking state per line; a block of a million lines stays linear.
+_WELL_FORMED = re.compile(rb"(?:[!-9;-~]++[ \t]*+:[^\n]*+\n(?:[ \t][^\n]*+\n)*+)++")
 
 
 def _field_end(raw: bytes, position: int, *, first: bool, endpos: int | None = None) -> int:
