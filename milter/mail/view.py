@@ -21,11 +21,9 @@ last parts, the end of a long text, the parts below the depth limit, read flat),
 
 from __future__ import annotations
 
-import binascii
 import re
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import getaddresses
@@ -48,9 +46,19 @@ from milter.mail.mime_decode import (
     decode_bytes,
     decode_encoded_words,
     decode_header_value,
-    encoded_word_bytes,
     fix_8bit,
     guess_decode,
+)
+from milter.mail.mime_part import (
+    CrCount,
+    clean_address,
+    encoded_message_bytes,
+    part_charset,
+    part_disposition,
+    part_encoding,
+    part_filename,
+    part_type,
+    payload_bytes,
 )
 from milter.mail.mime_policy import MimeHeaderCache, _ReusingPolicy
 from milter.mail.mime_raw import RawBodies
@@ -167,8 +175,6 @@ _SINGLE_ANGLE: Final = re.compile(
 _BARE_ADDRESS: Final = re.compile(
     r"[ \t\r\n]*([A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)[ \t\r\n]*"
 )
-_TYPE_IN_RAW: Final = re.compile(r"\s*([A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+)")
-_NAME_IN_RAW: Final = re.compile(r"""(?:file)?name\*?(?:\*\d+\*?)?\s*=\s*("[^"]*"|[^;\s]+)""", re.I)
 
 
 @dataclass
@@ -311,18 +317,18 @@ class _Builder:
             display = decode_header_value(single.group(1)).strip()
             if len(display) >= 2 and display[0] == display[-1] == '"':
                 display = display[1:-1].replace('\\"', '"').strip()
-            return [(display, _clean_address(single.group(2)))]
+            return [(display, clean_address(single.group(2)))]
         bare = _BARE_ADDRESS.fullmatch(text)
         if bare:
             # Just an address, the form most headers that get here have: getaddresses
             # returns it as it is, with no name, at many times the cost.
-            return [("", _clean_address(bare.group(1)))]
+            return [("", clean_address(bare.group(1)))]
         try:
             pairs = [(d, a) for d, a in getaddresses([text]) if d or a]
         except Exception:
             pairs = []
         if any("@" in address for _, address in pairs):
-            return [(decode_header_value(d), _clean_address(a)) for d, a in pairs]
+            return [(decode_header_value(d), clean_address(a)) for d, a in pairs]
         try:
             header = self.policy.header_fetch_parse(name, text)
             found: list[tuple[str, str]] = []
@@ -330,12 +336,12 @@ class _Builder:
                 display = str(address.display_name or "")
                 if "=?" in display:
                     display = decode_encoded_words(display)
-                found.append((display.strip(), _clean_address(str(address.addr_spec))))
+                found.append((display.strip(), clean_address(str(address.addr_spec))))
             if found:
                 return found
         except Exception as exc:
             self.defect(f"header {name}: address parse failed ({type(exc).__name__})")
-        return [(decode_header_value(d), _clean_address(a)) for d, a in pairs]
+        return [(decode_header_value(d), clean_address(a)) for d, a in pairs]
 
     # -- MIME structure --
     #
@@ -445,7 +451,7 @@ class _Builder:
         if not self._admit(part, depth):
             return None
         self._enter(part, depth)
-        content_type = _content_type(part)
+        content_type = part_type(part)
         children = self._children(part, content_type)
         if children is None:
             inner = self._leaf(part, content_type)
@@ -459,14 +465,14 @@ class _Builder:
         if not part.is_multipart():
             return None
         payload = part.get_payload()
-        encoded = _transfer_encoding(part)
+        encoded = part_encoding(part)
         if content_type.startswith("message/") and encoded in ("base64", "quoted-printable"):
             # Against RFC 2046 section 5.2.1, but it happens: the parser read the
             # encoded text as a message. Decode it and read the message inside.
             inner = payload[0] if isinstance(payload, list) and payload else None
             if inner is not None and self.bodies is not None:
                 self.bodies.expand(inner)  # rare enough to be read whole, as text
-            data = _encoded_message_bytes(inner, encoded) if inner is not None else b""
+            data = encoded_message_bytes(inner, encoded) if inner is not None else b""
             return [self._parse(data)]
         if not isinstance(payload, list):
             return []
@@ -486,7 +492,7 @@ class _Builder:
         self._read_defects(part)  # decoding adds base64 defects to the part
         if content_type == "message/rfc822" and not blank:
             return self._parse(data if lazy is None else lazy.data())
-        disposition = _disposition(part)
+        disposition = part_disposition(part)
         if content_type.startswith("multipart/"):
             self.defect(f"{content_type} without a usable boundary; read as text")
             content_type = "text/plain"
@@ -501,7 +507,7 @@ class _Builder:
             elif head:
                 self._add_text(head + "\n" + tail if tail else head)
             return None
-        filename = _filename(part)
+        filename = part_filename(part)
         text = ""
         if looks_like_pdf(content_type, filename, data if lazy is None else lazy.head):
             text = self._pdf(data if lazy is None else lazy.data(), filename)
@@ -525,12 +531,12 @@ class _Builder:
             if encoding not in _UUENCODE:
                 return LazyBody(pieces, encoding, part)
             self.bodies.expand(part)  # uuencode: rare, and read whole by the stdlib
-        return _payload_bytes(part)
+        return payload_bytes(part)
 
     def _message_attachment(self, part: Message, content_type: str, size: int) -> None:
         """List an attached message (its text was read as body text)."""
-        filename = _filename(part)
-        if filename or _disposition(part) == "attachment":
+        filename = part_filename(part)
+        if filename or part_disposition(part) == "attachment":
             self.attachments.append(Attachment(filename, content_type, size, ""))
 
     def _read_defects(self, part: Message) -> None:
@@ -550,11 +556,11 @@ class _Builder:
         """The decoded text of a part: all of it, or its start and end when it is over
         max_text_chars even with its blank runs squeezed (clip.py)."""
         limit = self.limits.max_text_chars
-        charset = _charset(part)
+        charset = part_charset(part)
         cut = ""
         size = len(body) if isinstance(body, bytes) else body.size
         if size > limit:
-            crs = _CrCount()
+            crs = CrCount()
             chunks = crs.of(body) if isinstance(body, bytes) else crs.each(body.chunks())
             data, squeezed, squeezed_crs = squeeze_clip_count(chunks, charset, limit * 4)
             # CRs left out of CRLF paragraph breaks are no padding: ordinary text has one
@@ -661,112 +667,6 @@ class _Builder:
             padded_pdfs=self.padded_pdfs,
             partial=tuple(dict.fromkeys(self.partial)),
         )
-
-
-def _clean_address(address: str) -> str:
-    return address.strip().strip("<>").strip().lower()
-
-
-def _raw_header(part: Message, name: str) -> str:
-    for key, value in part.raw_items():
-        if key.lower() == name:
-            return fix_8bit(str(value))
-    return ""
-
-
-# The structural headers are read with regexes on the raw value: the modern policy
-# re-parses a header on every access, which made Content-Type alone cost as much as
-# parsing the message. The parser has already used them to split the parts.
-_CHARSET_PARAM: Final = re.compile(r"""[;\s]charset\*?\s*=\s*(?:"([^"]*)"|([^;\s]+))""", re.I)
-
-
-def _content_type(part: Message) -> str:
-    # RFC 2045 section 5.2: a missing or invalid type is the default (text/plain, or
-    # message/rfc822 inside multipart/digest). A missing ";" leaves the parameters in
-    # the value ("multipart/mixed\tboundary=…"): the type is the first token.
-    match = _TYPE_IN_RAW.match(_raw_header(part, "content-type"))
-    if match:
-        return match.group(1).lower()
-    try:
-        return part.get_default_type()
-    except Exception:
-        return "text/plain"
-
-
-class _CrCount:
-    """Counts the CRs of a body as it is read, chunk by chunk or whole."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def of(self, data: bytes) -> bytes:
-        self.count += data.count(b"\r")
-        return data
-
-    def each(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
-        for chunk in chunks:
-            self.count += chunk.count(b"\r")
-            yield chunk
-
-
-def _charset(part: Message) -> str | None:
-    match = _CHARSET_PARAM.search(_raw_header(part, "content-type"))
-    if not match:
-        return None
-    charset = match.group(1) if match.group(1) is not None else match.group(2)
-    if "'" in charset:  # RFC 2231 form: charset'language'value
-        charset = charset.split("'", 1)[0]
-    return charset.strip() or None
-
-
-def _disposition(part: Message) -> str | None:
-    raw = _raw_header(part, "content-disposition").strip().lower()
-    return raw.split(";", 1)[0].strip() or None
-
-
-def _filename(part: Message) -> str:
-    try:
-        name = part.get_filename() or ""
-    except Exception:
-        name = ""
-        for header in ("content-disposition", "content-type"):
-            match = _NAME_IN_RAW.search(_raw_header(part, header))
-            if match:
-                name = match.group(1).strip('"')
-                break
-    name = fix_8bit(str(name))
-    if "=?" in name:
-        name = decode_encoded_words(name)
-    return name.strip()
-
-
-def _transfer_encoding(part: Message) -> str:
-    return _raw_header(part, "content-transfer-encoding").strip().lower()
-
-
-def _encoded_message_bytes(inner: Message, encoding: str) -> bytes:
-    """The bytes of a message that arrived base64- or quoted-printable-encoded."""
-    # Base64 has no ":" so the parser put it all in the body; quoted-printable may have
-    # been split into "headers" at its first colon: put them back together.
-    head = "".join(f"{name}: {value}\n" for name, value in inner.raw_items())
-    body = inner.get_payload()
-    text = (head + ("\n" if head else "") + body) if isinstance(body, str) else head
-    data = text.encode("utf-8", "surrogateescape")
-    if encoding == "base64":
-        return encoded_word_bytes("b", text)
-    try:
-        return binascii.a2b_qp(data)
-    except (binascii.Error, ValueError):
-        return data
-
-
-def _payload_bytes(part: Message) -> bytes:
-    try:
-        data = part.get_payload(decode=True)
-    except Exception:
-        payload = part.get_payload()
-        data = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else b""
-    return data if isinstance(data, bytes) else b""
 
 
 def parse_message(
