@@ -5,7 +5,10 @@ For each corpus folder it prints the number of messages, the count per action
 tagged, and what a rule writer needs to tune: for scam folders the files that were not
 held, for ham folders the files that were held or tagged, each with its score and rules.
 
-    python bench/detection.py [--corpus DIR] [--rules DIR ...]
+    python bench/detection.py [--corpus DIR] [--rules DIR ...] [--no-ocr]
+
+Images are read by OCR as `serve` reads them (milter/ocr), when Tesseract is installed;
+``--no-ocr`` gives the figures without it (how a host without Tesseract does).
 
 The corpus lives beside the project in ../shared/corpus. Folders whose name starts with
 "ham" are legitimate mail; every other folder holds scams. The goals (issue 2): every
@@ -29,6 +32,8 @@ ACTIONS = ("accept", "tag", "quarantine", "reject")
 sys.path.insert(0, str(REPO))
 
 from milter.mail.envelope import Envelope  # noqa: E402
+from milter.ocr.reader import OcrReader, open_reader  # noqa: E402
+from milter.ocr.settings import OcrSettings  # noqa: E402
 from milter.scan.scanner import Scanner  # noqa: E402
 
 
@@ -41,12 +46,17 @@ def describe(verdict) -> str:
     return f"score {verdict.score:g}: {rules}"
 
 
-def run_folder(scanner: Scanner, folder: Path, *, show_all: bool) -> tuple[Counter, int]:
+def run_folder(
+    scanner: Scanner, folder: Path, ocr: OcrReader | None, *, show_all: bool
+) -> tuple[Counter, int]:
     counts: Counter = Counter()
     notes: list[str] = []
     files = sorted(p for p in folder.iterdir() if p.is_file())
     for path in files:
-        verdict = scanner.scan(path.read_bytes(), Envelope())
+        view = scanner.view(path.read_bytes(), Envelope())
+        if ocr is not None:
+            view = ocr.read_view(view)
+        verdict = scanner.scan_view(view)
         action = verdict.action.value
         counts[action] += 1
         held = action in ("quarantine", "reject")
@@ -83,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="rule file or directory (default: the repository's rules/)",
     )
+    parser.add_argument("--no-ocr", action="store_true", help="do not read images")
     parser.add_argument(
         "--all", action="store_true", help="list every message, not only the ones to look at"
     )
@@ -94,12 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     scanner = Scanner.from_rule_paths(args.rules or [DEFAULT_RULES])
     loaded = time.monotonic() - started
+    ocr, status = (None, None) if args.no_ocr else open_reader(OcrSettings())
+    print(status.text if status is not None else "ocr: off (--no-ocr)")
 
     totals = {"ham": Counter(), "scam": Counter()}
     sizes = {"ham": 0, "scam": 0}
     started = time.monotonic()
     for folder in sorted(p for p in args.corpus.iterdir() if p.is_dir()):
-        counts, size = run_folder(scanner, folder, show_all=args.all)
+        counts, size = run_folder(scanner, folder, ocr, show_all=args.all)
         kind = "ham" if is_ham(folder) else "scam"
         totals[kind].update(counts)
         sizes[kind] += size

@@ -25,6 +25,7 @@ from milter.errors import ConfigError
 from milter.ledger.store import LedgerSettings
 from milter.mail.headers import HeaderNames
 from milter.mail.view import ViewLimits
+from milter.ocr.settings import OcrSettings
 from milter.scan.scanner import ScanSettings
 from milter.scan.verdict import Thresholds
 from milter.service.settings import MessageLimits, Mode
@@ -131,6 +132,7 @@ class Config:
     auth: AuthSettings = field(default_factory=AuthSettings)
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    ocr: OcrSettings = field(default_factory=OcrSettings)
     verdict_log: str = "stderr"  # one of VERDICT_LOG_STREAMS, or an absolute file path
     source: str = "<defaults>"
 
@@ -154,6 +156,7 @@ _TOP_KEYS = (
     "auth",
     "quarantine",
     "ledger",
+    "ocr",
     "verdict_log",
 )
 _AUTH_KEYS = (
@@ -165,6 +168,9 @@ _AUTH_KEYS = (
     "on_dns_failure",
     "trusted_mtas",
 )
+_OCR_KEYS = tuple(f.name for f in fields(OcrSettings))
+# Tesseract model names: "eng", "Latin", "script/Latin" (a path inside tessdata).
+_LANGUAGE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}(?:/[A-Za-z][A-Za-z0-9_]{0,31})?")
 _MESSAGE_LIMIT_KEYS = tuple(f.name for f in fields(MessageLimits))
 _LIMIT_KEYS = (*(f.name for f in fields(ViewLimits)), "regex_timeout", *_MESSAGE_LIMIT_KEYS)
 
@@ -232,9 +238,42 @@ def config_from_mapping(data: Mapping[str, Any], name: str, base: Path) -> Confi
         ),
         source=name,
         auth=_auth_settings(data, name),
+        ocr=_ocr_settings(data, name, base),
         message_limits=message_limits,
     )
     return _serve_settings(config, data, name, base)
+
+
+def _ocr_settings(data: Mapping[str, Any], name: str, base: Path) -> OcrSettings:
+    section = _section(data, "ocr", name)
+    _only(section, _OCR_KEYS, f"{name}: ocr")
+    where = f"{name}: ocr"
+    changes: dict[str, Any] = {}
+    if "enabled" in section:
+        if not isinstance(section["enabled"], bool):
+            raise ConfigError(f"{where}.enabled must be true or false")
+        changes["enabled"] = section["enabled"]
+    if "languages" in section:
+        value = section["languages"]
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(
+            isinstance(v, str) and _LANGUAGE.fullmatch(v) for v in items
+        ):
+            raise ConfigError(
+                f"{where}.languages must be Tesseract model names, e.g. [Latin] or [eng, fra]"
+            )
+        changes["languages"] = tuple(items)
+    for key in ("max_images", "cache_entries"):
+        if key in section:
+            if not isinstance(section[key], int) or isinstance(section[key], bool):
+                raise ConfigError(f"{where}.{key} must be a whole number")
+            changes[key] = int(_number(section[key], f"{where}.{key}", positive=True))
+    for key in ("timeout", "message_timeout"):
+        if key in section:
+            changes[key] = _number(section[key], f"{where}.{key}", positive=True)
+    if section.get("cache_dir") is not None:
+        changes["cache_dir"] = base / _string(section["cache_dir"], f"{where}.cache_dir")
+    return OcrSettings(**changes)
 
 
 def _message_limits(limit_values: dict[str, float], name: str) -> MessageLimits:

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -23,6 +23,8 @@ from milter.cli.quarantine import add_quarantine_commands, run_quarantine
 from milter.config import Config, Mode, dns_servers, load_config, parse_host_port, parse_mode
 from milter.errors import RuleError, ScamMilterError
 from milter.mail.envelope import ClientInfo, Envelope
+from milter.mail.images import ImagePart, ImageText
+from milter.ocr.reader import open_reader
 from milter.scan.identities.registry import IdentityRegistry
 from milter.scan.rules.examples import check_examples
 from milter.scan.rules.loader import load_rules_collecting
@@ -142,6 +144,7 @@ def run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     paths = tuple(args.rules) if args.rules else config.rule_paths
     scanner = Scanner.from_rule_paths(paths, config.scan)
     authenticator = _check_authenticator(args, config)
+    ocr, ocr_status = open_reader(config.ocr)
     envelope = Envelope(
         mail_from=args.mail_from,
         rcpt_to=tuple(args.rcpt),
@@ -155,14 +158,18 @@ def run_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             reported += 1
         # One parse for both, as in the proxy: the authentication reads its fields.
         view = scanner.view(raw, envelope)
+        if ocr is not None:
+            view = ocr.read_view(view)
         auth = None
         if authenticator is not None:
             auth = authenticator.authenticate(raw, envelope, fields=view.raw_headers)
         verdict = scanner.scan_view(view, auth)
+        images = ImagesRead(ocr_status.text, view.images, view.image_texts)
         if args.json:
-            out.write(json.dumps(verdict_json(name, verdict), ensure_ascii=False) + "\n")
+            line = verdict_json(name, verdict) | images.json()
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
         else:
-            out.write(verdict_text(name, verdict))
+            out.write(verdict_text(name, verdict, images.lines()))
         out.flush()
     for message in errors[reported:]:
         print(f"scam-milter: error: {message}", file=err)
@@ -200,7 +207,39 @@ def verdict_json(name: str, verdict: Verdict) -> dict[str, object]:
     }
 
 
-def verdict_text(name: str, verdict: Verdict) -> str:
+@dataclass(frozen=True)
+class ImagesRead:
+    """What ``check`` says of a message's images: read, and how much, or why not."""
+
+    ocr: str  # the OcrStatus line: "ocr: available (Latin)" or "ocr: unavailable (...)"
+    images: tuple[ImagePart, ...]
+    texts: tuple[ImageText, ...]
+
+    def lines(self) -> list[str]:
+        """One line per image read; those not read are in the verdict's notes."""
+        if not self.images:
+            return []
+        if not self.texts:
+            return [f"  {self.ocr}: {len(self.images)} image(s) not read"]
+        return [
+            f"  image {t.name}: {len(t.text):,} characters read"
+            + (" (cached)" if t.cached else f" in {t.seconds:.2f} s")
+            for t in self.texts
+            if not t.note
+        ]
+
+    def json(self) -> dict[str, object]:
+        read = [
+            {"name": t.name, "chars": len(t.text), "note": t.note, "cached": t.cached}
+            for t in self.texts
+        ]
+        unread = [
+            {"name": p.name, "chars": 0, "note": self.ocr, "cached": False} for p in self.images
+        ]
+        return {"ocr": self.ocr, "images": read or unread}
+
+
+def verdict_text(name: str, verdict: Verdict, images: Sequence[str] = ()) -> str:
     lines = [f"{name}: {verdict.action.value} (score {verdict.score:g})"]
     for hit in verdict.rules:
         lines.append(f"  {hit.id} {hit.score:+g}")
@@ -210,6 +249,7 @@ def verdict_text(name: str, verdict: Verdict) -> str:
         lines.append(f"  auth: {verdict.auth.header_value('check').partition('; ')[2]}")
     else:
         lines.append("  auth: unavailable (offline or auth disabled)")
+    lines.extend(images)
     for note in verdict.notes:
         lines.append(f"  note: {note}")
     for reason in verdict.partial:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from milter.mail.clip import head_and_tail
+from milter.mail.images import image_type, looks_like_image
 from milter.mail.mime_decode import decode_bytes
 
 CHUNK: Final = 64 * 1024
@@ -90,6 +91,7 @@ class Found:
 
     members: tuple[tuple[str, str, int, str], ...] = ()
     notes: tuple[str, ...] = ()
+    images: tuple[tuple[str, bytes], ...] = ()  # image members, for OCR
 
 
 @dataclass
@@ -152,6 +154,7 @@ def read_zip(
     members as text, others listed by name."""
     members, notes = open_zip(data, name, limits, budget, text)
     read: list[tuple[str, str, int, str]] = []
+    images: list[tuple[str, bytes]] = []
     for member_name, member in members:
         lower = member_name.lower()
         content = ""
@@ -164,10 +167,13 @@ def read_zip(
             content = head + "\n" + tail if tail else head
             if tail:
                 notes.append(f"{member_name!r}: its middle not read")
+        elif looks_like_image("", member_name, member[:16]):
+            kind = image_type(member[:16])
+            images.append((member_name, member))
         else:
             kind = "application/octet-stream"
         read.append((member_name, kind, len(member), content))
-    return Found(tuple(read), tuple(notes))
+    return Found(tuple(read), tuple(notes), tuple(images))
 
 
 def _open(opening: _Opening, data: bytes, name: str, depth: int) -> None:

@@ -24,6 +24,59 @@ from PIL import Image, UnidentifiedImageError
 
 # The formats issue 12 names; anything else is not opened (Pillow knows dozens).
 FORMATS = ("JPEG", "PNG", "GIF", "TIFF", "WEBP", "BMP")
+_NAMES = (".jpg", ".jpeg", ".jpe", ".png", ".gif", ".tif", ".tiff", ".webp", ".bmp")
+# The first bytes of each format: scams send letters as application/octet-stream too.
+# (BMP's "BM" is too short to tell from other bytes: by type or name only.)
+_MAGIC = (
+    b"\xff\xd8\xff",
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF87a",
+    b"GIF89a",
+    b"II*\x00",
+    b"MM\x00*",
+)
+_MAGIC_TYPES = ("image/jpeg", "image/png", "image/gif", "image/gif", "image/tiff", "image/tiff")
+
+
+def looks_like_image(content_type: str, filename: str, head: bytes) -> bool:
+    """Whether a part is an image this filter reads, by its type, its name or its bytes."""
+    if content_type.startswith("image/") or filename.lower().endswith(_NAMES):
+        return True
+    return head.startswith(_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def image_type(head: bytes) -> str:
+    """The media type the first bytes show ("image/jpeg"), or "image/unknown"."""
+    for magic, kind in zip(_MAGIC, _MAGIC_TYPES, strict=True):
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/bmp" if head.startswith(b"BM") else "image/unknown"
+
+
+@dataclass(frozen=True)
+class ImagePart:
+    """An image of the message to read: an attachment, an inline image, a ZIP member or
+    a scanned PDF page. ``name`` is for evidence ("BKA025.jpg", "scan.pdf page 1"); a
+    part that is not kept (``note`` says why) has no ``data``."""
+
+    name: str
+    data: bytes = b""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ImageText:
+    """The text of one image (``note`` empty) or why there is none."""
+
+    name: str
+    digest: str
+    text: str
+    note: str = ""
+    cached: bool = False
+    seconds: float = 0.0
+    recognized: bool = False  # the engine ran on it (not cached, not refused)
 
 
 @dataclass(frozen=True)

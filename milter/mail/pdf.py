@@ -98,6 +98,8 @@ class PdfText:
     # Over max_bytes, and over half of it (and a megabyte at least) is bytes outside the
     # streams its document refers to: filler to push it past the limit.
     padded: bool = False
+    # (page number from 1, image bytes) of pages that show no text: a scanned letter.
+    images: tuple[tuple[int, bytes], ...] = ()
 
     @property
     def partial(self) -> str:
@@ -331,6 +333,7 @@ def read_pdf(
     max_bytes: int = 10_000_000,
     budget: PdfBudget | None = None,
     passwords: Callable[[], Sequence[bytes]] = tuple,
+    max_images: int = 0,
 ) -> PdfText:
     """Read the text of up to ``max_pages`` pages with text of the PDF in ``data``.
 
@@ -340,7 +343,8 @@ def read_pdf(
     attackers protect a PDF to hide it from scanners; only looked for when a PDF is
     encrypted); one that none opens is reported
     unread (``stopped == "encrypted"``). A broken file yields what could be read, often
-    "". Never raises.
+    "". Never raises. Up to ``max_images`` images of pages without text are returned
+    too, for OCR: the biggest of each such page, within the same budgets.
     """
     budget = budget if budget is not None else PdfBudget()
     if not data or budget.spent():
@@ -349,7 +353,7 @@ def read_pdf(
     reading = _Reading(started + budget.seconds, budget)
     token = _READING.set(reading)
     try:
-        return _read(data, max_pages, max_bytes, reading, passwords)
+        return _read(data, max_pages, max_bytes, reading, passwords, max_images)
     finally:
         _READING.reset(token)
         budget.seconds -= time.monotonic() - started
@@ -361,8 +365,10 @@ def _read(
     max_bytes: int,
     reading: _Reading,
     passwords: Callable[[], Sequence[bytes]],
+    max_images: int = 0,
 ) -> PdfText:
     texts: dict[int, str] = {}
+    images: list[tuple[int, bytes]] = []
     count = blank = examined = 0
     stopped = ""
     cut = False
@@ -392,6 +398,10 @@ def _read(
                 texts[index] = text
             elif not cut_here:
                 blank += 1
+                if len(images) < max_images:
+                    image = _page_image(pages[index], reading)
+                    if image:
+                        images.append((index + 1, image))
             if cut_here:
                 stopped = reading.stopped or "time"
                 break
@@ -416,4 +426,27 @@ def _read(
         cut_page=cut,
         oversize=oversize,
         padded=padded,
+        images=tuple(sorted(images)),
     )
+
+
+# A scanned page's image is a few megabytes at most; bigger ones are not handed on.
+_MAX_PAGE_IMAGE: Final = 20_000_000
+
+
+def _page_image(page: Any, reading: _Reading) -> bytes:
+    """The encoded bytes of the biggest image drawn on ``page`` (a scan is one image the
+    size of the page), in a format Pillow opens; b"" when there is none. pypdf decodes
+    only what it must (a JPEG is handed over as stored) through the budgeted hook."""
+    best = b""
+    try:
+        for image in page.images:
+            reading.check()
+            data = image.data
+            if len(best) < len(data) <= _MAX_PAGE_IMAGE:
+                best = data
+    except _Stop:
+        return best
+    except Exception:  # an image pypdf cannot convert (a rare filter, a broken stream)
+        return best
+    return best

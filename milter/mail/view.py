@@ -41,6 +41,7 @@ from milter.mail.clip import (
 )
 from milter.mail.envelope import Envelope
 from milter.mail.html import HtmlText, find_urls, html_to_text, join_html, start_at_tag
+from milter.mail.images import ImagePart, ImageText, looks_like_image
 from milter.mail.mime_decode import (
     LINE_BREAK,
     decode_bytes,
@@ -107,6 +108,11 @@ class ViewLimits:
     archive_max_members: int = 100
     archive_max_bytes: int = 20_000_000
     archive_max_ratio: int = 100
+    # Images kept for OCR (milter/ocr): attachments, inline images, ZIP members and the
+    # images of scanned PDF pages; past the count or the size, noted "not read".
+    max_images: int = 50
+    image_max_bytes: int = 20_000_000
+    pdf_max_images: int = 4
 
     def __post_init__(self) -> None:
         for name in ("max_parts", "max_depth", "max_text_chars", "pdf_max_pages", *_ARCHIVE):
@@ -157,6 +163,10 @@ class MessageView:
     # came: one parse per message serves both. None: the header block could not be
     # parsed as such (the message was read as text), and whoever needs it parses it.
     raw_headers: tuple[tuple[str, str], ...] | None = None
+    # Images to read (in order met); their text once OCR has read them (milter/ocr):
+    # the parse itself reads no pixels.
+    images: tuple[ImagePart, ...] = ()
+    image_texts: tuple[ImageText, ...] = ()
 
     def header(self, name: str) -> tuple[str, ...]:
         """Every decoded value of header ``name`` (any case), in message order."""
@@ -190,6 +200,7 @@ class _Builder:
     text_parts: list[str] = field(default_factory=list)
     html_parts: list[HtmlText] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
+    images: list[ImagePart] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
     parts: int = 0
@@ -513,6 +524,11 @@ class _Builder:
             text = self._pdf(data if lazy is None else lazy.data(), filename)
         elif is_zip(content_type, filename, data if lazy is None else lazy.head):
             self._zip(data if lazy is None else lazy.data(), filename)
+        elif looks_like_image(content_type, filename, data[:16] if lazy is None else lazy.head):
+            if size > self.limits.image_max_bytes:
+                self._add_image(filename, b"", f"not read: {size:,} bytes, over the limit")
+            else:
+                self._add_image(filename, data if lazy is None else lazy.data())
         elif content_type.startswith("text/"):
             head, tail = self._text(body, part)
             text = head + "\n" + tail if tail else head
@@ -607,7 +623,10 @@ class _Builder:
             max_bytes=limits.pdf_max_bytes,
             budget=self.pdf_budget,
             passwords=lambda: passwords_in(self._text_so_far()),  # only when encrypted
+            max_images=max(0, min(limits.pdf_max_images, limits.max_images - len(self.images))),
         )
+        for page, image in result.images:
+            self._add_image(f"{filename or 'PDF'} page {page}", image)
         if result.oversize:
             self.defect(f"{name} larger than {limits.pdf_max_bytes} bytes; read within the budgets")
         self.padded_pdfs += result.padded
@@ -620,6 +639,12 @@ class _Builder:
         head, tail = head_and_tail(result.text, limits.max_text_chars)
         return head + "\n" + tail if tail else head
 
+    def _add_image(self, name: str, data: bytes, note: str = "") -> None:
+        name = name or f"image {len(self.images) + 1}"
+        if len(self.images) >= self.limits.max_images and not note:
+            data, note = b"", f"not read: over {self.limits.max_images} images in the message"
+        self.images.append(ImagePart(name, data, note))
+
     def _text_so_far(self) -> str:
         return "\n".join([*self.text_parts, *(html.visible for html in self.html_parts)])
 
@@ -628,6 +653,8 @@ class _Builder:
         found = read_zip(data, filename, self.limits, self.archive_budget, text, self._pdf)
         self.partial.extend(found.notes)
         self.attachments.extend(Attachment(*member) for member in found.members)
+        for member_name, member in found.images:
+            self._add_image(member_name, member)
 
     # -- result --
 
@@ -650,6 +677,7 @@ class _Builder:
             defects=tuple(self.defects),
             structure=self._structure(),
             raw_headers=self.raw_headers,
+            images=tuple(self.images),
         )
 
     def _structure(self) -> Structure:

@@ -10,25 +10,17 @@ one image's own timeout. What was not read says why, so a rule can act on it.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 
-from milter.mail.images import ImageLimits, prepare_image
+from milter.errors import ConfigError
+from milter.mail.images import ImageLimits, ImagePart, ImageText, prepare_image
+from milter.mail.view import MessageView
 from milter.ocr.cache import CachedText, OcrCache
-from milter.ocr.engine import Engine
-
-
-@dataclass(frozen=True)
-class ImageText:
-    """The text of one image (``note`` empty) or why there is none; ``name`` for evidence."""
-
-    name: str
-    digest: str
-    text: str
-    note: str = ""
-    cached: bool = False
-    seconds: float = 0.0
+from milter.ocr.engine import Engine, OcrStatus, probe
+from milter.ocr.settings import OcrSettings
 
 
 class OcrReader:
@@ -37,16 +29,59 @@ class OcrReader:
         engine: Engine,
         cache: OcrCache | None = None,
         limits: ImageLimits | None = None,
+        settings: OcrSettings | None = None,
     ) -> None:
         self.engine = engine
         self.cache = cache if cache is not None else OcrCache()
         self.limits = limits or ImageLimits()
+        self.settings = settings or OcrSettings()
+        # Digests being read now, so that simultaneous copies of one image (a wave
+        # reaching several threads at once) wait for one reading.
+        self._reading: dict[str, threading.Event] = {}
+        self._reading_lock = threading.Lock()
+
+    def read_view(self, view: MessageView, budget_seconds: float | None = None) -> MessageView:
+        """``view`` with the text of its images, read within the message's budget
+        (``settings.message_timeout``, or ``budget_seconds`` if that is sooner)."""
+        if not view.images:
+            return view
+        budget = self.settings.message_timeout
+        if budget_seconds is not None:
+            budget = min(budget, budget_seconds)
+        texts = self.read_parts(view.images, budget, self.settings.max_images)
+        return replace(view, image_texts=tuple(texts))
+
+    def read_parts(
+        self, images: Sequence[ImagePart], budget_seconds: float, max_images: int
+    ) -> list[ImageText]:
+        """``read_all`` for a message's images; a part the parse did not keep (over the
+        count or the size) keeps the parse's reason."""
+        kept = [(part.name, part.data) for part in images if not part.note]
+        read = iter(self.read_all(kept, budget_seconds, max_images))
+        return [
+            ImageText(part.name, "", "", part.note) if part.note else next(read) for part in images
+        ]
 
     def read(self, name: str, data: bytes) -> ImageText:
         return self._read(name, data, hashlib.sha256(data).hexdigest())
 
     def _read(self, name: str, data: bytes, digest: str) -> ImageText:
         started = time.monotonic()
+        with self._reading_lock:
+            busy = self._reading.get(digest)
+            if busy is None:
+                self._reading[digest] = threading.Event()
+        if busy is not None:
+            # Another thread reads the same bytes: its result lands in the cache.
+            busy.wait(self.engine.image_seconds + 5.0)
+            return self._read_once(name, data, digest, started)
+        try:
+            return self._read_once(name, data, digest, started)
+        finally:
+            with self._reading_lock:
+                self._reading.pop(digest).set()
+
+    def _read_once(self, name: str, data: bytes, digest: str, started: float) -> ImageText:
         languages = self.engine.status.lang
         found = self.cache.get(digest, languages)
         if found is not None:
@@ -58,7 +93,8 @@ class OcrReader:
         result = self.engine.recognize(prepared.image)
         self.cache.put(digest, CachedText(result.text, languages, result.timed_out))
         note = "not read: timed out" if result.timed_out else ""
-        return ImageText(name, digest, result.text, note, False, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        return ImageText(name, digest, result.text, note, False, seconds, recognized=True)
 
     def read_all(
         self, images: Sequence[tuple[str, bytes]], budget_seconds: float, max_images: int = 20
@@ -81,6 +117,25 @@ class OcrReader:
             elif time.monotonic() >= deadline:
                 texts.append(ImageText(name, digest, "", "not read: message budget spent"))
             else:
-                started += 1
-                texts.append(self._read(name, data, digest))
+                text = self._read(name, data, digest)
+                started += text.recognized  # logos and refusals cost no engine time
+                texts.append(text)
         return texts
+
+
+def open_reader(settings: OcrSettings) -> tuple[OcrReader | None, OcrStatus]:
+    """The reader the settings ask for, or None and why OCR is off (the filter runs
+    without it; ``serve`` warns once, ``check`` shows the line). A cache directory that
+    cannot be made private is a ConfigError: the text of strangers' images must not be
+    left readable."""
+    if not settings.enabled:
+        return None, OcrStatus(False, "disabled in the config (ocr.enabled)")
+    status = probe(settings.languages or None)
+    if not status.available:
+        return None, status
+    try:
+        cache = OcrCache(settings.cache_entries, settings.cache_dir)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"ocr.cache_dir: {error}") from None
+    engine = Engine(status, settings.timeout)
+    return OcrReader(engine, cache, settings=settings), status

@@ -83,6 +83,9 @@ class NormalizedText:
     cased: str
     # Returns the cased map without its end entry; called at most once.
     build_map: Callable[[], list[int]] = field(repr=False, compare=False)
+    # Where the text was read when that is not the message itself ("image BKA025.jpg"):
+    # every quote from it says so, since the words are no byte of the message.
+    source: str = ""
 
     @cached_property
     def cased_map(self) -> tuple[int, ...]:
@@ -122,7 +125,8 @@ class NormalizedText:
         limit = min(len(original), o_end + _EVIDENCE_TAIL_MAX)
         while o_end < limit and _FOLD.get(original[o_end], None) in _SILENT:
             o_end += 1
-        return original[o_start:o_end]
+        quote = original[o_start:o_end]
+        return f"{quote} [{self.source}]" if self.source else quote
 
 
 # Values in the fold table with a special meaning (every other value is the replacement).
@@ -597,8 +601,9 @@ def _fold_simple_deferred(original: str) -> tuple[str, Callable[[], list[int]]] 
     return cased, build_map
 
 
-def normalize(original: str) -> NormalizedText:
-    """Normalise ``original`` for matching (see the module docstring)."""
+def normalize(original: str, source: str = "") -> NormalizedText:
+    """Normalise ``original`` for matching (see the module docstring); ``source`` names
+    where it was read when not in the message's own bytes (quoted with the evidence)."""
     simple = _fold_simple_deferred(original)
     if simple is not None:
         cased, build_map = simple
@@ -611,4 +616,6 @@ def normalize(original: str) -> NormalizedText:
         for char in _LOWER_FIX_ASTRAL:
             if char in text:
                 text = text.replace(char, _LOWER_FIX[char])
-    return NormalizedText(original=original, text=text, cased=cased, build_map=build_map)
+    return NormalizedText(
+        original=original, text=text, cased=cased, build_map=build_map, source=source
+    )

@@ -120,6 +120,9 @@ class Scanner:
                 continue
             score += rule.score
             hits.append(RuleHit(rule.id, rule.score, match.evidence, rule.tags))
+        unread = tuple(
+            f"image {image.name}: {image.note}" for image in view.image_texts if image.note
+        )
         partial = view.structure.partial
         if partial:
             score += PARTIAL_READ_SCORE
@@ -132,6 +135,6 @@ class Scanner:
             rules=tuple(hits),
             matched_ids=frozenset(m.rule.id for m in outcome.matches),
             auth=auth,
-            notes=(*view.defects, *outcome.notes),
+            notes=(*view.defects, *outcome.notes, *unread),
             partial=partial,
         )

@@ -22,11 +22,12 @@ class MessageTargets:
         self.auth = auth
         self._texts: dict[str, NormalizedText] = {}
         self._targets: dict[str, tuple[NormalizedText, ...]] = {}
+        self._sources = _image_sources(view) if view.image_texts else {}
 
     def norm(self, text: str) -> NormalizedText:
         found = self._texts.get(text)
         if found is None:
-            found = normalize(text)
+            found = normalize(text, self._sources.get(text, ""))
             self._texts[text] = found
         return found
 
@@ -52,9 +53,39 @@ def _body(view: MessageView) -> tuple[str, ...]:
     return (*view.text_parts, *(part.visible for part in view.html_parts))
 
 
+def _image_text(view: MessageView) -> tuple[str, ...]:
+    """The text OCR read in the message's images (milter/ocr), empty before it ran."""
+    return tuple(image.text for image in view.image_texts if image.text)
+
+
+def _image_unread(view: MessageView) -> tuple[str, ...]:
+    """One "name: why" line per image that was not read (too many, too big, a pixel
+    bomb, broken, out of time), for rules that act on "image not read"."""
+    return tuple(f"{image.name}: {image.note}" for image in view.image_texts if image.note)
+
+
+def _attachment_text(view: MessageView) -> tuple[str, ...]:
+    """The text of attachments: of documents as parsed, of images as OCR read it."""
+    return (*(a.text for a in view.attachments), *_image_text(view))
+
+
+def _image_sources(view: MessageView) -> dict[str, str]:
+    """Each text read from an image, and the blocks cut from it, mapped to where it was
+    read: evidence quoted from it names the image."""
+    sources: dict[str, str] = {}
+    for image in view.image_texts:
+        if image.text:
+            where = f"image {image.name}"
+            for text in (image.text, letterhead(image.text), signature_block(image.text)):
+                if text:
+                    sources.setdefault(text, where)
+    return sources
+
+
 def _letters(view: MessageView) -> tuple[str, ...]:
-    """Every text that may be a letter: the body's parts and the attachments' text."""
-    return (*_body(view), *(a.text for a in view.attachments))
+    """Every text that may be a letter: the body's parts, the attachments' text and the
+    text of images (a letter sent as a scan)."""
+    return (*_body(view), *_attachment_text(view))
 
 
 def _signature(view: MessageView) -> tuple[str, ...]:
@@ -102,7 +133,9 @@ _RAW: dict[str, Callable[[MessageView], tuple[str, ...]]] = {
     "url": lambda v: v.urls,
     "attachment.name": lambda v: tuple(a.filename for a in v.attachments),
     "attachment.type": lambda v: tuple(a.content_type for a in v.attachments),
-    "attachment.text": lambda v: tuple(a.text for a in v.attachments),
+    "attachment.text": _attachment_text,
+    "image.text": _image_text,
+    "image.unread": _image_unread,
     "envelope.from": _envelope_from,
     "envelope.rcpt": _envelope_rcpt,
     "signature": _signature,

@@ -43,6 +43,7 @@ from milter.mail.headers import (
     split_message,
 )
 from milter.mail.view import MessageView, decode_header_value
+from milter.ocr.reader import OcrReader
 from milter.quarantine.store import QuarantineEntry, QuarantineStore
 from milter.scan.scanner import Scanner
 from milter.scan.verdict import Action, RuleHit, Verdict
@@ -113,6 +114,7 @@ class Proxy:
         store: QuarantineStore,
         settings: ProxySettings,
         authenticator: Authenticator | None = None,
+        ocr: OcrReader | None = None,
     ) -> None:
         # A callable, not a Scanner: a reload swaps the scanner between messages and a
         # message in flight keeps the one it started with.
@@ -128,6 +130,10 @@ class Proxy:
             path = settings.ledger.path or store.directory / LEDGER_NAME
             ledger = Ledger(path, settings.ledger.window)
         self.dedupe = Dedupe(ledger, store)
+        # None: images are not read (OCR off or unavailable: serve said so at start).
+        # A scan thread loads its engine when it first reads an image (0.6-1.1 s, once):
+        # workers that never see one do not pay for it in time or memory.
+        self.ocr = ocr
         self.scan_pool = ScanPool()
 
     def close(self) -> None:
@@ -196,6 +202,8 @@ class Proxy:
             async with asyncio.timeout(limits.message_seconds):
                 # One parse, shared: the authentication reads its header fields.
                 view = await self._view(scanner, raw, envelope, deadline)
+                if view is not None and view.images and self.ocr is not None:
+                    view = await self._read_images(self.ocr, view, deadline)
                 if view is not None:
                     auth = await self._authenticate(raw, envelope, view)
                     dns_down = (
@@ -308,6 +316,18 @@ class Proxy:
         except Exception:
             log.exception("parse failed; the message is deferred, never lost")
             return None
+
+    async def _read_images(self, ocr: OcrReader, view: MessageView, deadline: float) -> MessageView:
+        """``view`` with the text of its images, read in the scan pool (Tesseract lets go
+        of the GIL, so the loop serves meanwhile) within the OCR budget and what is left
+        of the message's. If reading fails, the scan goes on without it (logged)."""
+        # Leave a quarter of what is left for authentication and the scan.
+        budget = max(0.0, (deadline - time.monotonic()) * 0.75)
+        try:
+            return await self.scan_pool.run(ocr.read_view, view, budget)
+        except Exception:
+            log.exception("reading the images failed; the message is scanned without them")
+            return view
 
     async def _scan(
         self, scanner: Scanner, raw: bytes, view: MessageView, auth: AuthResults | None

@@ -26,6 +26,7 @@ from typing import Any
 from milter.auth.authenticator import Authenticator
 from milter.config import Config, load_config, relay_settings
 from milter.errors import ConfigError, ScamMilterError
+from milter.ocr.reader import open_reader
 from milter.quarantine.store import QuarantineStore
 from milter.scan.scanner import Scanner
 from milter.service.proxy import Proxy, ProxySettings
@@ -320,8 +321,14 @@ class Server:
         _prepare_quarantine_dir(config)
         self.store = QuarantineStore(config.quarantine_dir)
         self.relay = Relay(relay_settings(config))
+        ocr, _status = open_reader(config.ocr)  # serve() said once whether it runs
         self.proxy = Proxy(
-            self.scanner, self.relay, self.store, proxy_settings(config), authenticator(config)
+            self.scanner,
+            self.relay,
+            self.store,
+            proxy_settings(config),
+            authenticator(config),
+            ocr,
         )
         self.stopping = asyncio.Event()
 
@@ -422,6 +429,11 @@ def serve(config_path: Path | None, overrides: Overrides) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     config = overrides.apply(load_config(config_path))
     setup_verdict_log(config.verdict_log)
+    _, ocr = open_reader(config.ocr)  # a cache directory that is not ours: one line
+    if ocr.available:
+        log.info("%s, up to %d images a message", ocr.text, config.ocr.max_images)
+    else:
+        log.warning("%s: the text of image letters is not read", ocr.text)
     if config.smtp.worker_count() > 1:
         return Supervisor(config, config_path, overrides).run()
 

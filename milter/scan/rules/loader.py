@@ -40,6 +40,8 @@ TARGETS = frozenset(
         "attachment.name",
         "attachment.type",
         "attachment.text",
+        "image.text",
+        "image.unread",
         "envelope.from",
         "envelope.rcpt",
         "signature",
