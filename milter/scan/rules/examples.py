@@ -112,7 +112,7 @@ def _attach(message: EmailMessage, attachment: dict[str, Any]) -> None:
     ctype = str(attachment.get("type", "application/octet-stream"))
     text = str(attachment.get("text", ""))
     maintype, _, subtype = ctype.partition("/")
-    if "image_text" in attachment:
+    if "image_text" in attachment or "image_note" in attachment:
         # What OCR would read (example_images); the bytes only need to look like one.
         data = _IMAGE_STAND_IN.get(ctype, _IMAGE_STAND_IN["image/jpeg"])
         message.add_attachment(data, maintype=maintype, subtype=subtype or "jpeg", filename=name)
@@ -135,13 +135,16 @@ _IMAGE_STAND_IN = {
 
 def example_images(example: Mapping[str, Any]) -> tuple[ImageText, ...]:
     """The text an example says OCR reads in its images (``image_text`` of an
-    attachment), as milter/ocr would hand it to the scan: rule examples state what a
-    stage gives, as ``auth`` does, so they run without Tesseract."""
+    attachment; ``image_note`` for one it did not read), as milter/ocr would hand it to
+    the scan: rule examples state what a stage gives, as ``auth`` does, so they run
+    without Tesseract."""
     texts = []
     for attachment in example.get("attachments", ()):
-        if "image_text" in attachment:
-            text = str(attachment["image_text"])
-            texts.append(ImageText(str(attachment.get("name", "image")), "0" * 64, text))
+        if "image_text" in attachment or "image_note" in attachment:
+            name = str(attachment.get("name", "image"))
+            text = str(attachment.get("image_text", ""))
+            note = str(attachment.get("image_note", ""))  # "not read: timed out"
+            texts.append(ImageText(name, "0" * 64, text, note))
     return tuple(texts)
 
 
