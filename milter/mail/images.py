@@ -77,6 +77,7 @@ class ImageText:
     cached: bool = False
     seconds: float = 0.0
     recognized: bool = False  # the engine ran on it (not cached, not refused)
+    codes: tuple[str, ...] = ()  # text of the QR codes and barcodes found in it
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,17 @@ class ImageLimits:
     max_pixels: int = 40_000_000
     min_side: int = 100
     min_pixels: int = 60_000
+    # Below the letter size an image is still decoded for the codes it may hold (a QR
+    # code alone is a small image), down to the smallest QR code (21 x 21 modules).
+    code_min_side: int = 21
     target_side: int = 1400
 
 
 @dataclass(frozen=True)
 class PreparedImage:
-    """An image ready for OCR (``image`` set, ``note`` empty) or the reason it is not.
+    """An image ready for OCR (``image`` set, ``note`` empty) or the reason it is not;
+    a small one (a logo, a QR code alone) is decoded for its codes with ``note`` saying
+    why OCR skips it.
 
     ``width`` and ``height`` are what the header declares (0 when not even that was read).
     """
@@ -102,10 +108,13 @@ class PreparedImage:
     format: str = ""
     width: int = 0
     height: int = 0
+    # Decoded although below the size of a letter: read for codes, not by OCR.
+    small: bool = False
 
     @property
     def ready(self) -> bool:
-        return self.image is not None
+        """Ready for OCR (a letter-size image)."""
+        return self.image is not None and not self.small
 
 
 def prepare_image(data: bytes, limits: ImageLimits | None = None) -> PreparedImage:
@@ -129,7 +138,8 @@ def prepare_image(data: bytes, limits: ImageLimits | None = None) -> PreparedIma
 
     if width * height > limits.max_pixels:
         return refused(f"pixel bomb: {width}x{height} px declared")
-    if min(width, height) < limits.min_side or width * height < limits.min_pixels:
+    small = min(width, height) < limits.min_side or width * height < limits.min_pixels
+    if small and min(width, height) < limits.code_min_side:
         return refused(f"skipped: {width}x{height} px, a logo or tracking pixel")
     try:
         ready = _decode(image, limits.target_side)
@@ -142,6 +152,9 @@ def prepare_image(data: bytes, limits: ImageLimits | None = None) -> PreparedIma
         return refused(f"{kind}: {fmt} could not be decoded")
     finally:
         image.close()
+    if small:
+        note = f"skipped: {width}x{height} px, a logo or tracking pixel"
+        return PreparedImage(ready, note, fmt, width, height, small=True)
     return PreparedImage(ready, "", fmt, width, height)
 
 

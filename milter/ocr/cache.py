@@ -30,6 +30,7 @@ class CachedText:
     text: str
     languages: str
     timed_out: bool = False
+    codes: tuple[str, ...] = ()  # QR codes and barcodes (codes.py)
 
 
 class OcrCache:
@@ -81,7 +82,8 @@ class OcrCache:
                 record = json.loads(handle.read(4_000_000))
             if record.get("v") != _FORMAT:
                 return None
-            return CachedText(str(record["text"]), str(record["languages"]))
+            codes = tuple(str(code) for code in record.get("codes", ()))
+            return CachedText(str(record["text"]), str(record["languages"]), codes=codes)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None  # missing, half-written by an old version, or foreign: a miss
 
@@ -89,7 +91,14 @@ class OcrCache:
         assert self.directory is not None
         final = self.directory / digest
         partial = self.directory / f"{digest}.{os.getpid()}.{threading.get_ident()}.tmp"
-        body = json.dumps({"v": _FORMAT, "languages": entry.languages, "text": entry.text})
+        body = json.dumps(
+            {
+                "v": _FORMAT,
+                "languages": entry.languages,
+                "text": entry.text,
+                "codes": list(entry.codes),
+            }
+        )
         try:
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

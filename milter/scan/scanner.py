@@ -120,8 +120,11 @@ class Scanner:
                 continue
             score += rule.score
             hits.append(RuleHit(rule.id, rule.score, match.evidence, rule.tags))
+        # Logos skipped by size are no news; images not read, bombs, broken ones are.
         unread = tuple(
-            f"image {image.name}: {image.note}" for image in view.image_texts if image.note
+            f"image {image.name}: {image.note}"
+            for image in view.image_texts
+            if image.note and not image.note.startswith("skipped:")
         )
         partial = view.structure.partial
         if partial:

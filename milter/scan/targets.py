@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from milter.mail.html import find_urls
 from milter.mail.view import MessageView
 from milter.scan.auth_view import AuthView
 from milter.scan.identities.registry import letterhead, signature_block
@@ -54,8 +55,25 @@ def _body(view: MessageView) -> tuple[str, ...]:
 
 
 def _image_text(view: MessageView) -> tuple[str, ...]:
-    """The text OCR read in the message's images (milter/ocr), empty before it ran."""
-    return tuple(image.text for image in view.image_texts if image.text)
+    """The text OCR read in the message's images (milter/ocr), empty before it ran, and
+    the text of the QR codes and barcodes in them: a wallet or a link that is only in a
+    code reaches the detectors as text."""
+    return (
+        *(image.text for image in view.image_texts if image.text),
+        *_image_codes(view),
+    )
+
+
+def _image_codes(view: MessageView) -> tuple[str, ...]:
+    return tuple(code for image in view.image_texts for code in image.codes)
+
+
+def _urls(view: MessageView) -> tuple[str, ...]:
+    """The links of the text and HTML, then those only a code in an image holds."""
+    if not view.image_texts:
+        return view.urls
+    in_codes = (url for code in _image_codes(view) for url in find_urls(code))
+    return tuple(dict.fromkeys((*view.urls, *in_codes)))
 
 
 def _image_unread(view: MessageView) -> tuple[str, ...]:
@@ -74,6 +92,8 @@ def _image_sources(view: MessageView) -> dict[str, str]:
     read: evidence quoted from it names the image."""
     sources: dict[str, str] = {}
     for image in view.image_texts:
+        for code in image.codes:
+            sources.setdefault(code, f"code in image {image.name}")
         if image.text:
             where = f"image {image.name}"
             for text in (image.text, letterhead(image.text), signature_block(image.text)):
@@ -130,12 +150,13 @@ _RAW: dict[str, Callable[[MessageView], tuple[str, ...]]] = {
     "from.domain": lambda v: (v.from_domain,),
     "reply_to": lambda v: v.reply_to,
     "to": lambda v: v.to,
-    "url": lambda v: v.urls,
+    "url": _urls,
     "attachment.name": lambda v: tuple(a.filename for a in v.attachments),
     "attachment.type": lambda v: tuple(a.content_type for a in v.attachments),
     "attachment.text": _attachment_text,
     "image.text": _image_text,
     "image.unread": _image_unread,
+    "image.code": _image_codes,
     "envelope.from": _envelope_from,
     "envelope.rcpt": _envelope_rcpt,
     "signature": _signature,

@@ -48,3 +48,18 @@ def letter(lines: list[str], fmt: str = "JPEG", size: tuple[int, int] = (1654, 2
     out = io.BytesIO()
     page.save(out, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
     return out.getvalue()
+
+
+def qr_code(text: str, scale: int = 4) -> Image.Image:
+    """A QR code of ``text`` drawn by zxing-cpp's own writer, as a greyscale image."""
+    import zxingcpp
+
+    drawn = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode).to_image(scale=scale)
+    height, width = drawn.shape[:2]
+    return Image.frombytes("L", (width, height), bytes(memoryview(drawn)))
+
+
+def encoded(image: Image.Image, fmt: str = "PNG") -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt)
+    return out.getvalue()

@@ -23,9 +23,10 @@ from milter.ocr.reader import OcrReader
 from milter.ocr.settings import OcrSettings
 from milter.scan.rules.examples import check_examples
 from milter.scan.scanner import Scanner
+from milter.scan.targets import MessageTargets
 from milter.scan.verdict import Action
 from tests.mail.test_images import png_header_only
-from tests.ocr.letters import FRENCH, GERMAN, letter
+from tests.ocr.letters import FRENCH, GERMAN, encoded, letter, qr_code
 
 # How the seed wave's mails look around the letter: a one-line body, an ordinary name.
 BLAND_BODY = "Ihre Einladung finden Sie im Anhang."
@@ -250,3 +251,45 @@ def test_a_rule_can_act_on_an_unread_image(tmp_path: Path, engine: Engine) -> No
     hits = {hit.id: hit for hit in scanner.scan_view(read).rules}
     assert hits["TEST_IMAGE_UNREAD"].evidence == ("not read",)
     assert "TEST_IMAGE_UNREAD" not in scanner.scan_view(scanner.view(raw)).matched_ids
+
+
+# --- QR codes and barcodes -----------------------------------------------------------
+
+WALLET = "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh"
+SEXTORTION = (
+    "I recorded you through your camera while you watched adult videos. "
+    "Pay 1300 EUR in Bitcoin within 48 hours or the video goes to all your contacts. "
+    "Scan the code to pay."
+)
+
+
+def test_a_wallet_only_in_a_qr_code_reaches_the_detectors(engine: Engine, scanner: Scanner) -> None:
+    code = encoded(qr_code(f"bitcoin:{WALLET}?amount=0.05"))  # 164 px: a code alone
+    raw = mail(("pay.png", code, "image/png"), body=SEXTORTION, subject="Your account")
+    view = scanner.view(raw)
+    read = OcrReader(engine).read_view(view)
+    (image,) = read.image_texts
+    assert image.codes == (f"bitcoin:{WALLET}?amount=0.05",) and not image.recognized
+    before = {hit.id: hit for hit in scanner.scan_view(view).rules}
+    after = {hit.id: hit for hit in scanner.scan_view(read).rules}
+    found = [q for hit in after.values() for q in hit.evidence if WALLET in q]
+    assert found and all("[code in image pay.png]" in q for q in found)
+    assert not any(WALLET in q for hit in before.values() for q in hit.evidence)
+    assert sum(h.score for h in after.values()) > sum(h.score for h in before.values())
+
+
+def test_a_link_in_a_code_on_a_letter_is_a_url(engine: Engine, scanner: Scanner) -> None:
+    page = Image.open(io.BytesIO(letter(FRENCH))).convert("L")
+    page.paste(qr_code("https://amendes-paiement.example/dossier?id=7", scale=5), (1100, 1700))
+    raw = mail(("convocation.jpg", encoded(page, "JPEG"), "image/jpeg"), body="PJ")
+    read = OcrReader(engine).read_view(scanner.view(raw))
+    targets = MessageTargets(read)
+    assert "https://amendes-paiement.example/dossier?id=7" in targets.raw("url")
+    assert "Convocation" in read.image_texts[0].text  # the letter is read as well
+    # A second copy answers its codes from the cache, without the engine.
+    reader = OcrReader(engine)
+    first = reader.read_view(scanner.view(raw))
+    calls = engine.calls
+    second = reader.read_view(scanner.view(raw))
+    assert engine.calls == calls and second.image_texts[0].cached
+    assert second.image_texts[0].codes == first.image_texts[0].codes != ()

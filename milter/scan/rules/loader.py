@@ -42,6 +42,7 @@ TARGETS = frozenset(
         "attachment.text",
         "image.text",
         "image.unread",
+        "image.code",
         "envelope.from",
         "envelope.rcpt",
         "signature",
