@@ -1,7 +1,7 @@
 """Throughput through scam-milter against straight into smtp-sink, with Postfix's own tools.
 
     python bench/smtp_throughput.py [--messages 2000] [--sessions 10] [--size 5000]
-                                    [--file] [--auth]
+                                    [--file] [--auth] [--image-letter]
 
 In one run, round after round: smtp-source sends N messages over S parallel sessions
 straight into smtp-sink (which stores them, as a real next hop would), then through the
@@ -19,6 +19,12 @@ client, and a local DNS server (dnslib's zone resolver, as NOTES.md runs it) ans
 DKIM and DMARC; scam-milter caches the answers after the first message. That message is
 the same every time, so this tree's duplicate ledger is off with ``--auth``
 (bench/ledger_cost.py measures the ledger).
+
+``--image-letter`` sends a wave: every message is the same one-line mail with a
+real-size JPEG letter (A4 at 200 dpi, rendered by tests/ocr/letters.py) that the shipped
+rules hold once OCR has read it. The first copy costs a recognition; the others a SHA-256
+and the OCR cache (issue 12). A checkout given with ``--compare`` that reads no images
+shows what the wave costs over the same mail unread.
 
 Rates are wall-clock and swing by 10% between runs on a 2-core machine that also runs
 smtp-source and smtp-sink; the CPU time spent per message by each scam-milter's whole
@@ -41,6 +47,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests/ocr/letters.py renders the image letter
 
 
 def free_port() -> int:
@@ -58,6 +65,21 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def image_letter_message() -> bytes:
+    """The seed wave's shape: a one-line body and the letter as a JPEG attachment."""
+    from email.message import EmailMessage
+
+    from tests.ocr.letters import GERMAN, letter
+
+    message = EmailMessage()
+    message["From"] = "Maria Keller <m.keller1982@example.org>"
+    message["To"] = "bob@example.net"
+    message["Subject"] = "Einladung"
+    message.set_content("Ihre Einladung finden Sie im Anhang.")
+    message.add_attachment(letter(GERMAN), maintype="image", subtype="jpeg", filename="a.jpg")
+    return message.as_bytes()
 
 
 def make_message(size: int) -> bytes:
@@ -199,6 +221,9 @@ def main() -> int:
     parser.add_argument(
         "--auth", action="store_true", help="SPF, DKIM and DMARC on (implies --file)"
     )
+    parser.add_argument(
+        "--image-letter", action="store_true", help="a wave of one image letter (OCR)"
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--workers", type=int, default=0, help="scam-milter's smtp.workers (0: one per core)"
@@ -219,7 +244,8 @@ def main() -> int:
     os.environ["PATH"] = os.environ.get("PATH", "") + ":/usr/sbin"
     with tempfile.TemporaryDirectory() as tmp:
         message = Path(tmp) / "message.eml"
-        content = make_message(args.size)
+        content = image_letter_message() if args.image_letter else make_message(args.size)
+        args.file = args.file or args.image_letter
         dns = None
         auth_config = "auth: {enabled: false}\n"
         if args.auth:
@@ -335,6 +361,8 @@ def main() -> int:
     plain_ratios = [d / b for d, b in zip(direct, baseline, strict=True)]
     proxy_ratios = [d / t for d, t in zip(direct, through, strict=True)]
     kind = "a 5 KB business mail" if args.file else f"smtp-source's {args.size}-byte filler"
+    if args.image_letter:
+        kind = f"one image letter of {len(image_letter_message()) // 1024} KB, held"
     if args.auth:
         kind += ", DKIM-signed, with SPF, DKIM and DMARC checked"
     print(
