@@ -401,6 +401,7 @@ class Server:
             "mode",
             "quarantine",
             "verdict_log",
+            "ocr",  # the engines and the cache live in the scan threads
         ):
             if getattr(config, key) != getattr(self.config, key):
                 log.warning("reload: %s changed; it takes effect on restart", key)
