@@ -263,7 +263,7 @@ def _ocr_settings(data: Mapping[str, Any], name: str, base: Path) -> OcrSettings
                 f"{where}.languages must be Tesseract model names, e.g. [Latin] or [eng, fra]"
             )
         changes["languages"] = tuple(items)
-    for key in ("max_images", "cache_entries"):
+    for key in ("max_images", "cache_entries", "cache_disk_entries"):
         if key in section:
             if not isinstance(section[key], int) or isinstance(section[key], bool):
                 raise ConfigError(f"{where}.{key} must be a whole number")

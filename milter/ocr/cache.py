@@ -12,14 +12,17 @@ An entry records the languages it was read with; read with others it is a miss.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import stat
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _FORMAT = 1
@@ -33,9 +36,23 @@ class CachedText:
     codes: tuple[str, ...] = ()  # QR codes and barcodes (codes.py)
 
 
+# The directory is trimmed after this many writes of a process (listing it costs a
+# stat per file): a wave of distinct images cannot fill the disk between two trims.
+TRIM_EVERY: Final = 256
+
+
 class OcrCache:
-    def __init__(self, max_entries: int = 4096, directory: Path | str | None = None) -> None:
+    def __init__(
+        self,
+        max_entries: int = 4096,
+        directory: Path | str | None = None,
+        max_disk_entries: int = 50_000,
+    ) -> None:
         self.max_entries = max_entries
+        # Files kept in the directory (a letter's text is a few KB): past it, the least
+        # recently written go first.
+        self.max_disk_entries = max_disk_entries
+        self._writes = 0
         self._memory: OrderedDict[str, CachedText] = OrderedDict()
         self._lock = threading.Lock()
         self.directory = Path(directory) if directory else None
@@ -107,6 +124,42 @@ class OcrCache:
         except OSError:
             # A full disk costs the shared cache an entry, never the message its verdict.
             partial.unlink(missing_ok=True)
+            return
+        with self._lock:
+            self._writes += 1
+            due = self._writes % TRIM_EVERY == 0
+        if due:
+            self.trim()
+
+    def trim(self) -> int:
+        """Remove the oldest files past ``max_disk_entries`` (and leftovers of writes cut
+        short); returns how many went. Workers may trim at once: a file another one
+        removed first is simply gone."""
+        assert self.directory is not None
+        entries: list[tuple[float, Path]] = []
+        removed = 0
+        try:
+            with os.scandir(self.directory) as listing:
+                for entry in listing:
+                    try:
+                        written = entry.stat(follow_symlinks=False).st_mtime
+                    except OSError:
+                        continue
+                    if _DIGEST.fullmatch(entry.name):
+                        entries.append((written, Path(entry.path)))
+                    elif entry.name.endswith(".tmp") and written < time.time() - 3600:
+                        Path(entry.path).unlink(missing_ok=True)
+                        removed += 1
+        except OSError:
+            return removed
+        excess = len(entries) - self.max_disk_entries
+        if excess > 0:
+            entries.sort()
+            for _, path in entries[:excess]:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed += 1
+        return removed
 
 
 def _check(digest: str) -> None:

@@ -141,7 +141,7 @@ def open_reader(settings: OcrSettings) -> tuple[OcrReader | None, OcrStatus]:
     if not status.available:
         return None, status
     try:
-        cache = OcrCache(settings.cache_entries, settings.cache_dir)
+        cache = OcrCache(settings.cache_entries, settings.cache_dir, settings.cache_disk_entries)
     except (OSError, ValueError) as error:
         raise ConfigError(f"ocr.cache_dir: {error}") from None
     engine = Engine(status, settings.timeout)

@@ -22,3 +22,4 @@ class OcrSettings:
     # None: each worker caches in memory only.
     cache_dir: Path | None = None
     cache_entries: int = 4096
+    cache_disk_entries: int = 50_000

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from milter.ocr.cache import CachedText, OcrCache
+from milter.ocr.cache import TRIM_EVERY, CachedText, OcrCache
 from milter.ocr.engine import Engine, OcrStatus, probe
 from milter.ocr.reader import OcrReader
 from tests.ocr.letters import FRENCH, GERMAN, letter
@@ -147,3 +147,21 @@ def test_each_thread_has_its_own_engine(engine: Engine) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         german, french = pool.map(lambda data: reader.read("p.png", data), pages)
     assert "Kinderpornografie" in german.text and "Convocation" in french.text
+
+
+def test_the_disk_cache_is_trimmed_to_its_bound(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    cache = OcrCache(directory=folder, max_disk_entries=5)
+    for n in range(12):
+        cache.put(f"{n:064x}", CachedText(str(n), "Latin"))
+        os.utime(folder / f"{n:064x}", (1_000_000 + n, 1_000_000 + n))
+    (folder / "stale.123.tmp").write_text("half", encoding="utf-8")
+    os.utime(folder / "stale.123.tmp", (1_000_000, 1_000_000))
+    assert cache.trim() == 7 + 1
+    kept = sorted(path.name for path in folder.iterdir())
+    assert kept == [f"{n:064x}" for n in range(7, 12)]  # the newest five
+    # Trimming runs by itself every TRIM_EVERY writes of a process.
+    small = OcrCache(directory=tmp_path / "d", max_disk_entries=3)
+    for n in range(TRIM_EVERY):
+        small.put(f"{n:064x}", CachedText("x", "Latin"))
+    assert len(list((tmp_path / "d").iterdir())) == 3
