@@ -562,3 +562,30 @@ def subject_of(raw: bytes) -> str:
         if line.lower().startswith(b"subject: "):
             return line[len(b"subject: ") :].decode()
     return ""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_image_letter_is_read_and_held_a_photo_delivered(stack: StackFactory, mode: str) -> None:
+    # The seed wave's shape: one bland line and the letter as a JPEG. Only OCR of the
+    # image (real Tesseract, in serve's scan threads) can hold it; a photo goes through.
+    from PIL import Image
+
+    from tests.ocr.letters import GERMAN, encoded, letter
+    from tests.ocr.test_image_scan import mail
+
+    s = stack(mode)
+    letter_mail = mail(("IMG_0031.jpg", letter(GERMAN), "image/jpeg"))
+    photo = Image.new("RGB", (1200, 900), (90, 140, 60))  # a lawn: no text, no code
+    photo_mail = mail(("garden.jpg", encoded(photo, "JPEG"), "image/jpeg"), body="Our garden")
+    for raw in (letter_mail, photo_mail):
+        s.send(raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    held, passed = s.proxy.wait_verdicts(2, timeout=60)
+    assert held["action"] == "quarantine", (held, s.proxy.lines)
+    assert "GOVSPOOF_CSAM_ACCUSATION" in held["rules"]
+    assert passed["action"] == "accept"
+    s.settle()
+    (delivered,) = s.postfix.delivered()
+    assert b"Our garden" in delivered
+    (entry,) = s.quarantined()
+    quotes = [quote for rule in entry.rules for quote in rule["evidence"]]
+    assert "Kinderpornografie [image IMG_0031.jpg]" in quotes
