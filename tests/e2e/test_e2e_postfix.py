@@ -577,15 +577,27 @@ def test_an_image_letter_is_read_and_held_a_photo_delivered(stack: StackFactory,
     letter_mail = mail(("IMG_0031.jpg", letter(GERMAN), "image/jpeg"))
     photo = Image.new("RGB", (1200, 900), (90, 140, 60))  # a lawn: no text, no code
     photo_mail = mail(("garden.jpg", encoded(photo, "JPEG"), "image/jpeg"), body="Our garden")
-    for raw in (letter_mail, photo_mail):
-        s.send(raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    crlf = [
+        raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") for raw in (letter_mail, photo_mail)
+    ]
+    if mode == "before-queue":
+        # Scored past the reject threshold: refused in the client's session.
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            s.send(crlf[0])
+        assert refused.value.smtp_code == 550
+    else:
+        s.send(crlf[0])
+    s.send(crlf[1])
     # Postfix hands both over at once, to two workers: in either order.
     verdicts = sorted(s.proxy.wait_verdicts(2, timeout=60), key=lambda v: v["action"])
-    assert [v["action"] for v in verdicts] == ["accept", "quarantine"]
-    assert "GOVSPOOF_CSAM_ACCUSATION" in verdicts[1]["rules"]
+    held = "reject" if mode == "before-queue" else "quarantine"
+    assert sorted(v["action"] for v in verdicts) == sorted(["accept", held])
+    (scam,) = [v for v in verdicts if v["action"] == held]
+    assert "GOVSPOOF_CSAM_ACCUSATION" in scam["rules"]
     s.settle()
     (delivered,) = s.postfix.delivered()
     assert b"Our garden" in delivered
-    (entry,) = s.quarantined()
-    quotes = [quote for rule in entry.rules for quote in rule["evidence"]]
-    assert "Kinderpornografie [image IMG_0031.jpg]" in quotes
+    if mode == "after-queue":
+        (entry,) = s.quarantined()
+        quotes = [quote for rule in entry.rules for quote in rule["evidence"]]
+        assert "Kinderpornografie [image IMG_0031.jpg]" in quotes
