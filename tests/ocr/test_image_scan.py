@@ -293,3 +293,21 @@ def test_a_link_in_a_code_on_a_letter_is_a_url(engine: Engine, scanner: Scanner)
     second = reader.read_view(scanner.view(raw))
     assert engine.calls == calls and second.image_texts[0].cached
     assert second.image_texts[0].codes == first.image_texts[0].codes != ()
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "TIFF", "WEBP", "BMP"])
+def test_every_format_of_the_issue_is_read(engine: Engine, scanner: Scanner, fmt: str) -> None:
+    page = Image.open(io.BytesIO(letter(GERMAN))).convert("L")
+    name = f"Vorladung.{fmt.lower()}"
+    raw = mail((name, encoded(page, fmt), f"image/{fmt.lower()}"))
+    (text,) = OcrReader(engine).read_view(scanner.view(raw)).image_texts
+    assert text.name == name and "Kinderpornografie" in text.text
+
+
+def test_a_black_and_white_scan_in_a_pdf_is_read(engine: Engine, scanner: Scanner) -> None:
+    # Stored CCITT G4-compressed, as scanners store bilevel pages; pypdf hands it over
+    # as a TIFF. (The greyscale and colour case, a JPEG, is the 500-page test's.)
+    page = Image.open(io.BytesIO(letter(FRENCH))).convert("1")
+    raw = mail(("scan.pdf", scanned_pdf([page]), "application/pdf"), body="PJ")
+    (text,) = OcrReader(engine).read_view(scanner.view(raw)).image_texts
+    assert "Convocation" in text.text
