@@ -139,5 +139,7 @@ class Scanner:
             matched_ids=frozenset(m.rule.id for m in outcome.matches),
             auth=auth,
             notes=(*view.defects, *outcome.notes, *unread),
+            images_found=len(view.images),
+            images_read=sum(1 for image in view.image_texts if not image.note),
             partial=partial,
         )

@@ -80,6 +80,9 @@ class Verdict:
     # What a scan limit left unread, one reason each (structure.py); empty when the whole
     # message was read. A partial verdict is scored and never accepted (PARTIAL_READ_RULE).
     partial: tuple[str, ...] = ()
+    # Images in the message, and how many of them OCR read (cached ones included).
+    images_found: int = 0
+    images_read: int = 0
 
 
 # A verdict built on a partial read carries this hit, its reasons as evidence, so admins

@@ -499,6 +499,12 @@ class Proxy:
             "score": verdict.score if verdict is not None else None,
             "rules": [hit.id for hit in verdict.rules] if verdict is not None else [],
             "auth": _auth_summary(auth),
+            # Images in the message and how many OCR read (null when deferred unscanned).
+            "images": (
+                {"found": verdict.images_found, "read": verdict.images_read}
+                if verdict is not None
+                else None
+            ),
             "reply": f"{reply.code} {reply.text.splitlines()[0] if reply.text else ''}",
             "seconds": round(time.monotonic() - started, 4),
         }

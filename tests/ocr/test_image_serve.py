@@ -149,6 +149,7 @@ def test_serve_holds_an_image_letter_and_reads_a_wave_once(
     finally:
         served.stop()
     assert [v["action"] for v in verdicts] == ["quarantine"] * 3
+    assert [v["images"] for v in verdicts] == [{"found": 1, "read": 1}] * 3
     assert recorder.messages == []
     # One reading for the wave: the image's text is on disk once, under its digest.
     (entry,) = list(cache.iterdir())
@@ -171,3 +172,4 @@ def test_serve_without_ocr_warns_once_and_delivers(tmp_path: Path, sink: tuple[S
     warnings = [line for line in served.lines if "ocr: unavailable" in line]
     assert len(warnings) == 1 and "text of image letters is not read" in warnings[0]
     assert verdict["action"] == "accept" and len(recorder.messages) == 1
+    assert verdict["images"] == {"found": 1, "read": 0}
