@@ -153,6 +153,17 @@ def read_zip(
     """The members of a ZIP attachment read like attachments: PDFs by ``read_pdf``, text
     members as text, others listed by name."""
     members, notes = open_zip(data, name, limits, budget, text)
+    return read_members(members, notes, limits, read_pdf)
+
+
+def read_members(
+    members: list[tuple[str, bytes]],
+    notes: list[str],
+    limits: ArchiveLimits,
+    read_pdf: Callable[[bytes, str], str],
+) -> Found:
+    """Archive members (of a ZIP or a tarball) read like attachments: PDFs by
+    ``read_pdf``, text members as text, images kept for OCR, others listed by name."""
     read: list[tuple[str, str, int, str]] = []
     images: list[tuple[str, bytes]] = []
     for member_name, member in members:

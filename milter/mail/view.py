@@ -30,7 +30,7 @@ from email.utils import getaddresses
 from typing import Final
 
 from milter.mail import mime_raw
-from milter.mail.archives import ArchiveBudget, is_zip, passwords_in, read_zip
+from milter.mail.archives import ArchiveBudget, Found, is_zip, passwords_in, read_zip
 from milter.mail.body_stream import LazyBody, text_is_blank
 from milter.mail.clip import (
     head_and_tail,
@@ -65,6 +65,7 @@ from milter.mail.mime_policy import MimeHeaderCache, _ReusingPolicy
 from milter.mail.mime_raw import RawBodies
 from milter.mail.pdf import PdfBudget, looks_like_pdf, read_pdf
 from milter.mail.structure import Structure, plain_structure
+from milter.mail.tarballs import is_tarball, read_tarball
 
 _POLICY: Final = _ReusingPolicy()
 MAX_HEADERS: Final = 5_000
@@ -524,6 +525,16 @@ class _Builder:
             text = self._pdf(data if lazy is None else lazy.data(), filename)
         elif is_zip(content_type, filename, data if lazy is None else lazy.head):
             self._zip(data if lazy is None else lazy.data(), filename)
+        elif is_tarball(content_type, filename, data[:1024] if lazy is None else lazy.head):
+            self._archive_found(
+                read_tarball(
+                    data if lazy is None else lazy.data(),
+                    filename,
+                    self.limits,
+                    self.archive_budget,
+                    self._pdf,
+                )
+            )
         elif looks_like_image(content_type, filename, data[:16] if lazy is None else lazy.head):
             if size > self.limits.image_max_bytes:
                 self._add_image(filename, b"", f"not read: {size:,} bytes, over the limit")
@@ -650,7 +661,11 @@ class _Builder:
 
     def _zip(self, data: bytes, filename: str) -> None:
         text = self._text_so_far()
-        found = read_zip(data, filename, self.limits, self.archive_budget, text, self._pdf)
+        self._archive_found(
+            read_zip(data, filename, self.limits, self.archive_budget, text, self._pdf)
+        )
+
+    def _archive_found(self, found: Found) -> None:
         self.partial.extend(found.notes)
         self.attachments.extend(Attachment(*member) for member in found.members)
         for member_name, member in found.images:
