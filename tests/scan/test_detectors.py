@@ -37,6 +37,10 @@ def test_registry_names_and_read_only() -> None:
         "protected_domain",
         "lookalike_domain",
         "identity_claim",
+        "authority_claim",
+        "official_domain",
+        "unofficial_link",
+        "reply_elsewhere",
         "structure_anomaly",
     }
     with pytest.raises(TypeError):

@@ -6,7 +6,9 @@ euro" as 1300 EUR; these can. Everything here is pure: no I/O and no mutable sta
 
 One module per family: base (Hit, DetectorContext, the Detector signature), crypto
 (wallet addresses, whose checksums are in addresses), money, deadline, recipient,
-identity (protected and look-alike domains, identity claims), structure. The table
+identity (protected and look-alike domains, identity claims), authority (the open model
+of authority: claims of any authority kind, official domains, links and replies that
+lead elsewhere), structure. The table
 below is the only place a detector gets its name.
 """
 
@@ -15,6 +17,12 @@ from __future__ import annotations
 import types
 from collections.abc import Mapping
 
+from milter.scan.detectors.authority import (
+    find_authority_claims,
+    find_official_domain,
+    find_reply_elsewhere,
+    find_unofficial_link,
+)
 from milter.scan.detectors.base import Detector, DetectorContext, Hit
 from milter.scan.detectors.crypto import BITCOIN, ETHEREUM, MONERO, address_detector
 from milter.scan.detectors.deadline import find_deadlines
@@ -39,6 +47,10 @@ DETECTORS: Mapping[str, Detector] = types.MappingProxyType(
         "protected_domain": find_protected_domain,
         "lookalike_domain": find_lookalike_domain,
         "identity_claim": find_identity_claims,
+        "authority_claim": find_authority_claims,
+        "official_domain": find_official_domain,
+        "unofficial_link": find_unofficial_link,
+        "reply_elsewhere": find_reply_elsewhere,
         "structure_anomaly": find_structure_anomalies,
     }
 )

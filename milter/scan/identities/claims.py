@@ -24,7 +24,13 @@ from milter.scan.identities.matching import (
     match_form,
     phrase_words,
 )
-from milter.scan.identities.values import ClaimKind, Identity, IdentityClaim, registry_error
+from milter.scan.identities.values import (
+    AuthorityKind,
+    ClaimKind,
+    Identity,
+    IdentityClaim,
+    registry_error,
+)
 
 __all__ = ["DEFAULT_MAX_EXTRA_WORDS", "PhraseIndex", "build_phrase_index"]
 
@@ -57,6 +63,10 @@ _STOPWORDS: Final = frozenset((
     "des", "du", "et", "pour", "au", "aux", "un", "une", "die", "das", "dem", "des", "von", "fur",
     "und", "im", "zur", "zum", "ein", "eine", "do", "da", "dos", "das", "e", "o", "os", "as", "no",
     "na",
+    # Italian, Spanish, Polish, Czech and Romanian (the lexicon's other languages).
+    "di", "del", "della", "delle", "dello", "dei", "degli", "alla", "alle", "il", "per", "con",
+    "el", "los", "las", "y", "dla", "oraz", "pro", "ze", "pentru", "din", "lui", "si", "cu",
+    "pe",
 ))  # fmt: skip
 
 # Single words that ordinary mail uses without claiming any authority: refused as a
@@ -72,6 +82,13 @@ _TOO_GENERAL: Final = frozenset((
     "cybercriminaliteit", "cybercriminalite", "cyberkriminalitat", "investigation", "enquete",
     "onderzoek", "ermittlung", "security", "securite", "veiligheid", "sicherheit", "federal",
     "federale", "federaal", "national", "nationale",
+    # The same words in the lexicon's other languages (rules/authorities.yml).
+    "policja", "policie", "politia", "gendarmeria", "jandarmeria",
+    "tribunale", "tribunalul", "sad", "soud", "judecatoria", "juzgado", "corte", "procura",
+    "prokuratura", "fiscalia", "procuradoria", "parchetul", "ministerstwo", "ministero",
+    "ministerstvo", "ministerul", "giustizia", "sprawiedliwosci", "spravedlnosti", "justitiei",
+    "tax", "taxes", "revenue", "customs", "douane", "douanes", "zoll", "aduana", "dogana",
+    "alfandega", "impots", "steuer", "fisco", "financas", "hacienda",
 ))  # fmt: skip
 
 
@@ -80,7 +97,7 @@ class PhraseIndex:
     """Every phrase of the registry, indexed for ``scan`` and ``may_claim``."""
 
     # (identity, phrase as written, kind), in the order of the pattern's groups.
-    phrases: tuple[tuple[Identity, str, ClaimKind], ...]
+    phrases: tuple[tuple[Identity | AuthorityKind, str, ClaimKind], ...]
     # One alternation of every phrase, longest first; None for an empty registry.
     pattern: re.Pattern[str] | None
     # The first letters (up to _START) of every phrase's first word.
@@ -174,13 +191,13 @@ class PhraseIndex:
         return found
 
 
-def build_phrase_index(identities: Iterable[Identity]) -> PhraseIndex:
+def build_phrase_index(identities: Iterable[Identity | AuthorityKind]) -> PhraseIndex:
     """The index of every name and signature of ``identities``.
 
     Raises ``RuleError`` (naming the identity and where it was defined) for a phrase too
     short or too general to be a claim, or one that is also another identity's.
     """
-    phrases: dict[tuple[str, ...], tuple[Identity, str, ClaimKind]] = {}
+    phrases: dict[tuple[str, ...], tuple[Identity | AuthorityKind, str, ClaimKind]] = {}
     for identity in identities:
         for kind, values in (
             (ClaimKind.NAME, identity.names),

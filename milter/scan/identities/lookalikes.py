@@ -151,10 +151,14 @@ class LookalikeIndex:
         return best
 
 
-def build_lookalike_index(identities: Iterable[Identity]) -> LookalikeIndex:
+def build_lookalike_index(
+    identities: Iterable[Identity], government_zones: Iterable[str] = ()
+) -> LookalikeIndex:
     """The index of ``identities``' domains and names (checked by the registry first:
-    no domain under two identities, every name has words)."""
+    no domain under two identities, every name has words). ``government_zones`` (the
+    table of government.py) are added to GOVERNMENT_ZONES."""
     zones = set(GOVERNMENT_ZONES)
+    zones.update(government_zones)
     exact_raw: dict[str, list[_Target]] = {}
     exact_skeleton: dict[str, list[_Target]] = {}
     fuzzy: list[_Target] = []

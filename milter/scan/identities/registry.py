@@ -13,6 +13,12 @@ the registry and no DNS:
   signature block (``letters.py``) claims to be, and by which phrase (``claims.py``).
   ``mentions(text)`` finds every occurrence.
 
+Beside the closed list, the open model of authority (docs/authority.md): the table of
+government mail domains (``government.py``, rules/government_domains.yml) answers
+``official(domain)``, and the lexicon of authority kinds (``lexicon.py``,
+rules/authorities.yml) widens ``authority_claims(text)`` to any police force, court,
+prosecutor, justice ministry, tax, customs or child-protection body.
+
 Whether a claim is honest (DMARC-aligned mail from one of the authority's domains) is
 the caller's business: this package only knows names and domains.
 
@@ -33,7 +39,15 @@ from milter.scan.identities.claims import (
     build_phrase_index,
 )
 from milter.scan.identities.domains import canonical_domain
+from milter.scan.identities.government import GOVERNMENT_FILE, GovernmentDomains
 from milter.scan.identities.letters import letterhead, signature_block
+from milter.scan.identities.lexicon import (
+    LEXICON_FILE,
+    AuthorityLexicon,
+    TokenIndex,
+    build_token_index,
+    kind_value,
+)
 from milter.scan.identities.lookalikes import LookalikeIndex, build_lookalike_index
 from milter.scan.identities.registry_files import REGISTRY_FILE, read_identities
 from milter.scan.identities.values import (
@@ -76,20 +90,33 @@ class IdentityRegistry:
     __slots__ = (
         "_by_domain",
         "_by_id",
+        "_government",
         "_identities",
+        "_lexicon",
         "_lookalike_memo",
         "_lookalikes",
         "_phrases",
+        "_tokens",
     )
 
-    def __init__(self, identities: Iterable[Identity]) -> None:
+    def __init__(
+        self,
+        identities: Iterable[Identity],
+        government: GovernmentDomains | None = None,
+        lexicon: AuthorityLexicon | None = None,
+    ) -> None:
         self._identities = tuple(identities)
+        self._government = government or GovernmentDomains()
+        self._lexicon = lexicon or AuthorityLexicon()
         self._by_id = _index_ids(self._identities)
         self._by_domain = _index_domains(self._identities)
         # The phrases first: they are checked there, and the look-alike index takes the
         # names as they are.
         self._phrases: PhraseIndex = build_phrase_index(self._identities)
-        self._lookalikes: LookalikeIndex = build_lookalike_index(self._identities)
+        self._tokens: TokenIndex = build_token_index(self._identities)
+        self._lookalikes: LookalikeIndex = build_lookalike_index(
+            self._identities, self._government.zone_names()
+        )
         # Senders repeat: the look-alike answer for a domain is kept (a bounded memo,
         # emptied when full; the registry itself never changes).
         self._lookalike_memo: dict[str, LookalikeMatch | None] = {}
@@ -98,13 +125,21 @@ class IdentityRegistry:
     def load(cls, paths: Iterable[Path]) -> IdentityRegistry:
         """The registry of the files at ``paths``, read and merged in order.
 
-        Each path is a file, or a directory from which only ``identities.yml`` is read
-        (a directory without one adds nothing). An id already defined by an earlier file
+        Each path is a file, or a directory from which ``identities.yml``,
+        ``government_domains.yml`` and ``authorities.yml`` are read (a directory without
+        them adds nothing). A file named ``government_domains.yml`` or
+        ``authorities.yml`` adds to the table or the lexicon; any other file is a
+        registry file. An id already defined by an earlier file
         is extended: its domains, names and signatures are added, and its title and
         description replaced when given; with ``replace: true`` the new definition
         replaces the old one whole. Raises ``RuleError`` (file, line, identity id).
         """
-        return cls(read_identities(paths))
+        paths = tuple(paths)
+        return cls(
+            read_identities(p for p in paths if p.name not in (GOVERNMENT_FILE, LEXICON_FILE)),
+            GovernmentDomains.load(paths),
+            AuthorityLexicon.load(paths),
+        )
 
     def __repr__(self) -> str:
         return f"IdentityRegistry({', '.join(i.id for i in self._identities)})"
@@ -117,6 +152,16 @@ class IdentityRegistry:
     def get(self, identity_id: str) -> Identity | None:
         """The identity with this id, if any."""
         return self._by_id.get(identity_id)
+
+    @property
+    def government(self) -> GovernmentDomains:
+        """The table of government mail domains."""
+        return self._government
+
+    @property
+    def lexicon(self) -> AuthorityLexicon:
+        """The lexicon of authority kinds."""
+        return self._lexicon
 
     # --- Domains ---------------------------------------------------------------
 
@@ -138,6 +183,23 @@ class IdentityRegistry:
             if identity is not None:
                 return identity
         return None
+
+    def official(self, domain: str) -> str | None:
+        """Who ``domain`` (or ``user@domain``) speaks for: the id of the registry
+        authority it belongs to, ``gov:<COUNTRY>`` for a government zone, else None.
+
+        This is the domain half of "entitled to claim an authority"; the other half,
+        that the mail really comes from the domain (DMARC pass), is the rules'
+        (``__AUTHORITY_ENTITLED`` in rules/authority_blocks.yml, docs/authority.md).
+        """
+        canonical = canonical_domain(domain.rpartition("@")[2])
+        if canonical is None:
+            return None
+        identity = self._owner(canonical)
+        if identity is not None:
+            return identity.id
+        country = self._government.country(canonical)
+        return None if country is None else f"gov:{country.id}"
 
     def lookalike(self, domain: str) -> LookalikeMatch | None:
         """How ``domain`` imitates a protected domain, or ``None``.
@@ -186,6 +248,30 @@ class IdentityRegistry:
         any phrase, not even with its separators taken out. Cheap, for callers that
         already have the normalised text."""
         return self._phrases.may_claim(folded)
+
+    def authority_claims(
+        self, text: str, folded: str, *, max_extra_words: int = DEFAULT_MAX_EXTRA_WORDS
+    ) -> tuple[tuple[str, str], ...]:
+        """Every authority ``text`` claims to be, of the registry or of the lexicon:
+        (``kind_value``: an identity id or ``kind:<ID>``, the quoted evidence).
+
+        ``folded`` is ``text`` normalised (``NormalizedText.text``). A text without
+        spaces (an address's local part, a file name, "FBI.OFFICE") is read as a token
+        whose words may run together ("policenational740", "BKA025.jpg"); any other
+        text as labels (``claims``).
+        """
+        text = text.strip()
+        if not text:
+            return ()
+        if not any(c.isspace() for c in text):
+            found = [*self._tokens.find(text), *self._lexicon.token_claims(text)]
+            return tuple(dict.fromkeys((kind_value(owner), phrase) for owner, phrase in found))
+        claims = []
+        if self._phrases.may_claim(folded):
+            claims.extend(self._phrases.scan(text, max_extra_words))
+        if self._lexicon.may_claim(folded):
+            claims.extend(self._lexicon.claims(text, max_extra_words))
+        return tuple(dict.fromkeys((kind_value(c.identity), c.evidence) for c in claims))
 
 
 def _index_ids(identities: tuple[Identity, ...]) -> Mapping[str, Identity]:

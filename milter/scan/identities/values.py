@@ -6,14 +6,16 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Protocol
 
 from milter.errors import RuleError
 
 __all__ = [
     "ID_PATTERN",
     "LIST_KEYS",
+    "AuthorityKind",
     "ClaimKind",
+    "Claimable",
     "Identity",
     "IdentityClaim",
     "LookalikeKind",
@@ -56,8 +58,39 @@ class Identity:
             raise ValueError(f"identity {self.id}: needs at least one domain and one name")
 
 
-def registry_error(identity: Identity, message: str) -> RuleError:
-    """A ``RuleError`` about ``identity``, naming where it was defined."""
+@dataclass(frozen=True)
+class AuthorityKind:
+    """A kind of authority (police, court, tax authority…) of the authority lexicon
+    (rules/authorities.yml, docs/authority.md): no domains, names in many languages.
+
+    ``id`` is upper case ("POLICE", "TAX"); claims of a kind report ``kind:<ID>``.
+    """
+
+    id: str
+    title: str
+    names: tuple[str, ...] = field(repr=False)
+    signatures: tuple[str, ...] = field(default=(), repr=False)
+    path: str = field(default="", compare=False, repr=False)
+    line: int = field(default=0, compare=False, repr=False)
+
+
+class Claimable(Protocol):
+    """What the phrase index reads of an identity or an authority kind."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def names(self) -> tuple[str, ...]: ...
+    @property
+    def signatures(self) -> tuple[str, ...]: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def line(self) -> int: ...
+
+
+def registry_error(identity: Claimable, message: str) -> RuleError:
+    """A ``RuleError`` about ``identity`` (or a kind), naming where it was defined."""
     return RuleError(message, path=identity.path, line=identity.line, rule_id=identity.id)
 
 
@@ -70,14 +103,15 @@ class ClaimKind(enum.Enum):
 
 @dataclass(frozen=True)
 class IdentityClaim:
-    """A phrase of ``identity`` found in a text.
+    """A phrase of ``identity`` (an authority of the registry, or a kind of the
+    lexicon) found in a text.
 
     ``phrase`` is the registry's phrase as written there; ``evidence`` quotes the text
     that matched it, and ``start``/``end`` are its offsets in the text given (the
     original, not a normalised copy).
     """
 
-    identity: Identity
+    identity: Identity | AuthorityKind
     phrase: str
     kind: ClaimKind
     evidence: str

@@ -164,11 +164,15 @@ class Rule:
 # In a rules directory, this file is the protected-identities registry (identities.py),
 # not rules.
 IDENTITIES_FILE = "identities.yml"
+# The data files of the authority model beside it (scan/identities/government.py and
+# lexicon.py, docs/authority.md): read with the registry, not as rules.
+DATA_FILES = frozenset((IDENTITIES_FILE, "government_domains.yml", "authorities.yml"))
 
 
 def rule_files(paths: Iterable[Path]) -> list[Path]:
     """The ``*.yml`` files named by ``paths`` (files, or directories read in name order);
-    a directory's ``identities.yml`` is the identity registry and is left out."""
+    a directory's ``identities.yml`` (the identity registry) and the authority model's
+    data files (``DATA_FILES``) are left out."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -176,10 +180,10 @@ def rule_files(paths: Iterable[Path]) -> list[Path]:
                 sorted(
                     p
                     for p in path.iterdir()
-                    if p.suffix == ".yml" and p.is_file() and p.name != IDENTITIES_FILE
+                    if p.suffix == ".yml" and p.is_file() and p.name not in DATA_FILES
                 )
             )
-        elif path.name == IDENTITIES_FILE:
+        elif path.name in DATA_FILES:
             continue
         elif path.exists():
             files.append(path)

@@ -1,0 +1,99 @@
+"""The detectors of the open model of authority (docs/authority.md):
+
+- ``authority_claim``: where a claim to be an authority sits (a display name, an address's
+  local part, a subject, letterhead and signature lines, image text, a file name), of
+  the registry or of the lexicon of kinds;
+- ``official_domain``: a domain (From, Reply-To, a link's host) that speaks for an
+  authority: a government zone or a registry authority's own domain. The domain half
+  of "entitled to this claim"; ``__AUTHORITY_ENTITLED`` adds DMARC;
+- ``unofficial_link``: a link whose host is no authority's, where a mail that claims
+  one sends its reader;
+- ``reply_elsewhere``: a Reply-To on another organisation's domain than From's.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import urlsplit
+
+from milter.mail.domains import canonical_domain, public_suffix_list
+from milter.scan.detectors.base import DetectorContext, Hit, whole_text_hit
+from milter.scan.normalize import NormalizedText
+
+__all__ = [
+    "find_authority_claims",
+    "find_official_domain",
+    "find_reply_elsewhere",
+    "find_unofficial_link",
+]
+
+# A URL longer than this is judged on its first part (a host is never this far in).
+_URL_HEAD: Final = 512
+
+
+def find_authority_claims(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
+    """Each authority the text claims to be: an identity id or ``kind:<ID>`` (POLICE,
+    COURT, TAX…), quoting the claim. A claim says nothing of the sender: rules combine
+    it with ``__AUTHORITY_ENTITLED`` and the signals of a scam."""
+    registry = context.identities
+    if registry is None:
+        return []
+    return [
+        whole_text_hit(normalized, value, evidence)
+        for value, evidence in registry.authority_claims(normalized.original, normalized.text)
+    ]
+
+
+def _host(value: str) -> str:
+    """The domain of an address, a URL or a bare domain, as written."""
+    value = value.strip().strip("<>")
+    if "://" in value[:12] or value[:4].lower() == "www.":
+        head = value[:_URL_HEAD]
+        try:
+            host = urlsplit(head if "://" in head[:12] else "http://" + head).hostname
+        except ValueError:
+            return ""
+        return host or ""
+    return value.rpartition("@")[2]
+
+
+def find_official_domain(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
+    """The domain (or address, or URL host) is a government's or a registry
+    authority's: the value says whose (``gov:BE``, ``DE_BKA``)."""
+    registry = context.identities
+    host = _host(normalized.original)
+    official = registry.official(host) if registry is not None and host else None
+    return [] if official is None else [whole_text_hit(normalized, official, host)]
+
+
+def find_unofficial_link(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
+    """A web link whose host belongs to no government and no registry authority."""
+    registry = context.identities
+    original = normalized.original
+    if registry is None or not ("://" in original[:12] or original[:4].lower() == "www."):
+        return []
+    host = _host(original)
+    if not host or registry.official(host) is not None:
+        return []
+    return [whole_text_hit(normalized, _organisation(host) or host, host)]
+
+
+def find_reply_elsewhere(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
+    """A Reply-To address whose organisation (registered domain) is not From's: answers
+    go to someone other than the sender named."""
+    host = _host(normalized.original)
+    if not host or not context.from_domain:
+        return []
+    reply_org = _organisation(host)
+    from_org = _organisation(context.from_domain)
+    if reply_org is None or reply_org == from_org:
+        return []
+    return [whole_text_hit(normalized, reply_org, host)]
+
+
+def _organisation(domain: str) -> str | None:
+    """The registered domain of ``domain`` (by the Public Suffix List), or None."""
+    canonical = canonical_domain(domain)
+    if canonical is None or "." not in canonical:
+        return None
+    return public_suffix_list().privatesuffix(canonical) or canonical
