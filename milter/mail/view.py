@@ -168,6 +168,10 @@ class MessageView:
     # the parse itself reads no pixels.
     images: tuple[ImagePart, ...] = ()
     image_texts: tuple[ImageText, ...] = ()
+    # Per text_parts and html_parts entry: True when it is inside an attached message
+    # (message/rfc822, a forward as attachment): the sender's own words are elsewhere.
+    text_attached: tuple[bool, ...] = ()
+    html_attached: tuple[bool, ...] = ()
 
     def header(self, name: str) -> tuple[str, ...]:
         """Every decoded value of header ``name`` (any case), in message order."""
@@ -202,6 +206,10 @@ class _Builder:
     html_parts: list[HtmlText] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     images: list[ImagePart] = field(default_factory=list)
+    # Per text and HTML part: inside an attached message (a forward as attachment)?
+    text_attached: list[bool] = field(default_factory=list)
+    html_attached: list[bool] = field(default_factory=list)
+    attached: int = 0  # message/* parts the walk is inside now
     urls: list[str] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
     parts: int = 0
@@ -440,9 +448,12 @@ class _Builder:
             return
         content_type, children = opened
         before = self.decoded_bytes
+        inside = content_type.startswith("message/")
+        self.attached += inside
         for child in children:
             self._walk(child, depth + 1)
-        if content_type.startswith("message/"):
+        self.attached -= inside
+        if inside:
             self._message_attachment(part, content_type, self.decoded_bytes - before)
 
     def _walk_flat(self, part: Message, depth: int) -> None:
@@ -515,6 +526,7 @@ class _Builder:
                 if tail:
                     html = join_html(html, html_to_text(start_at_tag(tail)))
                 self.html_parts.append(html)
+                self.html_attached.append(self.attached > 0)
                 self._add_urls(html.urls)
             elif head:
                 self._add_text(head + "\n" + tail if tail else head)
@@ -572,6 +584,7 @@ class _Builder:
 
     def _add_text(self, text: str) -> None:
         self.text_parts.append(text)
+        self.text_attached.append(self.attached > 0)
         self._add_urls(find_urls(text))
 
     def _add_urls(self, urls: list[str] | tuple[str, ...]) -> None:
@@ -693,6 +706,8 @@ class _Builder:
             structure=self._structure(),
             raw_headers=self.raw_headers,
             images=tuple(self.images),
+            text_attached=tuple(self.text_attached),
+            html_attached=tuple(self.html_attached),
         )
 
     def _structure(self) -> Structure:

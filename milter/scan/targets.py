@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from milter.mail.html import find_urls
 from milter.mail.view import MessageView
+from milter.mail.zones import split_zones
 from milter.scan.auth_view import AuthView
 from milter.scan.identities.registry import letterhead, signature_block
 from milter.scan.normalize import NormalizedText, normalize
@@ -24,6 +25,7 @@ class MessageTargets:
         self._texts: dict[str, NormalizedText] = {}
         self._targets: dict[str, tuple[NormalizedText, ...]] = {}
         self._sources = _image_sources(view) if view.image_texts else {}
+        self._zones: dict[str, tuple[str, ...]] | None = None
 
     def norm(self, text: str) -> NormalizedText:
         found = self._texts.get(text)
@@ -46,12 +48,51 @@ class MessageTargets:
             return self.view.header(target[len("header:") :])
         if target.startswith("auth."):
             return _auth(self.auth, target[len("auth.") :])
+        if target in ZONE_TARGETS:
+            if self._zones is None:
+                self._zones = _zones(self.view)
+            return self._zones[target]
         getter = _RAW.get(target)
         return getter(self.view) if getter is not None else ()
 
 
 def _body(view: MessageView) -> tuple[str, ...]:
     return (*view.text_parts, *(part.visible for part in view.html_parts))
+
+
+ZONE_TARGETS = ("author_text", "quoted_text", "footer")
+
+
+def _zones(view: MessageView) -> dict[str, tuple[str, ...]]:
+    """The body split into what the sender wrote, what it quotes or forwards (quoted
+    lines, reply and forward headers and what follows, attached messages) and its
+    footers (mail/zones.py); built once per message, when a rule first asks."""
+    author: list[str] = []
+    quoted: list[str] = []
+    footer: list[str] = []
+    html = [part.visible for part in view.html_parts]
+    texts = (
+        *zip(view.text_parts, _flags(view.text_attached, len(view.text_parts)), strict=True),
+        *zip(html, _flags(view.html_attached, len(html)), strict=True),
+    )
+    for text, attached in texts:
+        if attached:
+            quoted.append(text)
+            continue
+        zones = split_zones(text)
+        author.append(zones.author)
+        quoted.append(zones.quoted)
+        footer.append(zones.footer)
+    return {
+        "author_text": tuple(t for t in author if t),
+        "quoted_text": tuple(t for t in quoted if t),
+        "footer": tuple(t for t in footer if t),
+    }
+
+
+def _flags(flags: tuple[bool, ...], count: int) -> tuple[bool, ...]:
+    """The attached-message flags of a view, or none set for a view made without them."""
+    return flags if len(flags) == count else (False,) * count
 
 
 def _image_text(view: MessageView) -> tuple[str, ...]:
