@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Container
 
 from Crypto.Hash import keccak
 
 __all__ = [
     "address_kind",
     "base58_int",
+    "base58check_version",
     "decode_segwit_address",
     "ethereum_checksum_address",
     "is_bitcoin_address",
@@ -67,16 +69,28 @@ def is_bitcoin_base58_value(value: int, leading_ones: int) -> bool:
     A caller that assembles candidates piece by piece (a split address) can extend the
     number instead of decoding every candidate again.
     """
+    return base58check_version(value, leading_ones, _BASE58CHECK_VERSIONS) is not None
+
+
+def base58check_version(
+    value: int, leading_ones: int, versions: Container[int] | None = None
+) -> int | None:
+    """The version byte of a 25-byte Base58Check string (decoded to ``value``, which
+    began with ``leading_ones`` '1' characters) whose checksum verifies, else None.
+    Bitcoin, Litecoin, Dogecoin and Tron addresses are all this, told apart by it; with
+    ``versions``, others are refused before the hash."""
     # Leading '1's stand for leading zero bytes and the rest decodes without a zero byte
     # in front, so the decoding is one-to-one: "11A1z..." is not "1A1z..." respelled.
     body = 25 - leading_ones
     if body <= 0 or not 8 * (body - 1) < value.bit_length() <= 8 * body:
-        return False
+        return None
     raw = b"\0" * leading_ones + value.to_bytes(body, "big")
-    if raw[0] not in _BASE58CHECK_VERSIONS:
-        return False
+    if versions is not None and raw[0] not in versions:
+        return None
     payload, checksum = raw[:21], raw[21:]
-    return hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4] == checksum
+    if hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4] != checksum:
+        return None
+    return raw[0]
 
 
 def is_bitcoin_base58_address(text: str) -> bool:

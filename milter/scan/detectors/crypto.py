@@ -1,6 +1,7 @@
 """The ``bitcoin_address`` and ``crypto_address`` detectors: checksum-valid Bitcoin,
-Ethereum and Monero addresses, also when split into pieces (the checksums themselves are
-in addresses.py)."""
+Ethereum and Monero addresses, and those of the other coins extortion asks for (Tron for
+USDT, Litecoin, Dogecoin, Bitcoin Cash), also when split into pieces (the checksums
+themselves are in addresses.py and altcoins.py)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,26 @@ from milter.scan.detectors.addresses import (
     is_ethereum_address,
     is_monero_address,
 )
+from milter.scan.detectors.altcoins import (
+    is_cashaddr,
+    is_dogecoin_address,
+    is_litecoin_address,
+    is_tron_address,
+)
 from milter.scan.detectors.base import Detector, DetectorContext, Hit
 from milter.scan.normalize import NormalizedText
 
-__all__ = ["BITCOIN", "ETHEREUM", "MONERO", "address_detector"]
+__all__ = [
+    "ALTCOINS",
+    "BITCOIN",
+    "BITCOIN_CASH",
+    "DOGECOIN",
+    "ETHEREUM",
+    "LITECOIN",
+    "MONERO",
+    "TRON",
+    "address_detector",
+]
 
 # Scammers split addresses so that no regex sees them whole: "1J9mG ro5tq DNje8 ...",
 # "bc1q-xxxx-yyyy", or a line break in the middle. The scan looks at runs of ASCII letters
@@ -45,8 +62,17 @@ _MAX_CHUNKS = 16
 BITCOIN = "bitcoin"
 ETHEREUM = "ethereum"
 MONERO = "monero"
+TRON = "tron"
+LITECOIN = "litecoin"
+DOGECOIN = "dogecoin"
+BITCOIN_CASH = "bitcoin_cash"
 _KINDS = (BITCOIN, ETHEREUM, MONERO)
-_ALL_KINDS = frozenset(_KINDS)
+# The coins whose addresses start with a capital letter or a lower-case one that many
+# words start with ('T', 'L', 'M', 'D', 'q', 'p'): their first piece must hold a digit,
+# which ordinary words do not, so that the words of a text start no candidate. An
+# address split before its first digit is missed; a split one is rare in these coins.
+ALTCOINS = (TRON, LITECOIN, DOGECOIN, BITCOIN_CASH)
+_ALL_KINDS = frozenset((*_KINDS, *ALTCOINS))
 
 _B58_CLASS = "[1-9A-HJ-NP-Za-km-z]"
 _HEX_CLASS = "[0-9a-fA-F]"
@@ -74,6 +100,7 @@ def _link(piece_class: str) -> re.Pattern[str]:
 # characters; segwit 14 (v1-16 with a 2-byte program) to 74 (a 40-byte program after
 # "bc1"); Ethereum 42; Monero 95, or 106 for an integrated address.
 _BASE58CHECK_LENGTHS = frozenset(range(25, 36))
+_CASHADDR_LENGTHS = frozenset({42})
 _SEGWIT_LENGTHS = frozenset(range(14, 75))
 _ETHEREUM_LENGTHS = frozenset({42})
 _MONERO_LENGTHS = frozenset({95, 106})
@@ -90,6 +117,9 @@ class _Start:
 
 
 _B58_LINK = _link(_B58_CLASS)
+# The rest of a first piece that holds a digit (see ALTCOINS).
+_WITH_DIGIT = f"(?=[A-HJ-NP-Za-km-z]*[1-9]){_B58_CLASS}*"
+_CASH_WITH_DIGIT = f"(?=[a-z]*[02-9]){_BECH_DATA_CLASS}*"
 _BECH_LINK = _link(_BECH_PIECE_CLASS)
 _STARTS: Mapping[str, _Start] = types.MappingProxyType(
     {
@@ -100,6 +130,13 @@ _STARTS: Mapping[str, _Start] = types.MappingProxyType(
         "4": _Start(MONERO, f"{_B58_CLASS}*", _B58_LINK, _MONERO_LENGTHS),
         "8": _Start(MONERO, f"{_B58_CLASS}*", _B58_LINK, _MONERO_LENGTHS),
         "0": _Start(ETHEREUM, f"x{_HEX_CLASS}*", _link(_HEX_CLASS), _ETHEREUM_LENGTHS),
+        "T": _Start(TRON, _WITH_DIGIT, _B58_LINK, _BASE58CHECK_LENGTHS),
+        "L": _Start(LITECOIN, _WITH_DIGIT, _B58_LINK, _BASE58CHECK_LENGTHS),
+        "M": _Start(LITECOIN, _WITH_DIGIT, _B58_LINK, _BASE58CHECK_LENGTHS),
+        "l": _Start(LITECOIN, f"[tT][cC]1{_BECH_DATA_CLASS}*", _BECH_LINK, _SEGWIT_LENGTHS),
+        "D": _Start(DOGECOIN, _WITH_DIGIT, _B58_LINK, _BASE58CHECK_LENGTHS),
+        "q": _Start(BITCOIN_CASH, _CASH_WITH_DIGIT, _BECH_LINK, _CASHADDR_LENGTHS),
+        "p": _Start(BITCOIN_CASH, _CASH_WITH_DIGIT, _BECH_LINK, _CASHADDR_LENGTHS),
     }
 )
 
@@ -121,12 +158,21 @@ def _start_pattern(kinds: frozenset[str]) -> re.Pattern[str]:
     return re.compile(f"(?:{'|'.join(alternatives)}){_CHUNK_END}")
 
 
-# One pattern for every combination of kinds, built once.
+# One pattern for every combination of the first kinds, built once; the detectors that
+# ask for altcoins build theirs (address_detector).
 _START_PATTERNS: Mapping[frozenset[str], re.Pattern[str]] = types.MappingProxyType(
     {
         frozenset(kinds): _start_pattern(frozenset(kinds))
         for size in range(len(_KINDS) + 1)
         for kinds in itertools.combinations(_KINDS, size)
+    }
+)
+_ALTCOIN_CHECKS = types.MappingProxyType(
+    {
+        TRON: is_tron_address,
+        LITECOIN: is_litecoin_address,
+        DOGECOIN: is_dogecoin_address,
+        BITCOIN_CASH: is_cashaddr,
     }
 )
 
@@ -139,6 +185,9 @@ def _address_value(candidate: str, b58: int | None) -> str | None:
     candidate is in that kind's alphabet, and that its length fits the kind.
     """
     first = candidate[0]
+    kind = _STARTS[first].kind
+    if kind in ALTCOINS:
+        return candidate if _ALTCOIN_CHECKS[kind](candidate) else None
     if first in "13":
         ones = len(candidate) - len(candidate.lstrip("1"))
         return candidate if b58 is not None and is_bitcoin_base58_value(b58, ones) else None
@@ -150,10 +199,13 @@ def _address_value(candidate: str, b58: int | None) -> str | None:
     return candidate if is_monero_address(candidate) else None
 
 
-def _scan_addresses(text: str, kinds: frozenset[str]) -> tuple[list[Hit], int]:
+def _scan_addresses(
+    text: str, kinds: frozenset[str], starts: re.Pattern[str] | None = None
+) -> tuple[list[Hit], int]:
     """Hits for addresses of ``kinds`` in ``text`` (a ``cased`` text), and the number of
     candidates validated (the tests use it to show that the work stays linear)."""
-    starts = _START_PATTERNS[kinds & _ALL_KINDS]
+    if starts is None:
+        starts = _START_PATTERNS.get(kinds & _ALL_KINDS) or _start_pattern(kinds & _ALL_KINDS)
     hits: list[Hit] = []
     checked = 0
     position = 0
@@ -195,11 +247,13 @@ def _scan_addresses(text: str, kinds: frozenset[str]) -> tuple[list[Hit], int]:
 
 
 def address_detector(*kinds: str) -> Detector:
-    """A detector of valid addresses of ``kinds`` (BITCOIN, ETHEREUM, MONERO)."""
+    """A detector of valid addresses of ``kinds`` (BITCOIN, ETHEREUM, MONERO, and the
+    ALTCOINS)."""
     wanted = frozenset(kinds)
+    starts = _start_pattern(wanted & _ALL_KINDS)
 
     def detect(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
         # Base58 is case-sensitive, so addresses are searched in the cased text.
-        return _scan_addresses(normalized.cased, wanted)[0]
+        return _scan_addresses(normalized.cased, wanted, starts)[0]
 
     return detect
