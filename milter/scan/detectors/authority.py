@@ -17,7 +17,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from milter.mail.domains import canonical_domain, public_suffix_list
-from milter.scan.detectors.base import DetectorContext, Hit, whole_text_hit
+from milter.scan.detectors.base import DetectorContext, Hit, may_name_authority, whole_text_hit
 from milter.scan.normalize import NormalizedText
 
 __all__ = [
@@ -38,9 +38,12 @@ def find_authority_claims(normalized: NormalizedText, context: DetectorContext) 
     registry = context.identities
     if registry is None:
         return []
+    original = normalized.original
+    if len(original.split(None, 1)) > 1 and not may_name_authority(normalized, context):
+        return []  # a text of words that names no authority (a token is read apart)
     return [
         whole_text_hit(normalized, value, evidence)
-        for value, evidence in registry.authority_claims(normalized.original, normalized.text)
+        for value, evidence in registry.authority_claims(original, normalized.text)
     ]
 
 

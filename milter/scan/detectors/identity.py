@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from milter.scan.detectors.base import DetectorContext, Hit, whole_text_hit
+from milter.scan.detectors.base import DetectorContext, Hit, may_name_authority, whole_text_hit
 from milter.scan.identities.registry import IdentityRegistry
 from milter.scan.normalize import NormalizedText
 
@@ -60,7 +60,9 @@ def find_identity_claims(normalized: NormalizedText, context: DetectorContext) -
     suspect here when it comes from somewhere else (freemail, a look-alike, any domain).
     """
     registry = context.identities
-    if registry is None or not registry.may_claim(normalized.text):
+    if registry is None or not may_name_authority(normalized, context):
+        return []
+    if not registry.may_claim(normalized.text):
         return []
     owner = registry.owner(context.from_domain) if context.from_domain else None
     # The claim's offsets are in the original text, not in the normalised one a Hit

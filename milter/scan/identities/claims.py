@@ -9,6 +9,7 @@ que…"): news and warnings mention authorities all the time.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from milter.scan.identities.values import (
     registry_error,
 )
 
-__all__ = ["DEFAULT_MAX_EXTRA_WORDS", "PhraseIndex", "build_phrase_index"]
+__all__ = ["DEFAULT_MAX_EXTRA_WORDS", "PhraseIndex", "build_phrase_index", "compact_form"]
 
 #: The default number of other words a segment may hold around a claimed name
 #: ("Police Fédérale Belge", "INTERPOL Cyber Division" are labels; "FBI warns of new
@@ -46,6 +47,9 @@ _SEP: Final = r"[\W_]{0,3}"
 
 # How many first letters of a phrase the quick scan looks up (see PhraseIndex.find).
 _START: Final = 3
+
+# Phrases shorter than this (run together) are looked for word-bounded by may_claim.
+_SHORT: Final = 5
 
 # Where a label ends inside a line: " - ", "|", ":", "/", brackets. Not a hyphen inside a
 # word ("Europol-led"), not a dot ("FBI.OFFICE", "…by the FBI. He said" is one sentence
@@ -92,6 +96,15 @@ _TOO_GENERAL: Final = frozenset((
 ))  # fmt: skip
 
 
+def compact_form(unaccented: str) -> str:
+    """``unaccented`` (a normalised text with accents dropped) without its separators,
+    as ``PhraseIndex.may_claim_compact`` reads it."""
+    if unaccented.isascii():
+        # The same as NOT_WORD.sub("", text) for ASCII text, at C speed.
+        return unaccented.encode("ascii").translate(None, ASCII_NOT_ALNUM).decode("ascii")
+    return NOT_WORD.sub("", unaccented)
+
+
 @dataclass(frozen=True)
 class PhraseIndex:
     """Every phrase of the registry, indexed for ``scan`` and ``may_claim``."""
@@ -102,21 +115,52 @@ class PhraseIndex:
     pattern: re.Pattern[str] | None
     # The first letters (up to _START) of every phrase's first word.
     starts: frozenset[str]
-    # Every phrase with its words run together, for one pass in C (see may_claim).
+    # Every phrase with its words run together, for one pass in C (see may_claim). The
+    # value is None for a phrase of _SHORT letters or more, else the phrase's own
+    # word-bounded pattern: run together, "irs" or "fbi" is in every "first".
     compact: ahocorasick.Automaton | None
 
     def may_claim(self, folded: str) -> bool:
         """False when ``folded`` (a normalised text, ``NormalizedText.text``) cannot hold
-        any phrase, not even with its separators taken out."""
-        automaton = self.compact
-        if automaton is None or not folded:
+        any phrase, not even with its separators taken out (a short phrase: not as a
+        word of its own)."""
+        if self.compact is None or not folded:
             return False
-        if folded.isascii():
-            # The same as NOT_WORD.sub("", folded) for ASCII text, at C speed.
-            compact = folded.encode("ascii").translate(None, ASCII_NOT_ALNUM).decode("ascii")
-        else:
-            compact = NOT_WORD.sub("", folded.translate(UNACCENT))
-        return next(automaton.iter(compact), None) is not None
+        unaccented = folded if folded.isascii() else folded.translate(UNACCENT)
+        return self.may_claim_compact(compact_form(unaccented), unaccented)
+
+    def merged(self, other: PhraseIndex) -> PhraseIndex:
+        """An index whose ``may_claim`` answers for the phrases of both (for one quick
+        check before two scans); its other fields are this one's."""
+        automaton = ahocorasick.Automaton()
+        for index in (self, other):
+            if index.compact is None:
+                continue
+            for joined, (_, short) in index.compact.items():
+                if automaton.exists(joined):
+                    previous = automaton.get(joined)[1]
+                    short = None if previous is None or short is None else previous + short
+                automaton.add_word(joined, (joined, short))
+        if not len(automaton):
+            return self
+        automaton.make_automaton()
+        return dataclasses.replace(self, compact=automaton)
+
+    def may_claim_compact(self, compact: str, unaccented: str) -> bool:
+        """``may_claim`` for a text already in both forms: ``compact_form`` of it, and
+        the folded text with accents dropped (callers with two indexes make them once)."""
+        automaton = self.compact
+        if automaton is None:
+            return False
+        tried: list[str] = []
+        for _end, (joined, short) in automaton.iter(compact):
+            if short is None:
+                return True
+            if joined not in tried:
+                tried.append(joined)
+                if any(pattern.search(unaccented) for pattern in short):
+                    return True
+        return False
 
     def scan(self, text: str, max_extra: int | None) -> tuple[IdentityClaim, ...]:
         """The identities ``text`` names, one claim each, in text order: as labels of at
@@ -238,8 +282,17 @@ def build_phrase_index(identities: Iterable[Identity | AuthorityKind]) -> Phrase
     # with its separators removed (a phrase allows at most a few between words):
     # most texts name no authority, and then the word-by-word search never runs.
     compact = ahocorasick.Automaton()
-    for joined in {"".join(words) for words, _ in ordered}:
-        compact.add_word(joined, joined)
+    for words in dict.fromkeys(words for words, _ in ordered):
+        joined = "".join(words)
+        short: tuple[re.Pattern[str], ...] | None = None
+        if len(joined) < _SHORT:
+            body = _SEP.join(re.escape(word) for word in words)
+            short = (re.compile(rf"(?<![^\W_]){body}(?![^\W_])"),)
+        if compact.exists(joined):
+            # Two phrases with the same letters ("fbi", "f.b.i"): either may stand.
+            previous = compact.get(joined)[1]
+            short = None if previous is None or short is None else previous + short
+        compact.add_word(joined, (joined, short))
     compact.make_automaton()
     return PhraseIndex(
         phrases=tuple(value for _, value in ordered),

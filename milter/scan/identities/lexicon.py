@@ -46,6 +46,7 @@ __all__ = [
     "build_token_index",
     "kind_value",
     "read_lexicon",
+    "token_runs",
 ]
 
 #: The name of the lexicon in a rules directory.
@@ -76,44 +77,50 @@ class TokenIndex:
     def find(self, token: str) -> list[tuple[Identity | AuthorityKind, str]]:
         """The owners whose phrase ``token`` (a local part or a file name) holds, with the
         phrase, in the order found; one entry per owner."""
+        return self.find_runs(token_runs(match_form(token)[0]))
+
+    def find_runs(self, runs: tuple[str, ...]) -> list[tuple[Identity | AuthorityKind, str]]:
+        """``find`` for a token already cut into runs of letters (``token_runs``)."""
         automaton = self.automaton
-        if automaton is None or not token:
+        if automaton is None or not runs:
             return []
-        stem = _EXTENSION.sub("", token.rpartition("@")[0] or token)
-        folded = match_form(stem)[0]
-        if not folded.isascii():
-            folded = folded.translate(UNACCENT)
-        runs = _ALPHA_RUN.findall(folded)
-        if not runs:
-            return []
-        whole = set(runs)
-        joined = "".join(runs)
         found: dict[str, tuple[Identity | AuthorityKind, str]] = {}
-        for _end, (compact, owner, phrase) in automaton.iter(joined):
-            if owner.id in found:
-                continue
-            if len(compact) >= _INSIDE_MIN or compact in whole:
-                found[owner.id] = (owner, phrase)
+        for _end, entries in automaton.iter("".join(runs)):
+            for compact, owner, phrase in entries:
+                key = kind_value(owner)
+                if key not in found and (len(compact) >= _INSIDE_MIN or compact in runs):
+                    found[key] = (owner, phrase)
         return list(found.values())
 
 
+def token_runs(folded: str) -> tuple[str, ...]:
+    """The runs of letters of a token in matching form (``NormalizedText.text``), without
+    an address's domain or a file's extension: "bka025.jpg" -> ("bka",)."""
+    stem = _EXTENSION.sub("", folded.rpartition("@")[0] or folded)
+    if not stem.isascii():
+        stem = stem.translate(UNACCENT)
+    return tuple(_ALPHA_RUN.findall(stem))
+
+
 def build_token_index(owners: Iterable[Identity | AuthorityKind]) -> TokenIndex:
-    """The compact phrases (names and signatures) of ``owners``; the first owner of a
-    phrase keeps it."""
-    automaton = ahocorasick.Automaton()
-    seen: set[str] = set()
+    """The compact phrases (names and signatures) of ``owners``. A phrase of two owners
+    (a registry authority's name that is also a kind's: "policía nacional") names both."""
+    forms: dict[str, list[tuple[str, Identity | AuthorityKind, str]]] = {}
     for owner in owners:
         for phrase in (*owner.names, *owner.signatures):
             compact = "".join(phrase_words(phrase))
-            forms = [compact]
+            variants = [compact]
             if len(compact) >= _TRUNCATE_MIN:
-                forms.append(compact[:-1])
-            for form in forms:
-                if form and form not in seen:
-                    seen.add(form)
-                    automaton.add_word(form, (form, owner, phrase))
-    if not seen:
+                variants.append(compact[:-1])
+            for form in variants:
+                entries = forms.setdefault(form, [])
+                if form and all(entry[1] is not owner for entry in entries):
+                    entries.append((form, owner, phrase))
+    if not forms:
         return TokenIndex(None)
+    automaton = ahocorasick.Automaton()
+    for form, entries in forms.items():
+        automaton.add_word(form, tuple(entries))
     automaton.make_automaton()
     return TokenIndex(automaton)
 
@@ -139,17 +146,27 @@ class AuthorityLexicon:
     def kinds(self) -> tuple[AuthorityKind, ...]:
         return self._kinds
 
+    @property
+    def phrases(self) -> PhraseIndex:
+        """The index of every phrase of every kind."""
+        return self._phrases
+
     def may_claim(self, folded: str) -> bool:
         """False when ``folded`` (``NormalizedText.text``) holds no phrase at all."""
         return self._phrases.may_claim(folded)
+
+    def may_claim_compact(self, compact: str, unaccented: str) -> bool:
+        """``may_claim`` for a text in both forms (``PhraseIndex.may_claim_compact``)."""
+        return self._phrases.may_claim_compact(compact, unaccented)
 
     def claims(self, text: str, max_extra_words: int) -> tuple[IdentityClaim, ...]:
         """The kinds ``text`` claims, as labels (see ``IdentityRegistry.claims``)."""
         return self._phrases.scan(text, max_extra_words)
 
-    def token_claims(self, token: str) -> list[tuple[Identity | AuthorityKind, str]]:
-        """The kinds a local part or a file name names, with the phrase."""
-        return self._tokens.find(token)
+    def token_claims(self, runs: tuple[str, ...]) -> list[tuple[Identity | AuthorityKind, str]]:
+        """The kinds a local part or a file name (cut by ``token_runs``) names, with the
+        phrase."""
+        return self._tokens.find_runs(runs)
 
 
 def read_lexicon(paths: Iterable[Path]) -> tuple[AuthorityKind, ...]:

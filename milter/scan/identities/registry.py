@@ -37,6 +37,7 @@ from milter.scan.identities.claims import (
     DEFAULT_MAX_EXTRA_WORDS,
     PhraseIndex,
     build_phrase_index,
+    compact_form,
 )
 from milter.scan.identities.domains import canonical_domain
 from milter.scan.identities.government import GOVERNMENT_FILE, GovernmentDomains
@@ -47,8 +48,10 @@ from milter.scan.identities.lexicon import (
     TokenIndex,
     build_token_index,
     kind_value,
+    token_runs,
 )
 from milter.scan.identities.lookalikes import LookalikeIndex, build_lookalike_index
+from milter.scan.identities.matching import UNACCENT
 from milter.scan.identities.registry_files import REGISTRY_FILE, read_identities
 from milter.scan.identities.values import (
     ClaimKind,
@@ -96,6 +99,7 @@ class IdentityRegistry:
         "_lookalike_memo",
         "_lookalikes",
         "_phrases",
+        "_phrases_and_kinds",
         "_tokens",
     )
 
@@ -113,7 +117,11 @@ class IdentityRegistry:
         # The phrases first: they are checked there, and the look-alike index takes the
         # names as they are.
         self._phrases: PhraseIndex = build_phrase_index(self._identities)
-        self._tokens: TokenIndex = build_token_index(self._identities)
+        # One quick check for the registry's phrases and the lexicon's together.
+        self._phrases_and_kinds = self._phrases.merged(self._lexicon.phrases)
+        # The registry's phrases and the lexicon's in one index for tokens (local parts,
+        # file names): one pass over each.
+        self._tokens: TokenIndex = build_token_index((*self._identities, *self._lexicon.kinds))
         self._lookalikes: LookalikeIndex = build_lookalike_index(
             self._identities, self._government.zone_names()
         )
@@ -249,6 +257,15 @@ class IdentityRegistry:
         already have the normalised text."""
         return self._phrases.may_claim(folded)
 
+    def may_claim_any(self, folded: str) -> bool:
+        """False when ``folded`` (``NormalizedText.text``) can hold no phrase of the
+        registry and none of the lexicon: one check for both (``may_claim`` is the
+        registry's alone)."""
+        if not folded:
+            return False
+        unaccented = folded if folded.isascii() else folded.translate(UNACCENT)
+        return self._phrases_and_kinds.may_claim_compact(compact_form(unaccented), unaccented)
+
     def authority_claims(
         self, text: str, folded: str, *, max_extra_words: int = DEFAULT_MAX_EXTRA_WORDS
     ) -> tuple[tuple[str, str], ...]:
@@ -260,17 +277,18 @@ class IdentityRegistry:
         whose words may run together ("policenational740", "BKA025.jpg"); any other
         text as labels (``claims``).
         """
-        text = text.strip()
-        if not text:
+        words = text.split(None, 1)
+        if not words:
             return ()
-        if not any(c.isspace() for c in text):
-            found = [*self._tokens.find(text), *self._lexicon.token_claims(text)]
+        if len(words) == 1:
+            found = self._tokens.find_runs(token_runs(folded))
             return tuple(dict.fromkeys((kind_value(owner), phrase) for owner, phrase in found))
-        claims = []
-        if self._phrases.may_claim(folded):
-            claims.extend(self._phrases.scan(text, max_extra_words))
-        if self._lexicon.may_claim(folded):
-            claims.extend(self._lexicon.claims(text, max_extra_words))
+        if not self.may_claim_any(folded):
+            return ()
+        claims = [
+            *self._phrases.scan(text, max_extra_words),
+            *self._lexicon.claims(text, max_extra_words),
+        ]
         return tuple(dict.fromkeys((kind_value(c.identity), c.evidence) for c in claims))
 
 
