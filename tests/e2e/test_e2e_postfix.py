@@ -537,14 +537,16 @@ def test_sender_authentication_end_to_end(stack: StackFactory, mode: str) -> Non
         )
         assert verdicts["info@police.be192.0.2.10"]["rules"] == []
 
-        exact = {subject_of(m): to_lf(m) for m in s.postfix.wait_delivered(2)}
+        exact = {subject_of(m): to_lf(m) for m in s.postfix.wait_delivered(3)}
         # Unfolded for reading: the long headers we add are folded at spaces.
         delivered = {subject: m.replace(b"\n ", b" ") for subject, m in exact.items()}
         s.settle()
-        # (a) is tagged (8 points alone); the claim of (b) adds to what its content shows
-        # and holds it, like the look-alike (c).
-        assert set(delivered) == {"[SCAM?] Newsletter a", "Newsletter d"}
-        assert sorted(e.subject for e in s.quarantined()) == ["Newsletter b", "Newsletter c"]
+        # (a) is tagged (8 points alone); (b) too: a claim from a sender not entitled to
+        # it, with nothing in the content (no accusation, no demand), is tagged, never
+        # held (issue 12); the look-alike (c) is held.
+        assert set(delivered) == {"[SCAM?] Newsletter a", "[SCAM?] Newsletter b", "Newsletter d"}
+        assert b"IDENTITY_CLAIM_DISPLAY_NAME" in delivered["[SCAM?] Newsletter b"]
+        assert sorted(e.subject for e in s.quarantined()) == ["Newsletter c"]
         spoofed = delivered["[SCAM?] Newsletter a"]
         assert b"Authentication-Results: mx.test.example; spf=fail" in spoofed
         assert b"dmarc=fail (p=reject" in spoofed
