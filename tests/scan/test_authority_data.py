@@ -246,6 +246,35 @@ def test_unofficial_link_detector(registry: IdentityRegistry) -> None:
     assert detect(registry, "unofficial_link", "not a link") == []
 
 
+@pytest.mark.parametrize(
+    ("url", "value", "shown"),
+    [
+        ("https://www.gov.br.regulariza.example.com/cpf", "gov:BR", "www.gov.br"),
+        ("https://cdn.example.net/www.gov.br/receita", "gov:BR", "www.gov.br"),
+        ("https://www.fbi.gov.verify.example.com/", "US_FBI", "www.fbi.gov"),
+        ("https://bka.de.verfahren.example/akte", "DE_BKA", "bka.de"),
+    ],
+)
+def test_disguised_link_detector(
+    registry: IdentityRegistry, url: str, value: str, shown: str
+) -> None:
+    [(found, evidence)] = detect(registry, "disguised_link", url)
+    assert found == value and evidence is not None and evidence.startswith(shown + " ")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.gov.br/receitafederal/",  # the authority itself
+        "https://api.int.example.com/status",  # a bare "int" label names nobody
+        "https://example.com/index.html",
+        "https://shop.example/?ref=www.google.com",
+    ],
+)
+def test_links_that_are_not_disguised(registry: IdentityRegistry, url: str) -> None:
+    assert detect(registry, "disguised_link", url) == []
+
+
 def test_reply_elsewhere_detector(registry: IdentityRegistry) -> None:
     found = detect(registry, "reply_elsewhere", "agent@outlook.es", "policia-es.example")
     assert found == [("outlook.es", "outlook.es")]

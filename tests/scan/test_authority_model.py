@@ -131,6 +131,17 @@ SCAMS: dict[str, tuple[dict[str, Any], dict[str, str] | None]] = {
         },
         None,
     ),
+    # Portuguese: the link shows gov.br over a rented host; no button, no deadline.
+    "pt_receita_disguised_link": (
+        {
+            "from": "Receita Federal <noreply@comunicado-online.example.com>",
+            "subject": "Receita Federal - Declaração com pendências",
+            "html": "<p>Receita Federal</p><p>Sua declaração apresenta pendências fiscais. "
+            "Consulte em <a href='https://www.gov.br.consulta-cpf.example.net/'>"
+            "www.gov.br/receitafederal</a>.</p>",
+        },
+        None,
+    ),
     # Portuguese: the attachment name and the image carry the claim (CONVOCAÇÃO1.jpg).
     "pt_policia_judiciaria_image": (
         {

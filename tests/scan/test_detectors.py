@@ -40,6 +40,7 @@ def test_registry_names_and_read_only() -> None:
         "authority_claim",
         "official_domain",
         "unofficial_link",
+        "disguised_link",
         "reply_elsewhere",
         "structure_anomaly",
     }

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from milter.scan.detectors.authority import (
     find_authority_claims,
+    find_disguised_link,
     find_official_domain,
     find_reply_elsewhere,
     find_unofficial_link,
@@ -50,6 +51,7 @@ DETECTORS: Mapping[str, Detector] = types.MappingProxyType(
         "authority_claim": find_authority_claims,
         "official_domain": find_official_domain,
         "unofficial_link": find_unofficial_link,
+        "disguised_link": find_disguised_link,
         "reply_elsewhere": find_reply_elsewhere,
         "structure_anomaly": find_structure_anomalies,
     }

@@ -8,6 +8,8 @@
   of "entitled to this claim"; ``__AUTHORITY_ENTITLED`` adds DMARC;
 - ``unofficial_link``: a link whose host is no authority's, where a mail that claims
   one sends its reader;
+- ``disguised_link``: such a link that shows an authority's domain in front of its real
+  host or in its path (``www.gov.br.example.com``, ``example.com/gov.br/``);
 - ``reply_elsewhere``: a Reply-To on another organisation's domain than From's.
 """
 
@@ -22,11 +24,20 @@ from milter.scan.normalize import NormalizedText
 
 __all__ = [
     "find_authority_claims",
+    "find_disguised_link",
     "find_official_domain",
     "find_reply_elsewhere",
     "find_unofficial_link",
 ]
 
+# What official() says of a domain under the bare international zones (gov, mil, int).
+_BARE_ZONES: Final = "gov:INT"
+# How much of a link's path is searched for a domain it shows.
+_PATH_HEAD: Final = 300
+# A domain written in a link's path ("/www.gov.br/", "?next=receita.fazenda.gov.br").
+_DOMAIN_IN_PATH: Final = re.compile(
+    r"(?<![\w.-])(?:[a-z0-9-]{1,63}\.){1,6}[a-z]{2,24}(?![\w-])", re.IGNORECASE
+)
 # The host of a web link (http, https or a bare "www."), past any user info; one regex
 # in C, as every link of every message is judged.
 _URL_HOST: Final = re.compile(
@@ -79,6 +90,37 @@ def find_unofficial_link(normalized: NormalizedText, context: DetectorContext) -
     if registry.official(host) is not None:  # type: ignore[union-attr]
         return []
     return [whole_text_hit(normalized, _organisation(host) or host, host)]
+
+
+def find_disguised_link(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
+    """A web link that leads to no authority but shows an authority's domain on the way:
+    in front of the real host (``www.gov.br.regulariza.example``) or in its path
+    (``https://x.example/www.gov.br/receita``), where a reader sees "gov.br"."""
+    registry = context.identities
+    original = normalized.original.strip()
+    match = _URL_HOST.match(original) if registry is not None else None
+    if match is None or registry is None:
+        return []
+    host = match.group(1).lower().rstrip(".")
+    if registry.official(host) is not None:
+        return []
+    labels = host.split(".")
+    # Runs of two labels or more that stop before the host's own last two labels,
+    # longest first (the evidence is "www.gov.br", not "gov.br").
+    runs = sorted(
+        ((start, end) for start in range(len(labels)) for end in range(start + 2, len(labels) - 1)),
+        key=lambda run: run[0] - run[1],
+    )
+    shown = [".".join(labels[start:end]) for start, end in runs]
+    rest = original[match.end() : match.end() + _PATH_HEAD]
+    shown.extend(domain.lower() for domain in _DOMAIN_IN_PATH.findall(rest))
+    for name in shown:
+        owner = registry.official(name)
+        # A bare "gov", "mil" or "int" label inside a host or a path ("api.int.example")
+        # names no authority; a registry domain or a country's zone does.
+        if owner is not None and owner != _BARE_ZONES:
+            return [whole_text_hit(normalized, owner, f"{name} (leads to {host})")]
+    return []
 
 
 def find_reply_elsewhere(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
