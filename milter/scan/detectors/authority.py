@@ -102,18 +102,24 @@ def find_disguised_link(normalized: NormalizedText, context: DetectorContext) ->
     if match is None or registry is None:
         return []
     host = match.group(1).lower().rstrip(".")
-    if registry.official(host) is not None:
+    if registry.may_be_official(host) and registry.official(host) is not None:
         return []
     labels = host.split(".")
-    # Runs of two labels or more that stop before the host's own last two labels,
-    # longest first (the evidence is "www.gov.br", not "gov.br").
+    tops = [end for end in range(2, len(labels) - 1) if registry.may_be_official(labels[end - 1])]
+    # Runs of two labels or more that stop before the host's own last two labels, at a
+    # label that may end an official name; longest first ("www.gov.br", not "gov.br").
     runs = sorted(
-        ((start, end) for start in range(len(labels)) for end in range(start + 2, len(labels) - 1)),
+        ((start, end) for end in tops for start in range(end - 1)),
         key=lambda run: run[0] - run[1],
     )
     shown = [".".join(labels[start:end]) for start, end in runs]
     rest = original[match.end() : match.end() + _PATH_HEAD]
-    shown.extend(domain.lower() for domain in _DOMAIN_IN_PATH.findall(rest))
+    if "." in rest:
+        shown.extend(
+            domain.lower()
+            for domain in _DOMAIN_IN_PATH.findall(rest)
+            if registry.may_be_official(domain.lower())
+        )
     for name in shown:
         owner = registry.official(name)
         # A bare "gov", "mil" or "int" label inside a host or a path ("api.int.example")

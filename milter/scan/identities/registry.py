@@ -98,6 +98,7 @@ class IdentityRegistry:
         "_lexicon",
         "_lookalike_memo",
         "_lookalikes",
+        "_official_tops",
         "_phrases",
         "_phrases_and_kinds",
         "_tokens",
@@ -117,6 +118,15 @@ class IdentityRegistry:
         # The phrases first: they are checked there, and the look-alike index takes the
         # names as they are.
         self._phrases: PhraseIndex = build_phrase_index(self._identities)
+        # The last label of every official domain and zone ("be", "br", "gov"): a name
+        # ending otherwise is no authority's, known without parsing it.
+        self._official_tops = frozenset(
+            name.rpartition(".")[2]
+            for name in (
+                *(d for i in self._identities for d in i.domains),
+                *self._government.zone_names(),
+            )
+        )
         # One quick check for the registry's phrases and the lexicon's together.
         self._phrases_and_kinds = self._phrases.merged(self._lexicon.phrases)
         # The registry's phrases and the lexicon's in one index for tokens (local parts,
@@ -208,6 +218,12 @@ class IdentityRegistry:
             return identity.id
         country = self._government.country(canonical)
         return None if country is None else f"gov:{country.id}"
+
+    def may_be_official(self, domain: str) -> bool:
+        """False when ``domain`` (lower case) cannot be ``official``: its last label ends
+        no authority's domain and no government zone. Cheap, for callers that judge many
+        names (every link of every message)."""
+        return domain.rstrip(".").rpartition(".")[2] in self._official_tops
 
     def lookalike(self, domain: str) -> LookalikeMatch | None:
         """How ``domain`` imitates a protected domain, or ``None``.
