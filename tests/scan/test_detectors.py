@@ -31,6 +31,8 @@ def test_registry_names_and_read_only() -> None:
     assert set(DETECTORS) == {
         "bitcoin_address",
         "crypto_address",
+        "contact_channel",
+        "payment_channel",
         "money_amount",
         "deadline",
         "recipient_address",

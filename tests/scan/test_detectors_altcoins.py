@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from milter.scan.detectors import DETECTORS
 from milter.scan.detectors.altcoins import (
     is_cashaddr,
     is_dogecoin_address,
@@ -82,3 +83,9 @@ def test_words_that_start_like_an_address_start_no_candidate() -> None:
     starts = _start_pattern(frozenset(ALTCOINS))
     hits, checked = _scan_addresses(prose, frozenset(ALTCOINS), starts)
     assert hits == [] and checked == 0
+
+
+def test_crypto_address_includes_the_other_coins() -> None:
+    text = f"Pay 500 USDT (TRC20) to {TRON} or BTC to 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
+    hits = DETECTORS["crypto_address"](normalize(text), DetectorContext())
+    assert [hit.value for hit in hits] == [TRON, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"]

@@ -5,7 +5,8 @@ the canonical value it found. Regexes in rules cannot verify a checksum or read 
 euro" as 1300 EUR; these can. Everything here is pure: no I/O and no mutable state.
 
 One module per family: base (Hit, DetectorContext, the Detector signature), crypto
-(wallet addresses, whose checksums are in addresses), money, deadline, recipient,
+(wallet addresses, whose checksums are in addresses and altcoins), channels (contact
+and payment channels other than a wallet), money, deadline, recipient,
 identity (protected and look-alike domains, identity claims), authority (the open model
 of authority: claims of any authority kind, official domains, links and replies that
 lead elsewhere), structure. The table
@@ -25,7 +26,14 @@ from milter.scan.detectors.authority import (
     find_unofficial_link,
 )
 from milter.scan.detectors.base import Detector, DetectorContext, Hit
-from milter.scan.detectors.crypto import BITCOIN, ETHEREUM, MONERO, address_detector
+from milter.scan.detectors.channels import find_contact_channels, find_payment_channels
+from milter.scan.detectors.crypto import (
+    ALTCOINS,
+    BITCOIN,
+    ETHEREUM,
+    MONERO,
+    address_detector,
+)
 from milter.scan.detectors.deadline import find_deadlines
 from milter.scan.detectors.identity import (
     find_identity_claims,
@@ -41,7 +49,9 @@ __all__ = ["DETECTORS", "Detector", "DetectorContext", "Hit"]
 DETECTORS: Mapping[str, Detector] = types.MappingProxyType(
     {
         "bitcoin_address": address_detector(BITCOIN),
-        "crypto_address": address_detector(BITCOIN, ETHEREUM, MONERO),
+        "crypto_address": address_detector(BITCOIN, ETHEREUM, MONERO, *ALTCOINS),
+        "contact_channel": find_contact_channels,
+        "payment_channel": find_payment_channels,
         "money_amount": find_money_amounts,
         "deadline": find_deadlines,
         "recipient_address": find_recipient_address,
