@@ -42,11 +42,23 @@ class HtmlText:
     less, text in (nearly) the background colour, ``opacity:0``, zero-size boxes with
     ``overflow:hidden``, text moved off screen. ``urls`` are the http(s) and ``www.``
     links of ``href``/``src``-like attributes and of the text, in order, deduplicated.
+
+    ``quoted`` is the visible text inside the containers mail clients quote a reply or
+    a forward in (``<blockquote>``, Gmail's ``gmail_quote``, Thunderbird's
+    ``moz-cite-prefix``, Yahoo's ``yahoo_quoted``), and ``own`` the visible text
+    outside them; ``own`` is None when nothing is quoted (it is ``visible`` then).
     """
 
     visible: str
     hidden: str
     urls: tuple[str, ...]
+    quoted: str = ""
+    own: str | None = None
+
+    @property
+    def author(self) -> str:
+        """The visible text outside quote containers (zones.py splits it further)."""
+        return self.visible if self.own is None else self.own
 
 
 # --- URLs ---------------------------------------------------------------------------
@@ -264,6 +276,11 @@ _SIBLING_CLOSES: Final = {
     "option": (frozenset(("option",)), _SCOPE | {"select", "datalist", "optgroup"}),
 }
 _P: Final = frozenset(("p",))
+# The class names of the containers mail clients put a quoted reply or forward in.
+_QUOTE_CLASS: Final = re.compile(
+    r"\b(?:gmail_quote|moz-cite-prefix|yahoo_quoted|protonmail_quote|x_gmail_quote)\b",
+    re.IGNORECASE,
+)
 _URL_ATTRIBUTES: Final = frozenset(("href", "src", "background", "action", "data-src"))
 _BLANK_RUN: Final = re.compile(r"[ \t\r\n\f\v]+")
 
@@ -276,6 +293,7 @@ class _Frame:
     colour: Colour | None  # text colour set by the mail itself; None: not set
     background: Colour | None  # None: an image or unknown, colours cannot be judged
     camouflaged: bool = False  # text colour (nearly) the background colour
+    quoted: bool = False  # inside a container mail clients quote a reply or forward in
 
 
 class _Renderer(HTMLParser):
@@ -289,6 +307,9 @@ class _Renderer(HTMLParser):
         self.overflow = 0
         self.visible: list[str] = []
         self.hidden: list[str] = []
+        # The visible text again, split by whether it is quoted (HtmlText.quoted, own).
+        self.own: list[str] = []
+        self.quoted: list[str] = []
         self.urls: list[str] = []
         self.pre = 0
         self.events = 0
@@ -318,9 +339,10 @@ class _Renderer(HTMLParser):
         return -1
 
     def _newline(self, hidden: bool) -> None:
-        out = self.hidden if hidden else self.visible
-        if out and out[-1] != "\n":
-            out.append("\n")
+        outs = (self.hidden,) if hidden else (self.visible, self.own, self.quoted)
+        for out in outs:
+            if out and out[-1] != "\n":
+                out.append("\n")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._start(tag, attrs, void=tag in _VOID)
@@ -342,8 +364,16 @@ class _Renderer(HTMLParser):
 
         parent = self.stack[-1]
         frame = _Frame(
-            tag, parent.hidden, parent.skip, parent.colour, parent.background, parent.camouflaged
+            tag,
+            parent.hidden,
+            parent.skip,
+            parent.colour,
+            parent.background,
+            parent.camouflaged,
+            parent.quoted,
         )
+        if tag == "blockquote":
+            frame.quoted = True
         if tag in _SKIP_CONTENT:
             frame.skip = True
         colours_set = False
@@ -377,6 +407,8 @@ class _Renderer(HTMLParser):
                     colours_set = True
             elif name == "type" and tag == "input" and value.lower() == "hidden":
                 frame.hidden = True
+            elif name == "class" and _QUOTE_CLASS.search(value):
+                frame.quoted = True
         if colours_set:
             frame.camouflaged = (
                 frame.colour is not None
@@ -496,6 +528,8 @@ class _Renderer(HTMLParser):
             if hidden and out and not out[-1][-1:].isspace():
                 out.append(" ")
         out.append(data)
+        if not hidden:
+            (self.quoted if frame.quoted else self.own).append(data)
 
     # Comments, declarations and processing instructions show nothing; the defaults
     # already ignore them. Conditional comments (<!--[if mso]>) hold markup for Outlook
@@ -511,7 +545,9 @@ class _Renderer(HTMLParser):
             if len(urls) >= MAX_URLS:
                 break
             urls.extend(find_urls(text))
-        return HtmlText(visible=visible, hidden=hidden, urls=_dedupe(urls)[:MAX_URLS])
+        quoted = _tidy("".join(self.quoted)) if self.quoted else ""
+        own = _tidy("".join(self.own)) if quoted else None
+        return HtmlText(visible, hidden, _dedupe(urls)[:MAX_URLS], quoted, own)
 
 
 _LINE_EDGES: Final = re.compile(r"[ \t]*\n[ \t]*")
@@ -553,10 +589,13 @@ _ANY_TAG: Final = re.compile(r"<!--.*?(?:-->|$)|<[^>]*(?:>|$)", re.DOTALL)
 
 def join_html(first: HtmlText, second: HtmlText) -> HtmlText:
     """Two renderings of pieces of one part (its start and its end) as one."""
+    quoted = "\n".join(t for t in (first.quoted, second.quoted) if t)
     return HtmlText(
         visible="\n".join(t for t in (first.visible, second.visible) if t),
         hidden="\n".join(t for t in (first.hidden, second.hidden) if t),
         urls=_dedupe([*first.urls, *second.urls])[:MAX_URLS],
+        quoted=quoted,
+        own="\n".join(t for t in (first.author, second.author) if t) if quoted else None,
     )
 
 

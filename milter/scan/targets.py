@@ -70,7 +70,9 @@ def _zones(view: MessageView) -> dict[str, tuple[str, ...]]:
     author: list[str] = []
     quoted: list[str] = []
     footer: list[str] = []
-    html = [part.visible for part in view.html_parts]
+    # HTML quotes in containers (<blockquote>, gmail_quote: html.py) as well as in text.
+    html = [part.author for part in view.html_parts]
+    quoted.extend(part.quoted for part in view.html_parts)
     texts = (
         *zip(view.text_parts, _flags(view.text_attached, len(view.text_parts)), strict=True),
         *zip(html, _flags(view.html_attached, len(html)), strict=True),

@@ -253,3 +253,17 @@ def test_never_raises_on_html_like_junk(html: str) -> None:
 @given(st.text(max_size=200))
 def test_never_raises_on_any_text(html: str) -> None:
     assert isinstance(html_to_text(html), HtmlText)
+
+
+def test_quote_containers_are_split_from_the_authors_text() -> None:
+    from milter.mail.html import html_to_text
+
+    rendered = html_to_text(
+        "<p>My answer</p><blockquote><p>their words</p></blockquote>"
+        '<div class="moz-cite-prefix">On Monday X wrote:</div><p>after</p>'
+    )
+    assert rendered.visible == "My answer\ntheir words\nOn Monday X wrote:\nafter"
+    assert rendered.quoted == "their words\nOn Monday X wrote:"
+    assert rendered.own == "My answer\nafter" and rendered.author == rendered.own
+    plain = html_to_text("<p>nothing quoted</p>")
+    assert plain.quoted == "" and plain.own is None and plain.author == "nothing quoted"

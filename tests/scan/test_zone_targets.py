@@ -57,3 +57,20 @@ def test_a_scam_written_by_its_sender_is_author_text() -> None:
     assert [t.strip() for t in found.raw("author_text")] == [SCAM]
     assert [t.strip() for t in found.raw("footer")] == ["No virus, phishing or fraud detected."]
     assert found.raw("quoted_text") == ()
+
+
+def test_html_quote_containers_are_quoted_text() -> None:
+    message = EmailMessage()
+    message["From"] = "jan@company.example"
+    message["Subject"] = "Re: your device"
+    message.set_content(
+        "<div>Don't worry, this is spam.</div>"
+        '<div class="gmail_quote"><div>On Mon, X wrote:</div>'
+        f"<blockquote>{SCAM}</blockquote></div>",
+        subtype="html",
+    )
+    found = targets(message.as_bytes())
+    assert [t.strip() for t in found.raw("author_text")] == ["Don't worry, this is spam."]
+    assert any(SCAM in text for text in found.raw("quoted_text"))
+    # What the message shows is unchanged: rules on body see it all.
+    assert any(SCAM in text and "spam" in text for text in found.raw("body"))
