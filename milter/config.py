@@ -157,6 +157,7 @@ _TOP_KEYS = (
     "quarantine",
     "ledger",
     "ocr",
+    "internal_domains",
     "verdict_log",
 )
 _AUTH_KEYS = (
@@ -168,6 +169,7 @@ _AUTH_KEYS = (
     "on_dns_failure",
     "trusted_mtas",
 )
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}")
 _OCR_KEYS = tuple(f.name for f in fields(OcrSettings))
 # Tesseract model names: "eng", "Latin", "script/Latin" (a path inside tessdata).
 _LANGUAGE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}(?:/[A-Za-z][A-Za-z0-9_]{0,31})?")
@@ -234,7 +236,10 @@ def config_from_mapping(data: Mapping[str, Any], name: str, base: Path) -> Confi
     config = Config(
         rule_paths=rule_paths,
         scan=ScanSettings(
-            thresholds=thresholds, limits=ViewLimits(**view_values), regex_timeout=regex_timeout
+            thresholds=thresholds,
+            limits=ViewLimits(**view_values),
+            regex_timeout=regex_timeout,
+            internal_domains=_domains(data.get("internal_domains", []), name),
         ),
         source=name,
         auth=_auth_settings(data, name),
@@ -242,6 +247,16 @@ def config_from_mapping(data: Mapping[str, Any], name: str, base: Path) -> Confi
         message_limits=message_limits,
     )
     return _serve_settings(config, data, name, base)
+
+
+def _domains(value: Any, name: str) -> tuple[str, ...]:
+    """``internal_domains``: the organisation's own mail domains, lower case."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(
+        isinstance(v, str) and _DOMAIN.fullmatch(v.strip().lower().rstrip(".")) for v in items
+    ):
+        raise ConfigError(f"{name}: internal_domains must be a list of domain names")
+    return tuple(dict.fromkeys(v.strip().lower().rstrip(".") for v in items))
 
 
 def _ocr_settings(data: Mapping[str, Any], name: str, base: Path) -> OcrSettings:

@@ -173,6 +173,16 @@ class MessageView:
     text_attached: tuple[bool, ...] = ()
     html_attached: tuple[bool, ...] = ()
 
+    def attached_flags(self) -> tuple[tuple[bool, ...], tuple[bool, ...]]:
+        """``text_attached`` and ``html_attached``, all False for a view made by hand
+        without them."""
+        text, html = self.text_attached, self.html_attached
+        if len(text) != len(self.text_parts):
+            text = (False,) * len(self.text_parts)
+        if len(html) != len(self.html_parts):
+            html = (False,) * len(self.html_parts)
+        return text, html
+
     def header(self, name: str) -> tuple[str, ...]:
         """Every decoded value of header ``name`` (any case), in message order."""
         wanted = name.lower()

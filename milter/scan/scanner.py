@@ -7,13 +7,14 @@ scan(raw, envelope) = parse (message_view) -> targets (normalise) -> rules (rule
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from milter.mail.envelope import Envelope
 from milter.mail.view import MessageView, MimeHeaderCache, ViewLimits, parse_message
 from milter.scan.auth_view import AuthView
 from milter.scan.detectors import DetectorContext
+from milter.scan.forwards import QUOTED_SCAM_RULE, author_view, is_forward
 from milter.scan.identities.registry import IdentityRegistry
 from milter.scan.rules.engine import RuleSet
 from milter.scan.rules.loader import IDENTITIES_FILE, Rule, load_rules
@@ -35,6 +36,9 @@ class ScanSettings:
     limits: ViewLimits = field(default_factory=ViewLimits)
     # Bound for each regex search over one text: a hostile message cannot stall a scan.
     regex_timeout: float = 0.2
+    # The organisation's own mail domains (subdomains included): a scam they forward
+    # or quote, DMARC-aligned, is tagged, not held (scan/forwards.py).
+    internal_domains: tuple[str, ...] = ()
 
 
 class Scanner:
@@ -99,6 +103,23 @@ class Scanner:
     def scan_view(
         self, view: MessageView, auth: AuthView | None = None, *, every_rule: bool = False
     ) -> Verdict:
+        verdict = self._judge(view, auth, every_rule)
+        if verdict.action.rank < Action.QUARANTINE.rank:
+            return verdict
+        # Held: if it forwards or quotes, judge what its sender wrote (scan/forwards.py).
+        own = author_view(view)
+        if own is None or not is_forward(own[0], own[1], auth, self.settings.internal_domains):
+            return verdict
+        if self._judge(own[0], auth, every_rule).action.rank >= Action.QUARANTINE.rank:
+            return verdict
+        why = "the scam is only in what the message quotes or forwards"
+        return replace(
+            verdict,
+            action=Action.TAG,
+            rules=(*verdict.rules, RuleHit(QUOTED_SCAM_RULE, 0.0, (why,), ("scan",))),
+        )
+
+    def _judge(self, view: MessageView, auth: AuthView | None, every_rule: bool) -> Verdict:
         recipients = tuple(
             dict.fromkeys(a.lower() for a in (*view.envelope.rcpt_to, *view.to) if a)
         )

@@ -73,9 +73,10 @@ def _zones(view: MessageView) -> dict[str, tuple[str, ...]]:
     # HTML quotes in containers (<blockquote>, gmail_quote: html.py) as well as in text.
     html = [part.author for part in view.html_parts]
     quoted.extend(part.quoted for part in view.html_parts)
+    text_attached, html_attached = view.attached_flags()
     texts = (
-        *zip(view.text_parts, _flags(view.text_attached, len(view.text_parts)), strict=True),
-        *zip(html, _flags(view.html_attached, len(html)), strict=True),
+        *zip(view.text_parts, text_attached, strict=True),
+        *zip(html, html_attached, strict=True),
     )
     for text, attached in texts:
         if attached:
@@ -90,11 +91,6 @@ def _zones(view: MessageView) -> dict[str, tuple[str, ...]]:
         "quoted_text": tuple(t for t in quoted if t),
         "footer": tuple(t for t in footer if t),
     }
-
-
-def _flags(flags: tuple[bool, ...], count: int) -> tuple[bool, ...]:
-    """The attached-message flags of a view, or none set for a view made without them."""
-    return flags if len(flags) == count else (False,) * count
 
 
 def _image_text(view: MessageView) -> tuple[str, ...]:
