@@ -25,6 +25,8 @@ PROTOCOL_MODULES = [
     "smtp/xforward",
     "smtp/data",
     "smtp/session",
+    "milterproto/packets",
+    "milterproto/session",
 ]
 FORBIDDEN = {"asyncio", "socket", "sqlite3", "aiosmtpd", "subprocess", "threading", "selectors"}
 
