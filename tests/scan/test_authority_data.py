@@ -150,6 +150,20 @@ def test_a_bare_word_is_refused_with_file_and_line(tmp_path: Path) -> None:
     assert "ordinary mail uses" in str(caught.value)
 
 
+def test_a_later_lexicon_adds_phrases_and_kinds(tmp_path: Path) -> None:
+    extra = write(
+        tmp_path,
+        "authorities.yml",
+        "- id: POLICE\n  names:\n    hu: [magyar rendőrség]\n"
+        "- id: ELECTORAL\n  title: Electoral commissions\n  names:\n"
+        "    en: [electoral commission]\n",
+    )
+    registry = IdentityRegistry.load([RULES, extra])
+    assert "kind:POLICE" in claims(registry, "Magyar Rendőrség - Értesítés")
+    assert "kind:POLICE" in claims(registry, "Polizia Postale")  # the shipped phrases stay
+    assert "kind:ELECTORAL" in claims(registry, "Electoral Commission")
+
+
 @pytest.mark.parametrize(
     ("text", "kind"),
     [
