@@ -226,6 +226,57 @@ SCAMS: dict[str, tuple[str, str]] = {
         "Sinulla on 48h aikaa. Maksa 1200 EUR bitcoineina osoitteeseen "
         f"{BTC}, muuten lähetän videon kaikille yhteystiedoillesi.",
     ),
+    # The shortest forms: two claims and a channel; a first contact; sexting on Telegram.
+    "short_paysafecard_en": (
+        "Video",
+        "I recorded you watching porn. Pay 300 EUR with Paysafecard within 24 hours.",
+    ),
+    "short_first_contact_en": (
+        "Video",
+        "I have a video of you masturbating. Answer me within 24 hours or I'll send it to "
+        "your contacts.",
+    ),
+    "sexting_telegram_en": (
+        "hey",
+        "I still have your nudes you sent me. Write me on Telegram @dark_keeper_1 or your "
+        "friends get them.",
+    ),
+    "sexting_more_images_pl": (
+        "Zdjęcia",
+        "Mam twoje nagie zdjęcia, które mi wysłałeś. Wyślij mi więcej zdjęć, inaczej "
+        "roześlę je twoim znajomym.",
+    ),
+    "sexting_paysafecard_it": (
+        "Le tue foto",
+        "Ho le foto nude che mi hai mandato. Paga 200 euro con una Paysafecard o le "
+        "invierò a tutti i tuoi contatti.",
+    ),
+    "first_contact_cs": (
+        "Video",
+        "Natočil jsem vás přes vaši webkameru, když jste se uspokojoval. Odpovězte do 24 "
+        "hodin, jinak pošlu video všem vašim kontaktům.",
+    ),
+    "first_contact_tr": (
+        "Video",
+        "Web kameranız üzerinden sizi kaydettim, kendinizi tatmin ederken. 24 saat içinde "
+        "cevap verin, yoksa videoyu tüm kişilerinize göndereceğim.",
+    ),
+    "litecoin_ro": (
+        "Video",
+        "Te-am înregistrat prin camera web în timp ce te masturbai. Trimite 0.5 LTC la "
+        f"{LTC} în 48 de ore.",
+    ),
+    "western_union_hu": (
+        "Videó",
+        "Feltörtem a számítógépedet, és felvettelek, miközben pornót néztél. Küldj 200 "
+        "eurót Western Unionnal 48 órán belül, különben elküldöm a videót az "
+        "ismerőseidnek.",
+    ),
+    "apple_gift_cards_sv": (
+        "Video",
+        "Jag har spelat in dig när du runkade. Köp Apple gift cards för 3000 kr och skicka "
+        "koderna inom 24 timmar, annars skickar jag videon till dina vänner.",
+    ),
 }
 
 
@@ -313,6 +364,26 @@ HAMS: dict[str, tuple[str, str, str]] = {
         "Sexy singles near you! Mia liked the photos you shared. Reply within 48 hours "
         "to unlock her private pictures, or invite your friends and get a free month.",
         "hello@dating.example",
+    ),
+    "webcam_training_third_person": (
+        "Webcam awareness month",
+        "Criminals send mails claiming they hacked your computer and recorded you through "
+        "your webcam while you watched adult sites. They threaten that the video goes out "
+        "to all your contacts unless you reply within 48 hours. Cover your camera and "
+        "reply to this mail to book a session.",
+        "security-awareness@company.example",
+    ),
+    "training_quotes_first_contact": (
+        "Training: spot the fake",
+        "A typical mail reads: 'I recorded you through your webcam while you were "
+        "watching porn. Reply within 24 hours or the video goes out to all your "
+        "contacts.' Forward such mails to the service desk.",
+        "security-awareness@company.example",
+    ),
+    "wallet_app_bonus": (
+        "Bonus week",
+        f"Send 10 USDT to {TRON} within 24h and share photos with your contacts to win a bonus.",
+        "promo@wallet.example",
     ),
     "awareness_it": (
         "Attenzione alle truffe",
