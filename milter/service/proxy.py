@@ -23,9 +23,9 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from milter.auth.authenticator import Authenticator, dns_failed
+from milter.auth.authenticator import Authenticator
 from milter.auth.results import AuthResults, remove_our_auth_results
 from milter.errors import QuarantineError
 from milter.ledger.dedupe import Dedupe, Seen
@@ -42,11 +42,12 @@ from milter.mail.headers import (
     remove_fields,
     split_message,
 )
-from milter.mail.view import MessageView, decode_header_value
+from milter.mail.view import decode_header_value
 from milter.ocr.reader import OcrReader
 from milter.quarantine.store import QuarantineEntry, QuarantineStore
 from milter.scan.scanner import Scanner
 from milter.scan.verdict import Action, RuleHit, Verdict
+from milter.service.judge import INLINE_SCAN_BYTES, Judge
 from milter.service.scan_pool import ScanPool
 from milter.service.settings import MessageLimits, Mode
 from milter.smtp.front import Transaction
@@ -66,8 +67,6 @@ verdict_log = logging.getLogger("scam_milter.verdict")
 NO_TRANSACTION = Reply(503, "5.5.1 Error: need MAIL command")
 _T = TypeVar("_T")
 
-# Messages up to this size are scanned on the event loop itself (see Proxy._scan).
-INLINE_SCAN_BYTES = 128 * 1024
 # A header block past the limits (MessageLimits): refused before the queue with the
 # RFC 3463 code for "message too big for system"; after the queue it is held instead.
 HEADER_TOO_BIG = Reply(552, "5.3.4 Message header too big")
@@ -116,29 +115,52 @@ class Proxy:
         authenticator: Authenticator | None = None,
         ocr: OcrReader | None = None,
     ) -> None:
-        # A callable, not a Scanner: a reload swaps the scanner between messages and a
-        # message in flight keeps the one it started with.
-        self.scanner = scanner
+        # A callable scanner, not a Scanner: a reload swaps the scanner (and the
+        # authenticator) between messages and a message in flight keeps what it started
+        # with (judge.py).
+        self.judge = Judge(scanner, authenticator, ocr)
         self.relay = relay
         self.store = store
         self.settings = settings
-        # None: authentication is off; a reload may swap it between messages.
-        self.authenticator = authenticator
         ledger = None
         if settings.ledger.enabled:
             # Opened on first use, in the process that uses it (serve forks workers).
             path = settings.ledger.path or store.directory / LEDGER_NAME
             ledger = Ledger(path, settings.ledger.window)
         self.dedupe = Dedupe(ledger, store)
-        # None: images are not read (OCR off or unavailable: serve said so at start).
-        # A scan thread loads its engine when it first reads an image (0.6-1.1 s, once):
-        # workers that never see one do not pay for it in time or memory.
-        self.ocr = ocr
-        self.scan_pool = ScanPool()
+
+    # What a reload swaps, and what tests set, lives in the judge.
+    @property
+    def scanner(self) -> Callable[[], Scanner]:
+        return self.judge.scanner
+
+    @scanner.setter
+    def scanner(self, scanner: Callable[[], Scanner]) -> None:
+        self.judge.scanner = scanner
+
+    @property
+    def authenticator(self) -> Authenticator | None:
+        return self.judge.authenticator
+
+    @authenticator.setter
+    def authenticator(self, authenticator: Authenticator | None) -> None:
+        self.judge.authenticator = authenticator
+
+    @property
+    def ocr(self) -> OcrReader | None:
+        return self.judge.ocr
+
+    @ocr.setter
+    def ocr(self, ocr: OcrReader | None) -> None:
+        self.judge.ocr = ocr
+
+    @property
+    def scan_pool(self) -> ScanPool:
+        return self.judge.scan_pool
 
     def close(self) -> None:
         """Let the scan threads end (a worker calls this as it stops)."""
-        self.scan_pool.close()
+        self.judge.close()
 
     async def mail(self, tx: Transaction) -> Reply:
         reply, downstream = await self.relay.begin(tx.client, tx.mail_from, tx.mail_params)
@@ -189,42 +211,16 @@ class Proxy:
         size = header_size(raw, limits.max_header_bytes, limits.max_header_lines)
         if size.over:
             return await self._header_over_limit(tx, state, raw, envelope, size, key)
-        scanner = self.scanner()
-        auth: AuthResults | None = None
-        verdict: Verdict | None = None
-        dns_down = False
-        deadline = time.monotonic() + limits.message_seconds
-        try:
-            # The watchdog: a message that overruns its budget is deferred, and the
-            # loop goes on serving the other sessions. A scan in a thread cannot be
-            # stopped; told the deadline, it stops reading parts in order by then and
-            # ends soon after, in a thread of the scan pool (milter/service/scan_pool.py).
-            async with asyncio.timeout(limits.message_seconds):
-                # One parse, shared: the authentication reads its header fields.
-                view = await self._view(scanner, raw, envelope, deadline)
-                if view is not None and view.images and self.ocr is not None:
-                    view = await self._read_images(self.ocr, view, deadline)
-                if view is not None:
-                    auth = await self._authenticate(raw, envelope, view)
-                    dns_down = (
-                        auth is not None
-                        and self.settings.tempfail_on_dns_failure
-                        and dns_failed(auth)
-                    )
-                    if not dns_down:
-                        verdict = await self._scan(scanner, raw, view, auth)
-        except TimeoutError:
-            log.warning(
-                "authentication and scan took over %gs; the message is deferred "
-                "(scans still running: %d)",
-                limits.message_seconds,
-                self.scan_pool.busy,
-            )
-            return await self._defer(tx, state, envelope, OVER_BUDGET, auth, reason="budget")
+        judged = await self.judge.judge(
+            raw,
+            envelope,
+            limits.message_seconds,
+            tempfail_on_dns_failure=self.settings.tempfail_on_dns_failure,
+        )
+        auth, verdict = judged.auth, judged.verdict
         if verdict is None:
-            if dns_down:
-                return await self._defer(tx, state, envelope, AUTH_UNAVAILABLE, auth, reason="dns")
-            return await self._defer(tx, state, envelope, LOCAL_ERROR, auth, reason="error")
+            reply = {"budget": OVER_BUDGET, "dns": AUTH_UNAVAILABLE}.get(judged.reason, LOCAL_ERROR)
+            return await self._defer(tx, state, envelope, reply, auth, reason=judged.reason)
         action = verdict.action
         if action is Action.REJECT and self.settings.mode is Mode.AFTER_QUEUE:
             # After the queue, a 5xx makes Postfix bounce to the sender, who is forged
@@ -296,49 +292,6 @@ class Proxy:
 
         return late
 
-    async def _in_scan_thread(
-        self, raw: bytes, function: Callable[..., _T], *args: Any, **kwargs: Any
-    ) -> _T:
-        """``function(*args, **kwargs)``: on the loop for a message of a few KB (a few
-        milliseconds of CPU: handing it to a thread costs more than it saves, and the
-        GIL serialises the work anyway); for a big one (PDFs, long HTML), in the scan
-        pool, so that the loop stays free for the other sessions' I/O meanwhile."""
-        if len(raw) <= INLINE_SCAN_BYTES:
-            return function(*args, **kwargs)
-        return await self.scan_pool.run(functools.partial(function, *args, **kwargs))
-
-    async def _view(
-        self, scanner: Scanner, raw: bytes, envelope: Envelope, deadline: float
-    ) -> MessageView | None:
-        """The parse every stage shares, or None when it failed (logged)."""
-        try:
-            return await self._in_scan_thread(raw, scanner.view, raw, envelope, deadline=deadline)
-        except Exception:
-            log.exception("parse failed; the message is deferred, never lost")
-            return None
-
-    async def _read_images(self, ocr: OcrReader, view: MessageView, deadline: float) -> MessageView:
-        """``view`` with the text of its images, read in the scan pool (Tesseract lets go
-        of the GIL, so the loop serves meanwhile) within the OCR budget and what is left
-        of the message's. If reading fails, the scan goes on without it (logged)."""
-        # Leave a quarter of what is left for authentication and the scan.
-        budget = max(0.0, (deadline - time.monotonic()) * 0.75)
-        try:
-            return await self.scan_pool.run(ocr.read_view, view, budget)
-        except Exception:
-            log.exception("reading the images failed; the message is scanned without them")
-            return view
-
-    async def _scan(
-        self, scanner: Scanner, raw: bytes, view: MessageView, auth: AuthResults | None
-    ) -> Verdict | None:
-        """The verdict, or None when the scan failed (logged)."""
-        try:
-            return await self._in_scan_thread(raw, scanner.scan_view, view, auth)
-        except Exception:
-            log.exception("scan failed; the message is deferred, never lost")
-            return None
-
     async def _defer(
         self,
         tx: Transaction,
@@ -395,20 +348,6 @@ class Proxy:
             reason="header_limit",
         )
         return reply
-
-    async def _authenticate(
-        self, raw: bytes, envelope: Envelope, view: MessageView
-    ) -> AuthResults | None:
-        authenticator = self.authenticator
-        if authenticator is None:
-            return None
-        try:
-            return await authenticator.authenticate_async(raw, envelope, view.raw_headers)
-        except Exception:
-            # A bug in a check must not cost the message: scan it as if nothing had been
-            # checked ("unavailable" to the rules, never a failed check).
-            log.exception("authentication failed; scanning without its results")
-            return None
 
     async def _quarantine(
         self, raw: bytes, envelope: Envelope, verdict: Verdict, key: bytes | None
