@@ -59,6 +59,7 @@ _BLOCK_NEXT: Final = re.compile(
     re.IGNORECASE,
 )
 _BLOCK_REACH: Final = 4
+
 _SIGNATURE: Final = re.compile(r"^--\s?$")
 # What a footer paragraph says (the author's closing words are not a footer).
 _FOOTER: Final = re.compile(
@@ -97,17 +98,26 @@ def split_zones(text: str) -> Zones:
         (interleaved if line.lstrip().startswith(">") else author).append(line)
     author, footer = _footer(author)
     quoted = interleaved + lines[start:]
+    if not quoted and not footer:
+        # The whole text is the author's: the same string, so that what normalised it
+        # for the body (scan/targets.py caches by text) serves author_text too.
+        return Zones(text, "", "")
     return Zones("\n".join(author), "\n".join(quoted), "\n".join(footer))
 
 
 def _quote_start(lines: list[str]) -> int:
     """The index of the line where the quoted part starts; len(lines) if none does."""
+    last = len(lines) - 1
     for index, line in enumerate(lines):
-        if not line or len(line) > 300:
+        # Every header ends with ":" (on this line, or the next when "wrote:" wrapped)
+        # or is a row of dashes: other lines, most of them, cost no regex.
+        colon = ":" in line
+        wrapped = index < last and ":" in lines[index + 1]
+        if not line or len(line) > 300 or not (colon or wrapped or "--" in line):
             continue
-        if _SEPARATOR.match(line) or _WROTE.match(line):
+        if _SEPARATOR.match(line) or (colon and _WROTE.match(line)):
             return index
-        if index + 1 < len(lines) and _WROTE.match(line + " " + lines[index + 1]):
+        if wrapped and _WROTE.match(line + " " + lines[index + 1]):
             return index
         if _BLOCK_FROM.match(line) and any(
             _BLOCK_NEXT.match(after) for after in lines[index + 1 : index + 1 + _BLOCK_REACH]

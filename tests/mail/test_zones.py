@@ -94,7 +94,7 @@ def test_a_scam_about_a_virus_keeps_its_last_paragraph() -> None:
 def test_every_line_lands_in_exactly_one_zone(text: str) -> None:
     zones = split_zones(text)
     parts = [z for z in (zones.author, zones.quoted, zones.footer) if z]
-    got = sorted(line for part in parts for line in part.split("\n"))
+    got = sorted(line for part in parts for line in part.splitlines())
     want = sorted(text.splitlines()) if text else []
     # Lines are kept whole and none is lost or doubled ("" zones add nothing).
     assert [line for line in got if line] == [line for line in want if line]

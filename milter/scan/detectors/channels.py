@@ -66,6 +66,14 @@ _TRANSFER: Final = re.compile(r"\b(western union|moneygram|ria money transfer|wo
 # A Western Union MTCN has 10 digits, a MoneyGram reference number 8.
 _MTCN: Final = re.compile(r"\b(?:mtcn|reference number|control number)\b\D{0,20}(\d{8}|\d{10})\b")
 _PIN_REACH: Final = 200
+# Words one of the gift-card or transfer patterns needs: a quick test before them.
+_CARD_WORD: Final = re.compile(
+    r"card|voucher|carte|cartõ|cartão|tarjeta|gutschein|geschenkkarte|tegoedbon|cadeaukaart"
+    r"|buoni|regalo|karty|karta|kody|dárkov"
+)
+_TRANSFER_WORD: Final = re.compile(
+    r"moneygram|ria money|worldremit|mtcn|reference number|control number"
+)
 
 
 def _digits(text: str) -> str:
@@ -75,27 +83,38 @@ def _digits(text: str) -> str:
 def find_contact_channels(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
     text = normalized.text
     hits: list[Hit] = []
-    for pattern in (_TELEGRAM_LINK, _TELEGRAM_HANDLE, _HANDLE_TELEGRAM):
-        for match in pattern.finditer(text):
-            hits.append(Hit(*match.span(), f"telegram:@{match[1]}", cased=False))
-    for match in _WHATSAPP_LINK.finditer(text):
-        hits.append(Hit(*match.span(), f"whatsapp:+{match[1]}", cased=False))
-    for pattern, app_group, phone_group in ((_APP_PHONE, 1, 2), (_PHONE_APP, 2, 1)):
-        for match in pattern.finditer(text):
-            digits = _digits(match[phone_group])
-            if 8 <= len(digits) <= 15:
-                hits.append(Hit(*match.span(), f"{match[app_group]}:+{digits}", cased=False))
-    for match in _SESSION.finditer(text):
-        hits.append(Hit(*match.span(), f"session:{match[1]}", cased=False))
+    # Each pattern runs only where its literal is: most texts hold none, and a pattern
+    # that starts with a digit or "@" would otherwise be tried at every one of them.
+    telegram = "telegram" in text
+    if telegram or "t.me/" in text or "telegram.me/" in text:
+        for pattern in (_TELEGRAM_LINK, _TELEGRAM_HANDLE, _HANDLE_TELEGRAM):
+            for match in pattern.finditer(text):
+                hits.append(Hit(*match.span(), f"telegram:@{match[1]}", cased=False))
+    if "wa.me/" in text or "api.whatsapp.com" in text:
+        for match in _WHATSAPP_LINK.finditer(text):
+            hits.append(Hit(*match.span(), f"whatsapp:+{match[1]}", cased=False))
+    if telegram or any(app in text for app in ("whatsapp", "signal", "viber")):
+        for pattern, app_group, phone_group in ((_APP_PHONE, 1, 2), (_PHONE_APP, 2, 1)):
+            for match in pattern.finditer(text):
+                digits = _digits(match[phone_group])
+                if 8 <= len(digits) <= 15:
+                    value = f"{match[app_group]}:+{digits}"
+                    hits.append(Hit(*match.span(), value, cased=False))
+    if "05" in text:
+        for match in _SESSION.finditer(text):
+            hits.append(Hit(*match.span(), f"session:{match[1]}", cased=False))
     return _unique(hits)
 
 
 def find_payment_channels(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
     text = normalized.text
     hits: list[Hit] = []
-    for pattern in (_GIFT_CARD, _CARD_GIFT):
-        for match in pattern.finditer(text):
-            hits.append(Hit(*match.span(), f"gift card:{match[1]}", cased=False))
+    if _CARD_WORD.search(text):
+        for pattern in (_GIFT_CARD, _CARD_GIFT):
+            for match in pattern.finditer(text):
+                hits.append(Hit(*match.span(), f"gift card:{match[1]}", cased=False))
+    if "paysafe" not in text and "western union" not in text and not _TRANSFER_WORD.search(text):
+        return _unique(hits)
     for match in _PAYSAFE.finditer(text):
         hits.append(Hit(*match.span(), "paysafecard", cased=False))
         # PINs near the word (a PIN alone is any 16-digit number: a card, an IBAN part).
