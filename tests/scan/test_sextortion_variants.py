@@ -22,6 +22,7 @@ from milter.scan.verdict import Action, Verdict
 BTC = "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"
 TRON = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 LTC = "LVg2kJoFNg45Nbpy53h7Fe1wKyeXVRhMH9"
+DOGE = "DH5yaieqoZN36fDVciNyRueRGvGLR3mr7L"
 RECIPIENT = "kim@example.org"
 
 
@@ -226,6 +227,24 @@ SCAMS: dict[str, tuple[str, str]] = {
         "Sinulla on 48h aikaa. Maksa 1200 EUR bitcoineina osoitteeseen "
         f"{BTC}, muuten lähetän videon kaikille yhteystiedoillesi.",
     ),
+    "moneygram_en": (
+        "Final notice",
+        "I took control of your camera and filmed you while you were satisfying yourself "
+        "to explicit videos. Send $400 by MoneyGram within 48 hours, otherwise the "
+        "recording gets sent to your boss and your family.",
+    ),
+    "wa_me_link_pt": (
+        "Seu vídeo",
+        "Hackeei seu computador e gravei você pela sua câmera enquanto você batia punheta "
+        "vendo sites pornô. Fale comigo em https://wa.me/5511987654321 em 24 horas, "
+        "senão vou enviar o vídeo para todos os seus contatos.",
+    ),
+    "dogecoin_da": (
+        "Din video",
+        "Jeg har hacket din computer og optaget dig via dit webcam, mens du onanerede til "
+        f"pornofilm. Send 5000 DOGE til {DOGE} inden for 48 timer, ellers sender jeg "
+        "videoen til alle dine kontakter.",
+    ),
     # The shortest forms: two claims and a channel; a first contact; sexting on Telegram.
     "short_paysafecard_en": (
         "Video",
@@ -401,14 +420,24 @@ def test_look_alike_is_accepted(scanner: Scanner, name: str) -> None:
     assert verdict.action is Action.ACCEPT, f"{name} is not a scam: {explain(verdict)}"
 
 
-def test_a_channel_alone_is_not_a_claim(scanner: Scanner) -> None:
-    """The scam held above loses its claims: what is left (a Telegram contact, a deadline,
-    an amount) is a support page, and is accepted."""
-    verdict = scan(
-        scanner,
-        "Order help",
-        "Contact me on Telegram @silent_watcher77 within 24 hours about your $500 refund.",
-    )
+CHANNELS = [
+    "Contact me on Telegram @silent_watcher77",
+    "Write to https://t.me/occhio_nero",
+    "Message me on WhatsApp +31 6 12345678",
+    "Text me on Signal +49 151 23456789",
+    "Buy Steam gift cards and send me the codes",
+    "Pay with a Paysafecard PIN",
+    "Send it by Western Union",
+    f"Send 900 USDT (TRC20) to {TRON}",
+    f"Send 5000 DOGE to {DOGE}",
+]
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_a_channel_alone_is_not_a_claim(scanner: Scanner, channel: str) -> None:
+    """Each channel of the scams above, with an amount and a deadline but without the
+    claims: what is left is a support page or an order, and is accepted."""
+    verdict = scan(scanner, "Your order", f"{channel} within 24 hours about your $500 refund.")
     assert verdict.action is Action.ACCEPT, explain(verdict)
 
 
