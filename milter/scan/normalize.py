@@ -125,7 +125,10 @@ class NormalizedText:
         limit = min(len(original), o_end + _EVIDENCE_TAIL_MAX)
         while o_end < limit and _FOLD.get(original[o_end], None) in _SILENT:
             o_end += 1
-        quote = original[o_start:o_end]
+        return self.labelled(original[o_start:o_end])
+
+    def labelled(self, quote: str) -> str:
+        """``quote`` with where the text was read, when not in the message's own bytes."""
         return f"{quote} [{self.source}]" if self.source else quote
 
 

@@ -311,3 +311,14 @@ def test_a_black_and_white_scan_in_a_pdf_is_read(engine: Engine, scanner: Scanne
     raw = mail(("scan.pdf", scanned_pdf([page]), "application/pdf"), body="PJ")
     (text,) = OcrReader(engine).read_view(scanner.view(raw)).image_texts
     assert "Convocation" in text.text
+
+
+def test_every_quote_from_an_image_names_it(engine: Engine, scanner: Scanner) -> None:
+    # Detectors that quote what they found (a claimed authority) name the image too.
+    raw = mail(("IMG_0031.jpg", letter(GERMAN), "image/jpeg"))
+    verdict = scanner.scan_view(OcrReader(engine).read_view(scanner.view(raw)))
+    quotes = [q for hit in verdict.rules for q in hit.evidence]
+    assert any(q.upper().startswith("BUNDESKRIMINALAMT") for q in quotes)
+    for quote in quotes:
+        if quote.upper().startswith("BUNDESKRIMINALAMT") or "Kinderporno" in quote:
+            assert quote.endswith("[image IMG_0031.jpg]"), quote

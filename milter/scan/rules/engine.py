@@ -512,7 +512,7 @@ class _Run:
                 for hit in self.detect(text, matcher.detector):
                     if hit.value not in seen:
                         seen[hit.value] = (
-                            hit.evidence
+                            text.labelled(hit.evidence)
                             if hit.evidence is not None
                             else text.evidence(hit.start, hit.end, cased=hit.cased)
                         )
