@@ -299,9 +299,95 @@ SCAMS: dict[str, tuple[str, str]] = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(SCAMS))
+# The channels and forms again, in the languages of issue 13: the claims as each
+# language writes them, with a channel, as a first contact or as sexting.
+LANGUAGE_FORMS: dict[str, tuple[str, str]] = {
+    "paysafecard_pl": (
+        "Video",
+        "Nagrałem cię, kiedy oglądałeś strony porno. Kup Paysafecard za 500 zł i wyślij mi PIN"
+        " w ciągu 24 godzin.",
+    ),
+    "telegram_cs": (
+        "Video",
+        "Mám video, na kterém masturbujete. Napište mi na Telegram @tichy_pozorovatel do 24 hodin.",
+    ),
+    "western_union_ro": (
+        "Video",
+        "Te-am filmat prin camera web în timp ce te masturbai. Trimite 300 de euro prin "
+        "Western Union în 48 de ore.",
+    ),
+    "steam_gift_card_hu": (
+        "Video",
+        "Felvettelek a webkamerádon, miközben maszturbáltál. Vegyél Steam ajándékkártyát 50 "
+        "000 Ft értékben, és küldd el a kódokat 24 órán belül.",
+    ),
+    "whatsapp_sv": (
+        "Video",
+        "Jag har filmat dig när du onanerade framför porrsidor. Skriv till mig på WhatsApp +46"
+        " 70 123 45 67 inom 24 timmar.",
+    ),
+    "telegram_tr": (
+        "Video",
+        "Web kameranız üzerinden sizi kaydettim, mastürbasyon yaparken. 24 saat içinde "
+        "Telegram @gizli_goz_01 adresinden bana yazın.",
+    ),
+    "sexting_more_images_it": (
+        "Video",
+        "Ho le tue foto intime che mi hai inviato. Mandami altre foto, altrimenti le invierò "
+        "ai tuoi amici e alla tua famiglia.",
+    ),
+    "sexting_bitcoin_fr": (
+        "Video",
+        "J'ai les photos nues que tu m'as envoyées. Envoie-moi 300 € en bitcoin, sinon je les "
+        "envoie à tous tes contacts.",
+    ),
+    "first_contact_sk": (
+        "Video",
+        "Nahral som vás cez webkameru, keď ste sa uspokojovali. Odpovedzte do 24 hodín, inak "
+        "pošlem video všetkým vašim kontaktom.",
+    ),
+    "first_contact_ro": (
+        "Video",
+        "Te-am înregistrat prin camera ta web în timp ce te masturbai. Răspunde în 24 de ore, "
+        "altfel voi trimite videoclipul tuturor contactelor tale.",
+    ),
+    "first_contact_hu": (
+        "Video",
+        "Felvettelek a webkamerádon keresztül, miközben kielégítetted magad. Válaszolj 24 órán"
+        " belül, különben elküldöm a videót az összes ismerősödnek.",
+    ),
+    "first_contact_sv": (
+        "Video",
+        "Jag har spelat in dig via din webbkamera när du runkade. Svara inom 24 timmar, annars"
+        " skickar jag videon till alla dina kontakter.",
+    ),
+    "first_contact_da": (
+        "Video",
+        "Jeg har optaget dig via dit webcam, mens du onanerede. Svar inden for 24 timer, "
+        "ellers sender jeg videoen til alle dine kontakter.",
+    ),
+    "first_contact_it": (
+        "Video",
+        "Ti ho registrato tramite la tua webcam mentre ti toccavi. Rispondi entro 24 ore, "
+        "altrimenti invierò il video a tutti i tuoi contatti.",
+    ),
+    "first_contact_es": (
+        "Video",
+        "Te grabé con tu cámara mientras te tocabas. Responde en 24 horas o enviaré el vídeo a"
+        " todos tus contactos.",
+    ),
+    "sexting_more_images_de": (
+        "Video",
+        "Ich habe die Nacktfotos, die du mir geschickt hast. Schick mir weitere Fotos, sonst "
+        "schicke ich sie an alle deine Kontakte.",
+    ),
+}
+ALL_SCAMS = SCAMS | LANGUAGE_FORMS
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SCAMS))
 def test_scam_variant_is_held(scanner: Scanner, name: str) -> None:
-    subject, body = SCAMS[name]
+    subject, body = ALL_SCAMS[name]
     verdict = scan(scanner, subject, body)
     assert verdict.action.held, f"{name} not held: {explain(verdict)}"
 
