@@ -27,6 +27,7 @@ PROTOCOL_MODULES = [
     "smtp/session",
     "milterproto/packets",
     "milterproto/session",
+    "milterproto/edits",
 ]
 FORBIDDEN = {"asyncio", "socket", "sqlite3", "aiosmtpd", "subprocess", "threading", "selectors"}
 
