@@ -490,6 +490,41 @@ HAMS: dict[str, tuple[str, str, str]] = {
         f"Send 10 USDT to {TRON} within 24h and share photos with your contacts to win a bonus.",
         "promo@wallet.example",
     ),
+    "awareness_cert_pl": (
+        "Uwaga: oszustwo",
+        "Uwaga na oszustwo! Przestępcy piszą: 'Nagrałem cię przez kamerkę, gdy oglądałeś "
+        "strony dla dorosłych. Odpowiedz w ciągu 24 godzin, inaczej wyślę nagranie "
+        "wszystkim twoim kontaktom.' Nie płać i nie odpowiadaj.",
+        "info@example.org",
+    ),
+    "awareness_news_tr": (
+        "Dolandırıcılık uyarısı",
+        "Dolandırıcılık uyarısı: dolandırıcılar web kameranız üzerinden sizi "
+        "kaydettiklerini, yetişkin sitelerini izlerken, iddia ediyor ve videoyu "
+        "kişilerinize göndereceklerini söylüyor. Ödeme yapmayın.",
+        "info@example.org",
+    ),
+    "support_page_sv": (
+        "Kundtjänst",
+        "Hej! Vår kundtjänst finns på WhatsApp +46 70 123 45 67 och Telegram "
+        "@butik_support. Svara på detta mejl inom 24 timmar om du vill ändra din order. "
+        "Familjepaket: dela bilder med dina kontakter.",
+        "info@example.org",
+    ),
+    "dating_notification_de": (
+        "Neue Nachricht",
+        "Neue Nachricht von Lena! Sie hat dir private Fotos geschickt. Antworte innerhalb"
+        " von 24 Stunden, sonst läuft das Match ab. Schreib ihr auf WhatsApp +49 151 "
+        "1234567.",
+        "info@example.org",
+    ),
+    "school_sexting_advice_nl": (
+        "Ouderavond",
+        "Beste ouders, sextortion neemt toe. Een typisch bericht: 'Ik heb de naaktfoto's "
+        "die je me stuurde, betaal of ik stuur ze naar je vrienden.' Betaal niet en meld "
+        "het bij de politie.",
+        "info@example.org",
+    ),
     "awareness_it": (
         "Attenzione alle truffe",
         'Circola una email che dice: "ti ho registrato tramite la webcam e invierò il '
