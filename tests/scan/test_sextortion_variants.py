@@ -579,3 +579,22 @@ def test_helpdesk_forward_of_a_scam_is_not_held(scanner: Scanner, name: str) -> 
     assert not verdict.action.held, explain(verdict)
     # The same text, sent as the sender's own words, is held: the frame is what counts.
     assert scan(scanner, subject, body, "jan@company.example").action.held
+
+
+TRAILERS = [
+    "\n\nNo virus, phishing or fraud detected by our scanner.",
+    "\n\n> Sextortion scam warning from your bank: do not pay.\n",
+    "\n\n--\nThis message is confidential. Scams and phishing are reported to the police.",
+]
+
+
+@pytest.mark.parametrize("trailer", TRAILERS, ids=["antivirus", "quoted-warning", "disclaimer"])
+@pytest.mark.parametrize(
+    "name", ["first_contact_en", "sexting_money_en", "telegram_handle_en", "structure_finnish"]
+)
+def test_a_trailer_does_not_release_a_new_form(scanner: Scanner, name: str, trailer: str) -> None:
+    """The warning and report filters read what the sender wrote: a footer or a quoted
+    warning under the new forms never switches their rules off."""
+    subject, body = ALL_SCAMS[name]
+    verdict = scan(scanner, subject, body + trailer)
+    assert verdict.action.held, f"{name} + trailer not held: {explain(verdict)}"
