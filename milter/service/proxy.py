@@ -366,7 +366,7 @@ class Proxy:
         ledger key committed before the entry is."""
         auth = verdict.auth.to_json() if isinstance(verdict.auth, AuthResults) else None
         limits = self.settings.limits
-        subject = _subject(raw, limits.max_header_bytes, limits.max_header_lines)
+        subject = subject_for_list(raw, limits.max_header_bytes, limits.max_header_lines)
         return self.dedupe.quarantine(key, raw, envelope, verdict, subject, auth=auth)
 
     def _outgoing(self, raw: bytes, verdict: Verdict, action: Action, size: HeaderSize) -> bytes:
@@ -470,7 +470,7 @@ def _upstream(reply: Reply) -> Reply:
     return reply
 
 
-def _subject(raw: bytes, max_bytes: int, max_lines: int) -> str:
+def subject_for_list(raw: bytes, max_bytes: int, max_lines: int) -> str:
     """The Subject for the quarantine's list: bounded work, whatever the header holds
     (it may be past the limits: then only a Subject within them is found)."""
     found = first_field(raw, "subject", max_bytes, max_lines)
