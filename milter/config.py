@@ -133,6 +133,10 @@ class Config:
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     ocr: OcrSettings = field(default_factory=OcrSettings)
+    # The front door: "smtp" (the proxy between two Postfix smtpd) or "milter"
+    # (Postfix's smtpd_milters; no next hop). docs/postfix.md.
+    protocol: str = "smtp"
+    milter_scan_submission: bool = False
     verdict_log: str = "stderr"  # one of VERDICT_LOG_STREAMS, or an absolute file path
     source: str = "<defaults>"
 
@@ -158,6 +162,8 @@ _TOP_KEYS = (
     "ledger",
     "ocr",
     "internal_domains",
+    "protocol",
+    "milter",
     "verdict_log",
 )
 _AUTH_KEYS = (
@@ -372,6 +378,16 @@ def _serve_settings(config: Config, data: Mapping[str, Any], name: str, base: Pa
         )
     if "hostname" in data:
         changes["hostname"] = _string(data["hostname"], f"{name}: hostname")
+    if "protocol" in data:
+        changes["protocol"] = parse_protocol(
+            _string(data["protocol"], f"{name}: protocol"), f"{name}: protocol"
+        )
+    milter = _section(data, "milter", name)
+    _only(milter, ("scan_submission",), f"{name}: milter")
+    if "scan_submission" in milter:
+        if not isinstance(milter["scan_submission"], bool):
+            raise ConfigError(f"{name}: milter.scan_submission must be true or false")
+        changes["milter_scan_submission"] = milter["scan_submission"]
     if "subject_prefix" in data:
         prefix = data["subject_prefix"] or ""
         prefix = _string(prefix, f"{name}: subject_prefix") if prefix else ""
@@ -480,6 +496,15 @@ def parse_host_port(text: str, where: str) -> tuple[str, int]:
         return hostport.parse_host_port(text, port_zero=True)
     except ValueError as exc:
         raise ConfigError(f"{where} must be HOST:PORT, got {text!r}: {exc}") from None
+
+
+PROTOCOLS = ("smtp", "milter")
+
+
+def parse_protocol(text: str, where: str) -> str:
+    if text not in PROTOCOLS:
+        raise ConfigError(f"{where}: {text!r} is not one of {', '.join(PROTOCOLS)}")
+    return text
 
 
 def parse_mode(text: str, where: str) -> Mode:

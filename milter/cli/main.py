@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--quarantine-dir", type=Path, metavar="DIR")
     serve.add_argument("--mode", choices=[m.value for m in Mode], help="default after-queue")
     serve.add_argument(
+        "--protocol",
+        choices=["smtp", "milter"],
+        help="smtp: a proxy between two Postfix smtpd (default); milter: smtpd_milters",
+    )
+    serve.add_argument(
         "--dns-server", action="append", metavar="HOST:PORT", help="name server (repeatable)"
     )
 
@@ -269,6 +274,7 @@ def run_serve(args: argparse.Namespace) -> int:
         next_hop=parse_host_port(args.next_hop, "--next-hop") if args.next_hop else None,
         quarantine_dir=args.quarantine_dir,
         mode=parse_mode(args.mode, "--mode") if args.mode else None,
+        protocol=args.protocol,
         dns_servers=dns_servers(args.dns_server, "--dns-server") if args.dns_server else None,
     )
     return serve(args.config, overrides)

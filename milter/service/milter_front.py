@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,14 +75,23 @@ class MilterFront:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(
-        self, host: str | None = None, port: int = 0, *, path: Path | None = None
+        self,
+        host: str | None = None,
+        port: int = 0,
+        *,
+        path: Path | None = None,
+        sock: socket.socket | None = None,
     ) -> int:
-        """Listen on ``host:port`` (the port chosen, for port 0) or the unix ``path``."""
+        """Listen on ``host:port`` (the port chosen, for port 0), the unix ``path``, or
+        accept on ``sock``, a listening socket shared by several worker processes."""
         if path is not None:
             path.unlink(missing_ok=True)
             self._server = await asyncio.start_unix_server(self._connection, path=str(path))
             return 0
-        self._server = await asyncio.start_server(self._connection, host, port)
+        if sock is not None:
+            self._server = await asyncio.start_server(self._connection, sock=sock)
+        else:
+            self._server = await asyncio.start_server(self._connection, host, port)
         return int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self, drain: float) -> None:

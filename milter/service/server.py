@@ -29,6 +29,7 @@ from milter.errors import ConfigError, ScamMilterError
 from milter.ocr.reader import open_reader
 from milter.quarantine.store import QuarantineStore
 from milter.scan.scanner import Scanner
+from milter.service.milter_front import MilterFront, MilterSettings
 from milter.service.proxy import Proxy, ProxySettings
 from milter.smtp.front import FrontSettings, start_front
 from milter.smtp.relay import Relay
@@ -44,6 +45,7 @@ class Overrides:
     next_hop: tuple[str, int] | None = None
     quarantine_dir: Path | None = None
     mode: object | None = None
+    protocol: str | None = None
     dns_servers: tuple[tuple[str, int], ...] | None = None
 
     def apply(self, config: Config) -> Config:
@@ -281,6 +283,20 @@ def proxy_settings(config: Config) -> ProxySettings:
     )
 
 
+def milter_settings(config: Config) -> MilterSettings:
+    return MilterSettings(
+        headers=config.headers,
+        subject_prefix=config.subject_prefix,
+        authserv_id=config.authserv_id(),
+        tempfail_on_dns_failure=config.auth.on_dns_failure == "tempfail",
+        limits=config.message_limits,
+        max_message_size=config.smtp.max_message_size,
+        max_connections=config.smtp.max_connections,
+        idle_timeout=config.smtp.command_timeout,
+        scan_submission=config.milter_scan_submission,
+    )
+
+
 def authenticator(config: Config) -> Authenticator | None:
     return Authenticator(config.auth) if config.auth.enabled else None
 
@@ -330,6 +346,11 @@ class Server:
             authenticator(config),
             ocr,
         )
+        self.milter = (
+            MilterFront(self.proxy.judge, self.store, milter_settings(config))
+            if config.protocol == "milter"
+            else None
+        )
         self.stopping = asyncio.Event()
 
     async def run(self) -> int:
@@ -342,6 +363,8 @@ class Server:
         # delivered now, and reloads.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
         host, port = self.config.listen
+        if self.milter is not None:
+            return await self._run_milter(host, port)
         try:
             front = await start_front(
                 self.proxy, front_settings(self.config), host, port, sock=self.sock
@@ -378,6 +401,40 @@ class Server:
         log.info("stopped")
         return 0
 
+    async def _run_milter(self, host: str, port: int) -> int:
+        """``run`` for the milter front door: no next hop, Postfix keeps the message."""
+        assert self.milter is not None
+        loop = asyncio.get_running_loop()
+        try:
+            port = await self.milter.start(host, port, sock=self.sock)
+        except OSError as exc:
+            reason = exc.strerror or str(exc).rpartition(": ")[2]
+            raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from exc
+        log.info(
+            "listening on %s:%d (milter), %d rules, quarantine %s",
+            host,
+            port,
+            len(self.scanner().rules),
+            self.config.quarantine_dir,
+        )
+        retention = self.config.quarantine.retention
+        purger = None
+        if retention is not None and self.housekeeping:
+            purger = loop.create_task(purge_daily(self.store, retention))
+        self.ready()
+        await self.stopping.wait()
+        notify_systemd("STOPPING=1")
+        log.info("stopping: no new connections, %d in flight", self.milter.connections)
+        if purger is not None:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
+        await self.milter.stop(self.config.smtp.drain_timeout)
+        self.proxy.close()
+        self.store.close()
+        log.info("stopped")
+        return 0
+
     async def reload(self) -> None:
         """Re-read config and rules; anything broken keeps the running ones."""
         notify_systemd("RELOADING=1")
@@ -402,11 +459,14 @@ class Server:
             "quarantine",
             "verdict_log",
             "ocr",  # the engines and the cache live in the scan threads
+            "protocol",
         ):
             if getattr(config, key) != getattr(self.config, key):
                 log.warning("reload: %s changed; it takes effect on restart", key)
         self.scanner.scanner = scanner
         self.proxy.settings = replace(proxy_settings(config), mode=self.config.mode)
+        if self.milter is not None:
+            self.milter.settings = milter_settings(config)
         if config.auth != self.config.auth:
             # A new DNS client starts with an empty cache: only when the settings changed.
             self.proxy.authenticator = authenticator(config)

@@ -38,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "postfix.md"
-MODES = ("after-queue", "before-queue")
+MODES = ("after-queue", "before-queue", "milter")
 DOC_FILTER_PORT = 10025
 DOC_REINJECT_PORT = 10026
 POSTFIX = Path("/usr/sbin/postfix")
@@ -438,7 +438,8 @@ class PostfixInstance:
         self.running = True
         try:
             wait_port(self.smtp_port, timeout)
-            wait_port(self.reinject_port, timeout)
+            if self.mode != "milter":  # a milter has no reinjection port
+                wait_port(self.reinject_port, timeout)
         except TimeoutError as exc:
             raise PostfixError(f"{exc}\n--- maillog:\n{self.log()}") from None
         return self
