@@ -24,7 +24,7 @@ from milter.mail.headers import (
     remove_fields,
     split_message,
 )
-from milter.service.proxy import _subject
+from milter.service.proxy import subject_for_list
 
 UNLIMITED = 1 << 40  # the limits are not what is tested here: the work under them is
 # Linear work scales by 4 (plus noise), quadratic by 16: the bar sits between.
@@ -35,7 +35,7 @@ def _proxy_header_work(raw: bytes) -> bytes:
     """Everything the proxy does to a header block, in the order it does it."""
     names = HeaderNames()
     header_size(raw, UNLIMITED, UNLIMITED)
-    _subject(raw, UNLIMITED, UNLIMITED)
+    subject_for_list(raw, UNLIMITED, UNLIMITED)
     first_field(raw, "x-not-there", UNLIMITED, UNLIMITED)
     message = remove_fields(split_message(raw), names.all(), (names.prefix,))
     message = remove_our_auth_results(message, "scam-milter")
@@ -87,7 +87,7 @@ def test_the_result_is_still_right_for_a_huge_folded_subject() -> None:
     assert len(out) == len(raw) + len(b"X-Scam-Verdict: tag\r\nX-Scam-Score: 7\r\n[SCAM?] ") - len(
         b"X-Scam-Verdict: accept\r\n"
     )
-    assert _subject(raw, UNLIMITED, UNLIMITED).startswith("café y y")
+    assert subject_for_list(raw, UNLIMITED, UNLIMITED).startswith("café y y")
     # Generous (a linear pass over 12 MB takes well under a second), but the old code
     # needed more than ten minutes here.
     assert elapsed < 30, f"{elapsed:.1f}s"
