@@ -54,6 +54,9 @@ class HtmlText:
     urls: tuple[str, ...]
     quoted: str = ""
     own: str | None = None
+    # Links whose visible text shows a domain other than the host they lead to, as
+    # "shown -> host" ("www.gov.br -> pay.example"): the reader trusts what is shown.
+    masked_links: tuple[str, ...] = ()
 
     @property
     def author(self) -> str:
@@ -83,6 +86,25 @@ def find_urls(text: str) -> list[str]:
         if len(url) > 4 and not url.lower().endswith(("://", "www.")):
             urls.append(url)
     return urls
+
+
+# A domain written in a link's text ("www.gov.br", "https://receita.gov.br/cpf"): two
+# labels at least, the last alphabetic.
+_SHOWN_DOMAIN: Final = re.compile(r"(?:https?://)?((?:[a-z0-9-]{1,63}\.)+[a-z]{2,24})\b")
+_LINK_HOST: Final = re.compile(r"(?:https?:)?//([^/?#:@\s]+)", re.IGNORECASE)
+_ANCHOR_TEXT: Final = 300  # characters of a link's text looked at
+MAX_MASKED_LINKS: Final = 50
+
+
+def _link_host(url: str) -> str:
+    if url[:4].lower() == "www.":
+        url = "//" + url
+    match = _LINK_HOST.match(url)
+    return match.group(1).lower().rstrip(".") if match else ""
+
+
+def _bare_www(domain: str) -> str:
+    return domain[4:] if domain.startswith("www.") else domain
 
 
 def _attribute_url(value: str) -> str | None:
@@ -310,6 +332,9 @@ class _Renderer(HTMLParser):
         # The visible text again, split by whether it is quoted (HtmlText.quoted, own).
         self.own: list[str] = []
         self.quoted: list[str] = []
+        # The open <a>: its link's host and the text shown in it so far.
+        self.anchor: tuple[str, list[str]] | None = None
+        self.masked: list[str] = []
         self.urls: list[str] = []
         self.pre = 0
         self.events = 0
@@ -386,6 +411,11 @@ class _Renderer(HTMLParser):
                 url = _attribute_url(value)
                 if url and len(self.urls) < MAX_URLS:
                     self.urls.append(url)
+                if url and tag == "a" and name == "href":
+                    self._close_anchor()
+                    host = _link_host(url)
+                    if host:
+                        self.anchor = (host, [])
                 if name == "background" and value.strip():
                     frame.background = None  # an image: colours cannot be judged
                     colours_set = True
@@ -491,7 +521,24 @@ class _Renderer(HTMLParser):
                 colours_set = True
         return colours_set
 
+    def _close_anchor(self) -> None:
+        """Compare what the open link showed with where it leads."""
+        if self.anchor is None:
+            return
+        host, pieces = self.anchor
+        self.anchor = None
+        if len(self.masked) >= MAX_MASKED_LINKS:
+            return
+        shown = _SHOWN_DOMAIN.search("".join(pieces)[:_ANCHOR_TEXT].lower())
+        if shown is None:
+            return
+        domain = shown.group(1).rstrip(".")
+        if _bare_www(domain) != _bare_www(host) and not host.endswith("." + domain):
+            self.masked.append(f"{domain} -> {host}")
+
     def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self._close_anchor()
         if tag == "br":
             frame = self.stack[-1]
             self._newline(frame.hidden or frame.camouflaged)  # "</br>" is read as "<br>"
@@ -530,6 +577,8 @@ class _Renderer(HTMLParser):
         out.append(data)
         if not hidden:
             (self.quoted if frame.quoted else self.own).append(data)
+            if self.anchor is not None:
+                self.anchor[1].append(data)
 
     # Comments, declarations and processing instructions show nothing; the defaults
     # already ignore them. Conditional comments (<!--[if mso]>) hold markup for Outlook
@@ -547,7 +596,9 @@ class _Renderer(HTMLParser):
             urls.extend(find_urls(text))
         quoted = _tidy("".join(self.quoted)) if self.quoted else ""
         own = _tidy("".join(self.own)) if quoted else None
-        return HtmlText(visible, hidden, _dedupe(urls)[:MAX_URLS], quoted, own)
+        self._close_anchor()
+        masked = _dedupe(self.masked)
+        return HtmlText(visible, hidden, _dedupe(urls)[:MAX_URLS], quoted, own, masked)
 
 
 _LINE_EDGES: Final = re.compile(r"[ \t]*\n[ \t]*")
@@ -590,12 +641,14 @@ _ANY_TAG: Final = re.compile(r"<!--.*?(?:-->|$)|<[^>]*(?:>|$)", re.DOTALL)
 def join_html(first: HtmlText, second: HtmlText) -> HtmlText:
     """Two renderings of pieces of one part (its start and its end) as one."""
     quoted = "\n".join(t for t in (first.quoted, second.quoted) if t)
+    masked = _dedupe([*first.masked_links, *second.masked_links])[:MAX_MASKED_LINKS]
     return HtmlText(
         visible="\n".join(t for t in (first.visible, second.visible) if t),
         hidden="\n".join(t for t in (first.hidden, second.hidden) if t),
         urls=_dedupe([*first.urls, *second.urls])[:MAX_URLS],
         quoted=quoted,
         own="\n".join(t for t in (first.author, second.author) if t) if quoted else None,
+        masked_links=masked,
     )
 
 

@@ -190,6 +190,7 @@ _RAW: dict[str, Callable[[MessageView], tuple[str, ...]]] = {
     "reply_to": lambda v: v.reply_to,
     "to": lambda v: v.to,
     "url": _urls,
+    "link.masked": lambda v: tuple(m for part in v.html_parts for m in part.masked_links),
     "attachment.name": lambda v: tuple(a.filename for a in v.attachments),
     "attachment.type": lambda v: tuple(a.content_type for a in v.attachments),
     "attachment.text": _attachment_text,

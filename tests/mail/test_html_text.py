@@ -267,3 +267,16 @@ def test_quote_containers_are_split_from_the_authors_text() -> None:
     assert rendered.own == "My answer\nafter" and rendered.author == rendered.own
     plain = html_to_text("<p>nothing quoted</p>")
     assert plain.quoted == "" and plain.own is None and plain.author == "nothing quoted"
+
+
+def test_links_that_show_another_domain_are_recorded() -> None:
+    from milter.mail.html import html_to_text
+
+    rendered = html_to_text(
+        '<p><a href="https://pay.example/x">www.gov.br/receita</a>'
+        '<a href="https://www.gov.br/a">gov.br</a>'  # shows where it goes
+        '<a href="http://sub.bank.example/">bank.example</a>'  # its own subdomain
+        '<a href="https://x.example">Clique aqui</a>'  # shows no domain
+        '<a href="https://evil.example"><b>https://</b>police.be</a></p>'
+    )
+    assert rendered.masked_links == ("www.gov.br -> pay.example", "police.be -> evil.example")

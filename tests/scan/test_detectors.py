@@ -43,6 +43,7 @@ def test_registry_names_and_read_only() -> None:
         "official_domain",
         "unofficial_link",
         "disguised_link",
+        "masked_link",
         "reply_elsewhere",
         "structure_anomaly",
     }

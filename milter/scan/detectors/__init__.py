@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from milter.scan.detectors.authority import (
     find_authority_claims,
     find_disguised_link,
+    find_masked_link,
     find_official_domain,
     find_reply_elsewhere,
     find_unofficial_link,
@@ -62,6 +63,7 @@ DETECTORS: Mapping[str, Detector] = types.MappingProxyType(
         "official_domain": find_official_domain,
         "unofficial_link": find_unofficial_link,
         "disguised_link": find_disguised_link,
+        "masked_link": find_masked_link,
         "reply_elsewhere": find_reply_elsewhere,
         "structure_anomaly": find_structure_anomalies,
     }

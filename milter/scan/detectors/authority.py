@@ -10,7 +10,9 @@
   one sends its reader;
 - ``disguised_link``: such a link that shows an authority's domain in front of its real
   host or in its path (``www.gov.br.example.com``, ``example.com/gov.br/``);
-- ``reply_elsewhere``: a Reply-To on another organisation's domain than From's.
+- ``reply_elsewhere``: a Reply-To on another organisation's domain than From's;
+- ``masked_link``: an HTML link whose text shows an authority's domain ("www.gov.br")
+  over a link to a host that is not that authority's (target ``link.masked``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from milter.scan.normalize import NormalizedText
 __all__ = [
     "find_authority_claims",
     "find_disguised_link",
+    "find_masked_link",
     "find_official_domain",
     "find_reply_elsewhere",
     "find_unofficial_link",
@@ -148,3 +151,17 @@ def _organisation(domain: str) -> str | None:
     if canonical is None or "." not in canonical:
         return None
     return public_suffix_list().privatesuffix(canonical) or canonical
+
+
+def find_masked_link(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
+    """For a ``link.masked`` text ("shown -> host", mail/html.py): the shown domain
+    speaks for an authority and the host for none."""
+    registry = context.identities
+    shown, arrow, host = normalized.original.partition(" -> ")
+    if registry is None or not arrow:
+        return []
+    # A government link under another government name (gov.br shown over a ministry's
+    # own domain) sends the reader to an authority all the same.
+    if registry.official(shown) is None or registry.official(host) is not None:
+        return []
+    return [whole_text_hit(normalized, f"{shown} -> {host}", normalized.original)]

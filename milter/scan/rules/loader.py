@@ -37,6 +37,7 @@ TARGETS = frozenset(
         "reply_to",
         "to",
         "url",
+        "link.masked",
         "attachment.name",
         "attachment.type",
         "attachment.text",
