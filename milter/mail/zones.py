@@ -129,7 +129,13 @@ def _quote_start(lines: list[str]) -> int:
 def _footer(lines: list[str]) -> tuple[list[str], list[str]]:
     for index, line in enumerate(lines):
         if _SIGNATURE.match(line):
-            return lines[:index], lines[index:]
+            # Footer paragraphs may stand above the signature too ("No virus found").
+            author, above = _footer_paragraphs(lines[:index])
+            return author, above + lines[index:]
+    return _footer_paragraphs(lines)
+
+
+def _footer_paragraphs(lines: list[str]) -> tuple[list[str], list[str]]:
     end = len(lines)
     cut = end
     for _ in range(_FOOTER_PARAGRAPHS):

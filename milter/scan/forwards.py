@@ -5,10 +5,10 @@ is what its sender wrote.
 
 ``author_view`` gives the message as its sender wrote it: the author's zones of its text
 (mail/zones.py, html.py's quote containers), without the quoted and forwarded parts,
-the attachments (in a forward they came with the forwarded mail), the images and the
-subject ("Fwd: Your device was hacked" repeats the scam's). The scanner judges that view
-again when a held message has one; if the sender's own words hold nothing, the message
-is tagged instead of held (QUOTED_SCAM_RULE says why).
+the attachments (in a forward they came with the forwarded mail), the images and a
+reply's or forward's subject ("Fwd: Your device was hacked" repeats the scam's). The
+scanner judges that view again when a held message has one; if the sender's own words
+hold nothing, the message is tagged instead of held (QUOTED_SCAM_RULE says why).
 
 When a message counts as a forward (``is_forward``):
 - its sender is one of the organisation's own domains (``internal_domains``) and DMARC
@@ -25,7 +25,9 @@ not trusted.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from typing import Final
 
 from milter.mail.html import find_urls
 from milter.mail.view import MessageView
@@ -34,6 +36,12 @@ from milter.scan.auth_view import AuthView
 
 # The rule a forward carries when its sender's own words hold nothing: a tag.
 QUOTED_SCAM_RULE = "SCAM_ONLY_QUOTED"
+# "Re:", "Fwd:", "FW:", "TR:", "WG:", "AW:", "RV:", "Doorst:", "Enc:", "Rif:", "Odp:"...
+_REPLY_SUBJECT: Final = re.compile(
+    r"\s*(?:\[[^\]]{0,40}\]\s*)?(?:re|fwd?|tr|wg|aw|rv|sv|vs|antw|doorst|enc|res|rif|r|i|odp|pd)"
+    r"\s*(?:\[\d+\])?\s*:",
+    re.IGNORECASE,
+)
 # Letters the sender of a forward from outside must have written above it ("FYI" is
 # not enough, "Is this real?" is).
 MIN_COMMENT_LETTERS = 8
@@ -65,9 +73,11 @@ def author_view(view: MessageView) -> tuple[MessageView, bool] | None:
             author.append(zones.author)
     if not quoted:
         return None
+    # A reply's or forward's subject repeats the scam's; any other is the sender's own.
+    subject = "" if _REPLY_SUBJECT.match(view.subject) else view.subject
     own = replace(
         view,
-        subject="",
+        subject=subject,
         text_parts=tuple(author),
         html_parts=(),
         attachments=(),
