@@ -74,3 +74,29 @@ def test_html_quote_containers_are_quoted_text() -> None:
     assert any(SCAM in text for text in found.raw("quoted_text"))
     # What the message shows is unchanged: rules on body see it all.
     assert any(SCAM in text and "spam" in text for text in found.raw("body"))
+
+
+def test_the_zones_are_built_only_when_a_filter_needs_them(monkeypatch) -> None:
+    # author_text only serves filters ("and not filter_warning"): ordinary mail never
+    # reaches them, and must not pay for cutting its texts into zones.
+    from milter.config import shipped_rules_dir
+    from milter.scan import targets
+    from milter.scan.scanner import Scanner
+    from milter.scan.verdict import Action
+    from tests.scan.test_forwards import SCAM as HELD_SCAM
+
+    scanner = Scanner.from_rule_paths([shipped_rules_dir()])
+    calls: list[str] = []
+    real = targets.split_zones
+    monkeypatch.setattr(targets, "split_zones", lambda text: calls.append(text) or real(text))
+    ham = EmailMessage()
+    ham["From"] = "alice@example.org"
+    ham["Subject"] = "Lunch"
+    ham.set_content("Shall we meet at noon?\n\nOn Monday, Bob wrote:\n> Lunch?")
+    scanner.scan(ham.as_bytes())
+    assert calls == []
+    scam = EmailMessage()
+    scam["From"] = "x@example.net"
+    scam["Subject"] = "Your device"
+    scam.set_content(HELD_SCAM + "\n\nNo virus, phishing or fraud detected.")
+    assert scanner.scan(scam.as_bytes()).action is Action.REJECT and calls

@@ -69,6 +69,14 @@ def _is_word(char: str) -> bool:
     return char.isalnum() or char == "_"
 
 
+# Targets costly to build (the zones cut every text into lines) whose literals do not
+# select rules: the rules that use them are building blocks that filters refer to
+# ("and not filter_warning"), rarely reached on ordinary mail. A rule indexed by such a
+# target is not a candidate by its literals but "unchecked": evaluated, and the target
+# built, only when a rule being resolved refers to it. Sound: the evaluation is exact.
+DEFERRED_TARGETS = frozenset({"author_text", "quoted_text", "footer"})
+
+
 class RuleSet:
     """Rules compiled for matching. Immutable after construction; share it freely."""
 
@@ -115,6 +123,19 @@ class RuleSet:
             position
             for position, rule in enumerate(self.rules)
             if not rule.internal or rule.action is not None
+        )
+        # Deferred targets (DEFERRED_TARGETS) that select building blocks only, and the
+        # rules they would select: those are judged on demand instead.
+        deferred = {
+            target: frozenset().union(*index.values())
+            for target, index in self._literal_index.items()
+            if target in DEFERRED_TARGETS
+        }
+        self._deferred_targets = frozenset(
+            target for target, rules in deferred.items() if rules.isdisjoint(self._needed)
+        )
+        self._deferred = frozenset().union(
+            *(rules for target, rules in deferred.items() if target in self._deferred_targets)
         )
         # Rules often share a matcher (the same detector, the same phrase list): one
         # signature per distinct matcher lets a message evaluate each only once.
@@ -355,7 +376,14 @@ class _Run:
     def candidates(self) -> set[int]:
         ruleset = self.ruleset
         chosen = set(ruleset._always)
+        # The rules a deferred target would select are judged by their conditions when
+        # a rule refers to them, and the target is built only then (see DEFERRED_TARGETS).
+        deferred = ruleset._deferred_targets if not self.every_rule else frozenset()
+        if deferred:
+            self.unchecked |= ruleset._deferred
         for target, index in ruleset._literal_index.items():
+            if target in deferred:
+                continue
             for text in self.target(target):
                 for literal in self.occurrences_in(text):
                     rules = index.get(literal)
