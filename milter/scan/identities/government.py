@@ -18,7 +18,7 @@ from typing import Any, Final
 from milter.errors import RuleError
 from milter.scan.identities.domains import canonical_domain
 from milter.scan.identities.values import ID_PATTERN
-from milter.scan.rules.yaml_source import list_entry, read_yaml
+from milter.scan.rules.yaml_source import files_named, list_entry, read_yaml_list
 
 __all__ = ["GOVERNMENT_FILE", "GovernmentDomains", "GovernmentZone", "read_government_domains"]
 
@@ -98,26 +98,16 @@ def read_government_domains(paths: Iterable[Path]) -> tuple[GovernmentZone, ...]
     """Read and merge government-domain tables, in order; an id already read gets the
     new zones added. Raises ``RuleError`` naming the file, the line and the id."""
     merged: dict[str, GovernmentZone] = {}
-    for path in paths:
-        if path.is_dir():
-            path = path / GOVERNMENT_FILE
-            if not path.is_file():
-                continue
-        elif path.name != GOVERNMENT_FILE:
-            continue
+    for path in files_named(paths, GOVERNMENT_FILE):
         _merge_file(path, merged)
     return tuple(merged.values())
 
 
 def _merge_file(path: Path, merged: dict[str, GovernmentZone]) -> None:
-    data, positions = read_yaml(path, "government domain table")
+    data, positions = read_yaml_list(
+        path, "government domain table", "a government domain table must be a YAML list"
+    )
     name = str(path)
-    for key, line in positions.duplicate_keys()[:1]:
-        raise RuleError(f"key {key!r} appears twice", path=name, line=line)
-    if data is None:
-        return
-    if not isinstance(data, list):
-        raise RuleError("a government domain table must be a YAML list", path=name, line=1)
     for index, item in enumerate(data):
         entry_id, fail = list_entry(
             item,

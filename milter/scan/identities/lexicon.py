@@ -28,7 +28,6 @@ from typing import Any, Final
 
 import ahocorasick
 
-from milter.errors import RuleError
 from milter.scan.identities.claims import PhraseIndex, build_phrase_index
 from milter.scan.identities.matching import UNACCENT, match_form, phrase_words
 from milter.scan.identities.values import (
@@ -37,7 +36,7 @@ from milter.scan.identities.values import (
     Identity,
     IdentityClaim,
 )
-from milter.scan.rules.yaml_source import list_entry, read_yaml
+from milter.scan.rules.yaml_source import files_named, list_entry, read_yaml_list
 
 __all__ = [
     "LEXICON_FILE",
@@ -172,26 +171,16 @@ class AuthorityLexicon:
 def read_lexicon(paths: Iterable[Path]) -> tuple[AuthorityKind, ...]:
     """Read and merge lexicon files, in order. Raises ``RuleError`` (file, line, id)."""
     merged: dict[str, AuthorityKind] = {}
-    for path in paths:
-        if path.is_dir():
-            path = path / LEXICON_FILE
-            if not path.is_file():
-                continue
-        elif path.name != LEXICON_FILE:
-            continue
+    for path in files_named(paths, LEXICON_FILE):
         _merge_file(path, merged)
     return tuple(merged.values())
 
 
 def _merge_file(path: Path, merged: dict[str, AuthorityKind]) -> None:
-    data, positions = read_yaml(path, "authority lexicon")
+    data, positions = read_yaml_list(
+        path, "authority lexicon", "an authority lexicon must be a YAML list of kinds"
+    )
     name = str(path)
-    for key, line in positions.duplicate_keys()[:1]:
-        raise RuleError(f"key {key!r} appears twice", path=name, line=line)
-    if data is None:
-        return
-    if not isinstance(data, list):
-        raise RuleError("an authority lexicon must be a YAML list of kinds", path=name, line=1)
     for index, item in enumerate(data):
         kind_id, fail = list_entry(
             item,

@@ -11,7 +11,7 @@ from typing import Any, Final
 from milter.errors import RuleError
 from milter.scan.identities.domains import canonical_domain
 from milter.scan.identities.values import ID_PATTERN, LIST_KEYS, Identity
-from milter.scan.rules.yaml_source import YamlPositions, list_entry, read_yaml
+from milter.scan.rules.yaml_source import YamlPositions, list_entry, read_yaml_list
 
 __all__ = ["REGISTRY_FILE", "read_identities"]
 
@@ -52,14 +52,10 @@ def read_identities(paths: Iterable[Path]) -> tuple[Identity, ...]:
 
 
 def _merge_file(path: Path, merged: dict[str, Identity]) -> None:
-    data, positions = read_yaml(path, "identity registry")
+    data, positions = read_yaml_list(
+        path, "identity registry", "an identity registry must be a YAML list of identities"
+    )
     name = str(path)
-    for key, line in positions.duplicate_keys()[:1]:
-        raise RuleError(f"key {key!r} appears twice", path=name, line=line)
-    if data is None:
-        return
-    if not isinstance(data, list):
-        raise RuleError("an identity registry must be a YAML list of identities", path=name, line=1)
     in_file: dict[str, int] = {}
     for index, item in enumerate(data):
         identity = _parse_identity(item, index, name, positions, merged, in_file)

@@ -9,7 +9,7 @@ constructor knows plain YAML types and nothing else, so a tag never builds an ob
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -69,6 +69,35 @@ class YamlPositions:
             elif isinstance(node, yaml.SequenceNode):
                 stack.extend(node.value)
         return found
+
+
+def read_yaml_list(path: Path, what: str, not_a_list: str) -> tuple[list[Any], YamlPositions]:
+    """A data file that is one YAML list (the identity registry, the government table,
+    the lexicon): its items and positions. A key twice in a mapping, or a file that is
+    not a list (``not_a_list`` is that error), is a ``RuleError`` with the line; an
+    empty file is an empty list."""
+    data, positions = read_yaml(path, what)
+    name = str(path)
+    for key, line in positions.duplicate_keys()[:1]:
+        raise RuleError(f"key {key!r} appears twice", path=name, line=line)
+    if data is None:
+        return [], positions
+    if not isinstance(data, list):
+        raise RuleError(not_a_list, path=name, line=1)
+    return data, positions
+
+
+def files_named(paths: Iterable[Path], filename: str) -> Iterator[Path]:
+    """The files called ``filename`` among ``paths``: a directory gives its own, if it
+    has one; a file counts only under that name."""
+    for path in paths:
+        if path.is_dir():
+            path = path / filename
+            if not path.is_file():
+                continue
+        elif path.name != filename:
+            continue
+        yield path
 
 
 def read_yaml(path: Path, what: str) -> tuple[Any, YamlPositions]:
