@@ -381,18 +381,7 @@ class Server:
             len(self.scanner().rules),
             self.config.quarantine_dir,
         )
-        retention = self.config.quarantine.retention
-        purger = None
-        if retention is not None and self.housekeeping:
-            purger = loop.create_task(purge_daily(self.store, retention))
-        self.ready()
-        await self.stopping.wait()
-        notify_systemd("STOPPING=1")
-        log.info("stopping: no new connections, %d session(s) in flight", front.active_sessions)
-        if purger is not None:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
+        await self._until_stopped(lambda: f"{front.active_sessions} session(s)")
         await front.stop_accepting()
         await front.drain(self.config.smtp.drain_timeout)
         await self.relay.close()
@@ -401,10 +390,25 @@ class Server:
         log.info("stopped")
         return 0
 
+    async def _until_stopped(self, in_flight: Callable[[], str]) -> None:
+        """Both front doors, once listening: the daily purge, ready, then wait for
+        SIGTERM; the purge is stopped before the front drains."""
+        retention = self.config.quarantine.retention
+        purger = None
+        if retention is not None and self.housekeeping:
+            purger = asyncio.get_running_loop().create_task(purge_daily(self.store, retention))
+        self.ready()
+        await self.stopping.wait()
+        notify_systemd("STOPPING=1")
+        log.info("stopping: no new connections, %s in flight", in_flight())
+        if purger is not None:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
+
     async def _run_milter(self, host: str, port: int) -> int:
         """``run`` for the milter front door: no next hop, Postfix keeps the message."""
         assert self.milter is not None
-        loop = asyncio.get_running_loop()
         try:
             port = await self.milter.start(host, port, sock=self.sock)
         except OSError as exc:
@@ -417,18 +421,8 @@ class Server:
             len(self.scanner().rules),
             self.config.quarantine_dir,
         )
-        retention = self.config.quarantine.retention
-        purger = None
-        if retention is not None and self.housekeeping:
-            purger = loop.create_task(purge_daily(self.store, retention))
-        self.ready()
-        await self.stopping.wait()
-        notify_systemd("STOPPING=1")
-        log.info("stopping: no new connections, %d in flight", self.milter.connections)
-        if purger is not None:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
+        milter = self.milter
+        await self._until_stopped(lambda: f"{milter.connections} connection(s)")
         await self.milter.stop(self.config.smtp.drain_timeout)
         self.proxy.close()
         self.store.close()
