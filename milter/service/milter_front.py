@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import socket
 import time
@@ -30,7 +29,6 @@ from pathlib import Path
 
 from milter.auth.results import AuthResults
 from milter.errors import QuarantineError
-from milter.mail.display import utc_text
 from milter.mail.envelope import ClientInfo, Envelope
 from milter.mail.headers import HeaderNames
 from milter.milterproto import packets as p
@@ -39,7 +37,7 @@ from milter.milterproto.session import Message, Session
 from milter.quarantine.store import QuarantineStore
 from milter.scan.verdict import Action, Verdict
 from milter.service.judge import Judge
-from milter.service.proxy import subject_for_list
+from milter.service.proxy import log_verdict, subject_for_list
 from milter.service.settings import MessageLimits
 
 log = logging.getLogger("scam_milter")
@@ -222,30 +220,7 @@ class MilterFront:
         auth: AuthResults | None,
         started: float,
     ) -> None:
-        """One JSON line per message, in the proxy's shape (README, "Verdict log")."""
-        client = envelope.client
-        record = {
-            "time": utc_text(),
-            "client": {
-                "addr": client.addr,
-                "name": client.name,
-                "helo": client.helo,
-                "ident": client.ident,
-            },
-            "from": envelope.mail_from,
-            "rcpt": list(envelope.rcpt_to),
-            "verdict": verdict.action.value if verdict is not None else None,
-            "action": action,
-            "reason": reason or None,
-            "score": verdict.score if verdict is not None else None,
-            "rules": [hit.id for hit in verdict.rules] if verdict is not None else [],
-            "auth": None if auth is None else {"dmarc": auth.dmarc.result if auth.dmarc else None},
-            "images": (
-                {"found": verdict.images_found, "read": verdict.images_read}
-                if verdict is not None
-                else None
-            ),
-            "reply": "milter",
-            "seconds": round(time.monotonic() - started, 4),
-        }
-        verdict_log.info(json.dumps(record, ensure_ascii=False))
+        """The proxy's verdict line; the reply is the milter's answer, not SMTP's."""
+        log_verdict(
+            envelope.client, envelope, action, verdict, auth, reason or None, "milter", started
+        )

@@ -31,7 +31,7 @@ from milter.errors import QuarantineError
 from milter.ledger.dedupe import Dedupe, Seen
 from milter.ledger.store import LEDGER_NAME, Ledger, LedgerSettings
 from milter.mail.display import utc_text
-from milter.mail.envelope import Envelope, Param
+from milter.mail.envelope import ClientInfo, Envelope, Param
 from milter.mail.headers import (
     HeaderNames,
     HeaderSize,
@@ -418,36 +418,52 @@ class Proxy:
         reason: str | None = None,
     ) -> None:
         """One JSON line for every message handled, whatever became of it."""
-        record = {
-            # UTC, whole seconds: a verdict log file has no other time stamp.
-            "time": utc_text(),
-            "client": {
-                "addr": tx.client.addr,
-                "name": tx.client.name,
-                "helo": tx.client.helo,
-                "ident": tx.client.ident,
-            },
-            "from": envelope.mail_from,
-            "rcpt": list(envelope.rcpt_to),
-            "verdict": verdict.action.value if verdict is not None else None,
-            "action": action,
-            # Why it was deferred or held without a scan: "budget", "dns", "error",
-            # "header_limit"; for a "duplicate", what was done the first time
-            # ("relayed", "quarantined"); null when the verdict says it all.
-            "reason": reason,
-            "score": verdict.score if verdict is not None else None,
-            "rules": [hit.id for hit in verdict.rules] if verdict is not None else [],
-            "auth": _auth_summary(auth),
-            # Images in the message and how many OCR read (null when deferred unscanned).
-            "images": (
-                {"found": verdict.images_found, "read": verdict.images_read}
-                if verdict is not None
-                else None
-            ),
-            "reply": f"{reply.code} {reply.text.splitlines()[0] if reply.text else ''}",
-            "seconds": round(time.monotonic() - started, 4),
-        }
-        verdict_log.info(json.dumps(record, ensure_ascii=False))
+        reply_text = f"{reply.code} {reply.text.splitlines()[0] if reply.text else ''}"
+        log_verdict(tx.client, envelope, action, verdict, auth, reason, reply_text, started)
+
+
+def log_verdict(
+    client: ClientInfo,
+    envelope: Envelope,
+    action: str,
+    verdict: Verdict | None,
+    auth: AuthResults | None,
+    reason: str | None,
+    reply: str,
+    started: float,
+) -> None:
+    """The verdict log's line for one message (README, "Verdict log"): both front doors
+    write it."""
+    record = {
+        # UTC, whole seconds: a verdict log file has no other time stamp.
+        "time": utc_text(),
+        "client": {
+            "addr": client.addr,
+            "name": client.name,
+            "helo": client.helo,
+            "ident": client.ident,
+        },
+        "from": envelope.mail_from,
+        "rcpt": list(envelope.rcpt_to),
+        "verdict": verdict.action.value if verdict is not None else None,
+        "action": action,
+        # Why it was deferred or held without a scan: "budget", "dns", "error",
+        # "header_limit"; for a "duplicate", what was done the first time
+        # ("relayed", "quarantined"); null when the verdict says it all.
+        "reason": reason,
+        "score": verdict.score if verdict is not None else None,
+        "rules": [hit.id for hit in verdict.rules] if verdict is not None else [],
+        "auth": _auth_summary(auth),
+        # Images in the message and how many OCR read (null when deferred unscanned).
+        "images": (
+            {"found": verdict.images_found, "read": verdict.images_read}
+            if verdict is not None
+            else None
+        ),
+        "reply": reply,
+        "seconds": round(time.monotonic() - started, 4),
+    }
+    verdict_log.info(json.dumps(record, ensure_ascii=False))
 
 
 def _auth_summary(auth: AuthResults | None) -> dict[str, object] | None:
