@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.helpers.postfix_harness import free_port, wait_port
@@ -27,6 +29,20 @@ class Sink:
     async def handle_DATA(self, server, session, envelope) -> str:
         self.messages.append(envelope.original_content)
         return "250 2.0.0 Ok: queued"
+
+
+@contextlib.contextmanager
+def running_sink() -> Iterator[tuple[Sink, int]]:
+    """A recording next hop on a free loopback port, for the tests' serve processes."""
+    from aiosmtpd.controller import Controller
+
+    handler = Sink()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield handler, controller.port
+    finally:
+        controller.stop()
 
 
 class ServeProcess:

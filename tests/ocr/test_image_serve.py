@@ -12,13 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from milter.config import load_config, shipped_rules_dir
 from milter.errors import ConfigError
 from milter.ocr.engine import probe
-from tests.helpers.postfix_harness import free_port
-from tests.helpers.serve_process import ServeProcess, Sink
+from tests.helpers.serve_process import ServeProcess, Sink, running_sink
 from tests.ocr.letters import GERMAN, letter
 from tests.ocr.test_image_scan import mail
 
@@ -111,13 +109,8 @@ def test_ocr_settings_are_read(tmp_path: Path) -> None:
 
 @pytest.fixture
 def sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield handler, controller.port
-    finally:
-        controller.stop()
+    with running_sink() as found:
+        yield found
 
 
 def send(port: int, raw: bytes) -> None:

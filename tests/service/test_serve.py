@@ -14,12 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from milter.config import Config
 from milter.service.server import Overrides, Supervisor
-from tests.helpers.postfix_harness import free_port
-from tests.helpers.serve_process import ServeProcess, Sink
+from tests.helpers.serve_process import ServeProcess, Sink, running_sink
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,13 +38,8 @@ RULE = """\
 
 @pytest.fixture
 def sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield handler, controller.port
-    finally:
-        controller.stop()
+    with running_sink() as found:
+        yield found
 
 
 def start(
