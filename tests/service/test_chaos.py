@@ -28,4 +28,4 @@ def test_chaos_run_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     assert report.duplicated == [], summary + "\n" + "\n".join(report.explained)
     assert report.pending == [], summary
     # Every number arrived; the only extra copies are those of the SIGKILL window.
-    assert report.delivered + report.quarantined == report.messages + len(report.kill_window)
+    assert report.delivered + report.quarantined == report.messages + report.kill_window_copies
