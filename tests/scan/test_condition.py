@@ -9,6 +9,7 @@ from milter.scan.rules.condition import (
     evaluate,
     necessary_triggers,
     parse_condition,
+    required_groups,
 )
 
 NAMES = ("claim_hacked", "claim_video", "pay_btc", "pay_amount", "pressure_deadline", "filter_news")
@@ -117,3 +118,48 @@ def test_necessary_triggers(text: str, expected: set | None) -> None:
     condition = parse_condition(text, NAMES)
     found = necessary_triggers(condition.root, TRIGGERS.__getitem__)
     assert found == (frozenset(expected) if expected is not None else None)
+
+
+# Rule references among NAMES, for required_groups.
+REFS = {"claim_hacked", "claim_video", "pay_btc"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("claim_hacked", {(1, ("claim_hacked",))}),
+        ("pay_amount", set()),
+        ("claim_hacked and pay_btc", {(1, ("claim_hacked",)), (1, ("pay_btc",))}),
+        ("claim_hacked or pay_btc", {(1, ("claim_hacked", "pay_btc"))}),
+        # An operand that requires no reference may be true alone.
+        ("claim_hacked or pay_amount", set()),
+        ("claim_hacked and not pay_btc", {(1, ("claim_hacked",))}),
+        ("2 of claim_*", {(2, ("claim_hacked", "claim_video"))}),
+        # pay_amount may be one of the two: one reference is still needed.
+        ("2 of (claim_hacked, pay_btc, pay_amount)", {(1, ("claim_hacked", "pay_btc"))}),
+        ("1 of (claim_hacked, pay_amount)", set()),
+        (
+            "(claim_hacked and pay_btc) or (claim_video and pay_amount)",
+            {(1, ("claim_hacked", "claim_video", "pay_btc"))},
+        ),
+    ],
+)
+def test_required_groups(text: str, expected: set) -> None:
+    condition = parse_condition(text, NAMES)
+    found = required_groups(condition.root, REFS.__contains__)
+    assert {(count, tuple(sorted(names))) for count, names in found} == expected
+
+
+@pytest.mark.parametrize("text", sorted({case[0] for case in CASES}))
+def test_required_groups_hold_whenever_the_condition_is_true(text: str) -> None:
+    # Sound: under every assignment of the names that makes the condition true, each
+    # group has enough true names (what lets the engine skip a rule when it has not).
+    condition = parse_condition(text, NAMES)
+    groups = required_groups(condition.root, REFS.__contains__)
+    true_somewhere = False
+    for bits in range(2 ** len(NAMES)):
+        true = {name for i, name in enumerate(NAMES) if bits >> i & 1}
+        if evaluate(condition.root, true.__contains__):
+            true_somewhere = True
+            assert all(len(names & true) >= count for count, names in groups), (text, true)
+    assert true_somewhere, text

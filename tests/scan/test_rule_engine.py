@@ -155,6 +155,24 @@ def test_prefilter_skips_rules_whose_literals_are_absent(rules: list[Rule]) -> N
     assert everything.evaluated == len(rules)
 
 
+def test_a_rule_is_not_evaluated_when_a_rule_it_requires_is_no_candidate(
+    rules: list[Rule],
+) -> None:
+    # "hacked" selects META_HACKED_PAY by the index, but it requires PAY_WORDS too, and
+    # no payment word is there: only CLAIM_HACKED's condition runs.
+    ruleset = RuleSet(rules)
+    text = source({"body": ["I hacked your device."]})
+    outcome = ruleset.match(text, DetectorContext(), every_rule=False)
+    assert {m.rule.id for m in outcome.matches} == {"CLAIM_HACKED"}
+    assert outcome.evaluated == 1
+    both = ruleset.match(
+        source({"body": ["I hacked your device. Pay bitcoin via transfer."]}),
+        DetectorContext(),
+        every_rule=False,
+    )
+    assert "META_HACKED_PAY" in {m.rule.id for m in both.matches}
+
+
 def test_regex_time_limit_is_a_note_not_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "slow.yml"
     path.write_text(

@@ -250,6 +250,32 @@ def evaluate(node: Node, lookup: Callable[[str], bool]) -> bool:
     return needed <= 0
 
 
+def required_groups(
+    node: Node, is_ref: Callable[[str], bool]
+) -> tuple[tuple[int, frozenset[str]], ...]:
+    """Groups ``(count, names)`` of matchers, names for which ``is_ref`` is true: for
+    ``node`` to be true, at least ``count`` of each group's names must be true.
+
+    The rule engine reads them with rule references as names: a rule one of whose
+    groups has too few candidate rules cannot match, and is not evaluated.
+    """
+    if isinstance(node, Name):
+        return ((1, frozenset({node.name})),) if is_ref(node.name) else ()
+    if isinstance(node, Not):
+        return ()
+    if isinstance(node, Of):
+        refs = frozenset(name for name in node.names if is_ref(name))
+        # Names that are not references may be true: they lower the count needed.
+        count = node.count - (len(node.names) - len(refs))
+        return ((count, refs),) if count >= 1 else ()
+    groups = [required_groups(op, is_ref) for op in node.operands]
+    if isinstance(node, And):
+        return tuple(group for found in groups for group in found)
+    if not all(groups):
+        return ()  # an operand that requires nothing may be true alone
+    return ((1, frozenset().union(*(names for found in groups for _, names in found))),)
+
+
 Triggers = frozenset | None
 
 

@@ -21,7 +21,11 @@ import regex
 
 from milter.scan.detectors import DETECTORS, DetectorContext, Hit
 from milter.scan.normalize import NormalizedText
-from milter.scan.rules.condition import evaluate, necessary_triggers
+from milter.scan.rules.condition import (
+    evaluate,
+    necessary_triggers,
+    required_groups,
+)
 from milter.scan.rules.loader import (
     LOOKAHEAD_SLACK,
     DetectorMatcher,
@@ -137,6 +141,23 @@ class RuleSet:
         self._deferred = frozenset().union(
             *(rules for target, rules in deferred.items() if target in self._deferred_targets)
         )
+        # For a rule that refers to others: groups of the rules it refers to, with how
+        # many of each must match for it to match. A run drops a candidate one of whose
+        # groups has too few candidates ("a and b" where b's literals are absent).
+        self._required: dict[int, tuple[tuple[int, frozenset[int]], ...]] = {}
+        for position, rule in enumerate(self.rules):
+            groups = required_groups(
+                rule.condition.root,
+                lambda name, r=rule: (
+                    isinstance(r.matchers[name], RuleRefMatcher)
+                    and r.matchers[name].rule_id in self._position
+                ),  # type: ignore[union-attr]
+            )
+            if groups:
+                self._required[position] = tuple(
+                    (count, frozenset(self._position[rule.matchers[n].rule_id] for n in names))  # type: ignore[union-attr]
+                    for count, names in groups
+                )
         # Rules often share a matcher (the same detector, the same phrase list): one
         # signature per distinct matcher lets a message evaluate each only once.
         self._signatures = {
@@ -400,9 +421,30 @@ class _Run:
                 chosen |= rules
         return chosen
 
+    def prune(self) -> None:
+        """Drop from the candidates (and the unchecked) every rule that requires more
+        of the rules it refers to than are left (see RuleSet._required)."""
+        alive = self.chosen | self.unchecked
+        required = self.ruleset._required
+        # In rule order a referred rule is settled before the rules that refer to it.
+        for position in sorted(alive.intersection(required)):
+            for count, members in required[position]:
+                if count == 1:
+                    if members.isdisjoint(alive):
+                        break
+                elif len(members & alive) < count:
+                    break
+            else:
+                continue
+            alive.discard(position)
+        self.chosen &= alive
+        self.unchecked &= alive
+
     def execute(self) -> MatchOutcome:
         rules = self.ruleset.rules
         self.chosen = self.candidates()
+        if self.ruleset.prefilter:
+            self.prune()
         order = self.chosen if self.every_rule else self.chosen & self.ruleset._needed
         # Rules come after the rules they refer to (order_rules): in this order every
         # referred result is ready, and resolve only evaluates skipped building blocks.
