@@ -48,8 +48,9 @@ _SEP: Final = r"[\W_]{0,3}"
 # How many first letters of a phrase the quick scan looks up (see PhraseIndex.find).
 _START: Final = 3
 
-# Phrases shorter than this (run together) are looked for word-bounded by may_claim.
-_SHORT: Final = 5
+# Phrases shorter than this (run together) are looked for word-bounded by may_claim:
+# acronyms of five letters too, as "ofmin" is in "of mine" and "kripo" in "kripos".
+_SHORT: Final = 6
 
 # Where a label ends inside a line: " - ", "|", ":", "/", brackets. Not a hyphen inside a
 # word ("Europol-led"), not a dot ("FBI.OFFICE", "…by the FBI. He said" is one sentence

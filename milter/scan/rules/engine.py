@@ -144,7 +144,8 @@ class RuleSet:
         # For a rule that refers to others: groups of the rules it refers to, with how
         # many of each must match for it to match. A run drops a candidate one of whose
         # groups has too few candidates ("a and b" where b's literals are absent).
-        self._required: dict[int, tuple[tuple[int, frozenset[int]], ...]] = {}
+        # In rule order: a referred rule is settled before the rules that refer to it.
+        self._required: list[tuple[int, tuple[tuple[int, frozenset[int]], ...]]] = []
         for position, rule in enumerate(self.rules):
             groups = required_groups(
                 rule.condition.root,
@@ -154,16 +155,29 @@ class RuleSet:
                 ),  # type: ignore[union-attr]
             )
             if groups:
-                self._required[position] = tuple(
-                    (count, frozenset(self._position[rule.matchers[n].rule_id] for n in names))  # type: ignore[union-attr]
-                    for count, names in groups
-                )
+                self._required.append((
+                    position,
+                    tuple(
+                        (count, frozenset(self._position[rule.matchers[n].rule_id] for n in names))  # type: ignore[union-attr]
+                        for count, names in groups
+                    ),
+                ))  # fmt: skip
         # Rules often share a matcher (the same detector, the same phrase list): one
         # signature per distinct matcher lets a message evaluate each only once.
         self._signatures = {
             (rule.id, name): _signature(matcher)
             for rule in self.rules
             for name, matcher in rule.matchers.items()
+        }
+        # For each regex matcher whose every pattern has literals: the literals by which
+        # each pattern is indexed. A text that holds none of them is passed over in one
+        # set test instead of one test per pattern (most texts hold none).
+        self._gates: dict[tuple[str, str], frozenset[str]] = {
+            (rule.id, name): frozenset().union(*map(best_literals, matcher.literals))  # type: ignore[arg-type]
+            for rule in self.rules
+            for name, matcher in rule.matchers.items()
+            if isinstance(matcher, RegexMatcher)
+            and all(literals is not None for literals in matcher.literals)
         }
         # A literal like "xxx" matches at every position of "xxxxxxxx…": in the automaton
         # it would cost a Python step per character of such a run. These are looked up
@@ -425,10 +439,11 @@ class _Run:
         """Drop from the candidates (and the unchecked) every rule that requires more
         of the rules it refers to than are left (see RuleSet._required)."""
         alive = self.chosen | self.unchecked
-        required = self.ruleset._required
-        # In rule order a referred rule is settled before the rules that refer to it.
-        for position in sorted(alive.intersection(required)):
-            for count, members in required[position]:
+        dropped = False
+        for position, groups in self.ruleset._required:
+            if position not in alive:
+                continue
+            for count, members in groups:
                 if count == 1:
                     if members.isdisjoint(alive):
                         break
@@ -437,8 +452,10 @@ class _Run:
             else:
                 continue
             alive.discard(position)
-        self.chosen &= alive
-        self.unchecked &= alive
+            dropped = True
+        if dropped:
+            self.chosen &= alive
+            self.unchecked &= alive
 
     def execute(self) -> MatchOutcome:
         rules = self.ruleset.rules
@@ -545,9 +562,14 @@ class _Run:
         seen: dict[str, str] = {}
         where = f"{rule.id}.{matcher.name}"
         widths = matcher.widths or (None,) * len(matcher.patterns)
+        gate = self.ruleset._gates.get((rule.id, matcher.name)) if self.ruleset.prefilter else None
         for target in matcher.targets:
             for text in self.target(target):
                 found = None
+                if gate is not None:
+                    found = self.occurrences_in(text)
+                    if found.keys().isdisjoint(gate):
+                        continue
                 for pattern, literals, width in zip(
                     matcher.patterns, matcher.literals, widths, strict=True
                 ):
