@@ -211,17 +211,24 @@ def required_literals(pattern: str) -> Literals | None:
         (r"\bhacked\b", [{"hacked"}]),
         ("Recorded you", [{"recorded you"}]),
         (r"(webcam|camera)", [{"webcam", "camera"}]),
-        # Every required part is kept, most selective first; the stdlib parser factors
-        # the common "b" out of the branch, which leaves a correct set.
-        (r"pay .{0,30}(bitcoin|btc wallet)", [{"tc wallet", "itcoin"}, {"pay "}]),
+        # Every required part is kept, most selective first. The stdlib parser factors
+        # the common "b" out of the branch: put back in front of each branch's start, it
+        # gives the whole words, the rarest set.
+        (
+            r"pay .{0,30}(bitcoin|btc wallet)",
+            [{"bitcoin", "btc wallet"}, {"tc wallet", "itcoin"}, {"pay "}],
+        ),
+        (r"\b(access|account)\b", [{"access", "account"}, {"acc"}, {"ess", "ount"}]),
+        (r"\bv(ideo|ídeo)s?\b", [{"video", "vídeo"}, {"ideo", "ídeo"}]),
         (r"(ab|webcam)", None),  # one branch has no usable literal: cannot prefilter
         (r"x?", None),
         (r"(?:hacked)+ you", [{"hacked"}, {" you"}]),
         (r"\d+ hours", [{" hours"}]),
-        # Common prefixes are factored out again ("trac", "can"): each set still required.
+        # Common prefixes are factored out again ("trac", "can") and put back; the four
+        # most selective sets are kept.
         (
             r"(cannot|can not) be (tracked|traced)",
-            [{" be "}, {"trac"}, {"can"}, {"not", " not"}],
+            [{" be tracked", " be traced"}, {"cannot", "can not"}, {"tracked", "traced"}, {" be "}],
         ),
         (r"\p{L}+coin", None),  # regex-module syntax: not prefiltered, still correct
     ],

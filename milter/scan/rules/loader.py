@@ -663,6 +663,38 @@ def _usable(literals: frozenset[str]) -> bool:
     return bool(literals) and min(map(len, literals)) >= MIN_LITERAL
 
 
+_MAX_LEADS = 32
+
+
+def _leads(items: list) -> set[str] | None:
+    """The lower-case literal texts one of which every match of ``items`` starts with,
+    each at least one character; None when some match may start otherwise."""
+    prefix: list[str] = []
+    for op, av in items:
+        if op is _LITERAL:
+            prefix.append(chr(av))
+            continue
+        if op in _ZERO_WIDTH:
+            continue
+        alternatives: set[str] | None = None
+        if op is _SUBPATTERN:
+            alternatives = _leads(list(av[-1]))
+        elif op is _BRANCH:
+            alternatives = set()
+            for branch in av[1]:
+                found = _leads(list(branch))
+                if found is None:
+                    alternatives = None
+                    break
+                alternatives |= found
+        head = "".join(prefix).lower()
+        if alternatives is None or len(alternatives) > _MAX_LEADS:
+            return {head} if head else None
+        return {head + alternative.lower() for alternative in alternatives}
+    head = "".join(prefix).lower()
+    return {head} if head else None
+
+
 def _seq_literals(items: list) -> list[frozenset[str]]:
     """Every literal set the sequence ``items`` requires (all of them must occur)."""
     required: list[frozenset[str]] = []
@@ -683,6 +715,14 @@ def _seq_literals(items: list) -> list[frozenset[str]]:
             continue
         if op in _ZERO_WIDTH:
             continue
+        if run and (op is _BRANCH or op is _SUBPATTERN):
+            # The parser factors a common prefix out of an alternation ("access|account"
+            # is "acc" and a branch): the run with each branch's start is rarer.
+            leads = _leads([(op, av)])
+            if leads:
+                joined = frozenset("".join(run).lower() + lead for lead in leads)
+                if _usable(joined):
+                    required.append(joined)
         flush()
         if op is _SUBPATTERN:
             required.extend(_seq_literals(list(av[-1])))
