@@ -664,17 +664,38 @@ def _usable(literals: frozenset[str]) -> bool:
 
 
 _MAX_LEADS = 32
+_IN = sre_constants.IN
+
+
+def _class_chars(av: list) -> list[str] | None:
+    """The characters of a small class of plain characters ("[ée]", "[ôo]"), else None."""
+    if len(av) > 4 or any(op is not _LITERAL for op, _ in av):
+        return None
+    return [chr(code) for _, code in av]
+
+
+def _extend(texts: list[str], op: Any, av: Any) -> list[str] | None:
+    """``texts`` each followed by the character ``op`` matches, or None when it is no
+    plain character or small class, or the variants would be too many."""
+    if op is _LITERAL:
+        return [text + chr(av) for text in texts]
+    if op is _IN:
+        chars = _class_chars(av)
+        if chars is not None and len(texts) * len(chars) <= _MAX_LEADS:
+            return [text + char for text in texts for char in chars]
+    return None
 
 
 def _leads(items: list) -> set[str] | None:
     """The lower-case literal texts one of which every match of ``items`` starts with,
     each at least one character; None when some match may start otherwise."""
-    prefix: list[str] = []
+    heads = [""]
     for op, av in items:
-        if op is _LITERAL:
-            prefix.append(chr(av))
-            continue
         if op in _ZERO_WIDTH:
+            continue
+        longer = _extend(heads, op, av)
+        if longer is not None:
+            heads = longer
             continue
         alternatives: set[str] | None = None
         if op is _SUBPATTERN:
@@ -687,40 +708,41 @@ def _leads(items: list) -> set[str] | None:
                     alternatives = None
                     break
                 alternatives |= found
-        head = "".join(prefix).lower()
-        if alternatives is None or len(alternatives) > _MAX_LEADS:
-            return {head} if head else None
-        return {head + alternative.lower() for alternative in alternatives}
-    head = "".join(prefix).lower()
-    return {head} if head else None
+        if alternatives is None or len(alternatives) * len(heads) > _MAX_LEADS:
+            break
+        return {head.lower() + alternative for head in heads for alternative in alternatives}
+    return {head.lower() for head in heads} if heads[0] else None
 
 
 def _seq_literals(items: list) -> list[frozenset[str]]:
     """Every literal set the sequence ``items`` requires (all of them must occur)."""
     required: list[frozenset[str]] = []
-    run: list[str] = []
+    # The text just read, in each of its spellings when a small class ("vid[ée]o")
+    # allows several: one of them is in every match.
+    run: list[str] = [""]
 
     def flush() -> None:
-        if run:
+        if run[0]:
             # Lower case only: the text is lower case, and any other folding the
             # pattern's own literal would not survive either.
-            literal = frozenset({"".join(run).lower()})
+            literal = frozenset(text.lower() for text in run)
             if _usable(literal):
                 required.append(literal)
-            run.clear()
+        run[:] = [""]
 
     for op, av in items:
-        if op is _LITERAL:
-            run.append(chr(av))
-            continue
         if op in _ZERO_WIDTH:
             continue
-        if run and (op is _BRANCH or op is _SUBPATTERN):
+        longer = _extend(run, op, av)
+        if longer is not None:
+            run[:] = longer
+            continue
+        if run[0] and (op is _BRANCH or op is _SUBPATTERN):
             # The parser factors a common prefix out of an alternation ("access|account"
             # is "acc" and a branch): the run with each branch's start is rarer.
             leads = _leads([(op, av)])
-            if leads:
-                joined = frozenset("".join(run).lower() + lead for lead in leads)
+            if leads and len(leads) * len(run) <= _MAX_LEADS:
+                joined = frozenset(text.lower() + lead for text in run for lead in leads)
                 if _usable(joined):
                     required.append(joined)
         flush()
