@@ -119,7 +119,8 @@ VERDICT_LOG_STREAMS = ("stderr", "stdout")
 class Config:
     rule_paths: tuple[Path, ...] = field(default_factory=default_rule_paths)
     scan: ScanSettings = field(default_factory=ScanSettings)
-    listen: tuple[str, int] = ("127.0.0.1", 10025)
+    # HOST:PORT, or a unix socket's path ("unix:/path" in the config; milter only).
+    listen: tuple[str, int] | Path = ("127.0.0.1", 10025)
     next_hop: tuple[str, int] = ("127.0.0.1", 10026)
     mode: Mode = Mode.AFTER_QUEUE
     quarantine_dir: Path = DEFAULT_QUARANTINE_DIR
@@ -137,6 +138,9 @@ class Config:
     # (Postfix's smtpd_milters; no next hop). docs/postfix.md.
     protocol: str = "smtp"
     milter_scan_submission: bool = False
+    # The unix socket's mode and group: Postfix's smtpd must be able to write to it.
+    milter_socket_mode: int = 0o660
+    milter_socket_group: str | None = None
     verdict_log: str = "stderr"  # one of VERDICT_LOG_STREAMS, or an absolute file path
     source: str = "<defaults>"
 
@@ -364,7 +368,7 @@ def _serve_settings(config: Config, data: Mapping[str, Any], name: str, base: Pa
     """The keys ``scam-milter serve`` reads; ``check`` ignores them."""
     changes: dict[str, Any] = {}
     if "listen" in data:
-        changes["listen"] = parse_host_port(
+        changes["listen"] = parse_listen(
             _string(data["listen"], f"{name}: listen"), f"{name}: listen"
         )
     if "next_hop" in data:
@@ -383,11 +387,22 @@ def _serve_settings(config: Config, data: Mapping[str, Any], name: str, base: Pa
             _string(data["protocol"], f"{name}: protocol"), f"{name}: protocol"
         )
     milter = _section(data, "milter", name)
-    _only(milter, ("scan_submission",), f"{name}: milter")
+    _only(milter, ("scan_submission", "socket_mode", "socket_group"), f"{name}: milter")
     if "scan_submission" in milter:
         if not isinstance(milter["scan_submission"], bool):
             raise ConfigError(f"{name}: milter.scan_submission must be true or false")
         changes["milter_scan_submission"] = milter["scan_submission"]
+    if "socket_mode" in milter:
+        mode = milter["socket_mode"]
+        # Written 0660 in YAML, it is the integer 660: read its digits as octal.
+        text = str(mode) if isinstance(mode, int | str) and not isinstance(mode, bool) else ""
+        if not re.fullmatch(r"0?o?[0-7]{3}", text):
+            raise ConfigError(f"{name}: milter.socket_mode must be an octal mode like 0660")
+        changes["milter_socket_mode"] = int(text.lstrip("0o") or "0", 8)
+    if "socket_group" in milter:
+        changes["milter_socket_group"] = _string(
+            milter["socket_group"], f"{name}: milter.socket_group"
+        )
     if "subject_prefix" in data:
         prefix = data["subject_prefix"] or ""
         prefix = _string(prefix, f"{name}: subject_prefix") if prefix else ""
@@ -496,6 +511,23 @@ def parse_host_port(text: str, where: str) -> tuple[str, int]:
         return hostport.parse_host_port(text, port_zero=True)
     except ValueError as exc:
         raise ConfigError(f"{where} must be HOST:PORT, got {text!r}: {exc}") from None
+
+
+def parse_listen(text: str, where: str) -> tuple[str, int] | Path:
+    """``HOST:PORT``, or ``unix:/absolute/path`` for a unix socket."""
+    if text.startswith("unix:"):
+        path = Path(text[len("unix:") :])
+        if not path.is_absolute() or path.name in ("", ".", ".."):
+            raise ConfigError(f"{where}: a unix socket needs an absolute path, got {text!r}")
+        return path
+    return parse_host_port(text, where)
+
+
+def describe_listen(listen: tuple[str, int] | Path) -> str:
+    """``listen`` as written in the config: ``HOST:PORT`` or ``unix:/path``."""
+    if isinstance(listen, Path):
+        return f"unix:{listen}"
+    return hostport.host_port_text(*listen)
 
 
 PROTOCOLS = ("smtp", "milter")

@@ -20,7 +20,15 @@ from milter.auth.authenticator import Authenticator
 from milter.auth.results import AuthResults
 from milter.cli.exits import EXIT_FINDING, EXIT_OK, EXIT_USAGE
 from milter.cli.quarantine import add_quarantine_commands, run_quarantine
-from milter.config import Config, Mode, dns_servers, load_config, parse_host_port, parse_mode
+from milter.config import (
+    Config,
+    Mode,
+    dns_servers,
+    load_config,
+    parse_host_port,
+    parse_listen,
+    parse_mode,
+)
 from milter.errors import RuleError, ScamMilterError
 from milter.mail.envelope import ClientInfo, Envelope
 from milter.mail.images import ImagePart, ImageText
@@ -74,7 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the SMTP proxy in front of Postfix")
     serve.add_argument("--config", type=Path, help="config file (YAML)")
-    serve.add_argument("--listen", metavar="HOST:PORT", help="default 127.0.0.1:10025")
+    serve.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="default 127.0.0.1:10025; unix:/path for a socket (--protocol milter)",
+    )
     serve.add_argument("--next-hop", metavar="HOST:PORT", help="default 127.0.0.1:10026")
     serve.add_argument("--quarantine-dir", type=Path, metavar="DIR")
     serve.add_argument("--mode", choices=[m.value for m in Mode], help="default after-queue")
@@ -270,7 +282,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from milter.service.server import Overrides, serve
 
     overrides = Overrides(
-        listen=parse_host_port(args.listen, "--listen") if args.listen else None,
+        listen=parse_listen(args.listen, "--listen") if args.listen else None,
         next_hop=parse_host_port(args.next_hop, "--next-hop") if args.next_hop else None,
         quarantine_dir=args.quarantine_dir,
         mode=parse_mode(args.mode, "--mode") if args.mode else None,

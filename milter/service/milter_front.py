@@ -86,6 +86,9 @@ class MilterFront:
             path.unlink(missing_ok=True)
             self._server = await asyncio.start_unix_server(self._connection, path=str(path))
             return 0
+        if sock is not None and sock.family == socket.AF_UNIX:
+            self._server = await asyncio.start_unix_server(self._connection, sock=sock)
+            return 0
         if sock is not None:
             self._server = await asyncio.start_server(self._connection, sock=sock)
         else:

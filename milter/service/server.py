@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from milter.auth.authenticator import Authenticator
-from milter.config import Config, load_config, relay_settings
+from milter.config import Config, describe_listen, load_config, relay_settings
 from milter.errors import ConfigError, ScamMilterError
 from milter.ocr.reader import open_reader
 from milter.quarantine.store import QuarantineStore
 from milter.scan.scanner import Scanner
 from milter.service.milter_front import MilterFront, MilterSettings
 from milter.service.proxy import Proxy, ProxySettings
+from milter.service.sockets import check_listen, listening_socket, remove_socket_file
 from milter.smtp.front import FrontSettings, start_front
 from milter.smtp.relay import Relay
 
@@ -41,7 +42,7 @@ log = logging.getLogger("scam_milter")
 class Overrides:
     """Command-line flags: they win over the config file, on start and on every reload."""
 
-    listen: tuple[str, int] | None = None
+    listen: tuple[str, int] | Path | None = None
     next_hop: tuple[str, int] | None = None
     quarantine_dir: Path | None = None
     mode: object | None = None
@@ -362,9 +363,11 @@ class Server:
         # Blocked while starting (serve, Supervisor.spawn): one that came meanwhile is
         # delivered now, and reloads.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
-        host, port = self.config.listen
         if self.milter is not None:
-            return await self._run_milter(host, port)
+            return await self._run_milter()
+        check_listen(self.config)
+        assert not isinstance(self.config.listen, Path)
+        host, port = self.config.listen
         try:
             front = await start_front(
                 self.proxy, front_settings(self.config), host, port, sock=self.sock
@@ -406,24 +409,33 @@ class Server:
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
 
-    async def _run_milter(self, host: str, port: int) -> int:
+    async def _run_milter(self) -> int:
         """``run`` for the milter front door: no next hop, Postfix keeps the message."""
         assert self.milter is not None
+        # One process alone makes its own socket (TCP or unix); workers share theirs.
+        own = self.sock is None
+        sock = listening_socket(self.config) if own else self.sock
+        assert sock is not None
         try:
-            port = await self.milter.start(host, port, sock=self.sock)
+            port = await self.milter.start(sock=sock)
         except OSError as exc:
-            reason = exc.strerror or str(exc).rpartition(": ")[2]
-            raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from exc
+            raise ConfigError(
+                f"cannot listen on {describe_listen(self.config.listen)}: {exc.strerror or exc}"
+            ) from exc
+        where = describe_listen(self.config.listen)
+        if not isinstance(self.config.listen, Path) and self.config.listen[1] == 0:
+            where = f"{self.config.listen[0]}:{port}"
         log.info(
-            "listening on %s:%d (milter), %d rules, quarantine %s",
-            host,
-            port,
+            "listening on %s (milter), %d rules, quarantine %s",
+            where,
             len(self.scanner().rules),
             self.config.quarantine_dir,
         )
         milter = self.milter
         await self._until_stopped(lambda: f"{milter.connections} connection(s)")
         await self.milter.stop(self.config.smtp.drain_timeout)
+        if own:
+            remove_socket_file(self.config)
         self.proxy.close()
         self.store.close()
         log.info("stopped")
@@ -483,6 +495,7 @@ def serve(config_path: Path | None, overrides: Overrides) -> int:
     # until Server.run can do it, instead of SIGHUP's default action: exit.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     config = overrides.apply(load_config(config_path))
+    check_listen(config)
     setup_verdict_log(config.verdict_log)
     _, ocr = open_reader(config.ocr)  # a cache directory that is not ours: one line
     if ocr.available:
@@ -556,11 +569,8 @@ class Supervisor:
         Scanner.from_rule_paths(self.config.rule_paths, self.config.scan)
         _prepare_quarantine_dir(self.config)
         QuarantineStore(self.config.quarantine_dir).close()
-        host, port = self.config.listen
-        try:
-            sock = socket.create_server((host, port), backlog=1024)
-        except OSError as exc:
-            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        sock = listening_socket(self.config)
+        where = describe_listen(self.config.listen)
         self.sock = sock
         # Handlers before the first worker: once "listening" is logged (or READY=1 sent),
         # a SIGTERM must drain the workers, not kill this process with the default action.
@@ -577,14 +587,13 @@ class Supervisor:
                 # below, and says why in its own log line).
                 listening += len(pipe.read(1))
         if listening == count:
-            log.info("%d workers listening on %s:%d", listening, host, port)
+            log.info("%d workers listening on %s", listening, where)
         else:
             log.error(
-                "%d of %d workers listening on %s:%d; the others are being restarted",
+                "%d of %d workers listening on %s; the others are being restarted",
                 listening,
                 count,
-                host,
-                port,
+                where,
             )
         notify_systemd("READY=1")
         while self.workers:
@@ -601,6 +610,7 @@ class Supervisor:
             if ready is not None:
                 os.close(ready)
         sock.close()
+        remove_socket_file(self.config)
         log.info("stopped")
         return 0
 

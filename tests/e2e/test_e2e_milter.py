@@ -1,7 +1,8 @@
 """End to end through Postfix's smtpd_milters, configured from docs/postfix.md's milter
-section: the filter down defers, clean mail is delivered with Authentication-Results,
-a tag adds its fields, a scam is held with the real client (or refused with 5xx in
-reject range), and the quarantine CLI lists and releases it."""
+section, over inet and over a unix socket: the filter down defers, clean mail is
+delivered with Authentication-Results, a tag adds its fields, a scam is held with the
+real client (or refused with 5xx in reject range), and the quarantine CLI lists it and
+releases it through the documented loopback smtpd that runs no milters."""
 
 from __future__ import annotations
 
@@ -48,25 +49,33 @@ def dns() -> Iterator[DnsZoneServer]:
         yield server
 
 
-@pytest.fixture
+@pytest.fixture(params=["milter", "milter-unix"])
 def milter(
-    postfix_factory, tmp_path: Path, dns: DnsZoneServer
+    request: pytest.FixtureRequest, postfix_factory, tmp_path: Path, dns: DnsZoneServer
 ) -> Iterator[tuple[PostfixInstance, ServeProcess]]:
+    # smtpd_milters over inet:127.0.0.1:PORT, and over a unix socket (docs/postfix.md).
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "test.yml").write_text(WORD_RULES, encoding="utf-8")
-    postfix = postfix_factory("milter", start=False)
+    postfix = postfix_factory(request.param, start=False)
+    unix = request.param == "milter-unix"
     served = ServeProcess(
         tmp_path,
         listen=postfix.filter_port,
+        listen_socket=postfix.filter_socket if unix else None,
         next_hop=postfix.reinject_port,
         rules=[shipped_rules_dir(), rules],
         extra_config=(
             'protocol: milter\nsubject_prefix: "[SCAM?] "\nsmtp: {workers: 2}\n'
             f"auth: {{dns_servers: ['{dns.address}'], authserv_id: mx.test.example}}\n"
+            # Postfix's smtpd runs as user postfix: the socket's group lets it in.
+            + ("milter: {socket_group: postfix}\n" if unix else "")
         ),
     )
     served.start()
+    if unix:
+        served.wait_line(rf"listening on unix:{postfix.filter_socket} ")
+        assert oct(postfix.filter_socket.stat().st_mode & 0o777) == "0o660"
     postfix.start()
     try:
         yield postfix, served
@@ -113,6 +122,29 @@ def test_clean_tagged_and_held_mail(milter) -> None:
         timeout=60,
     )
     assert entry.id in listed.stdout, listed.stderr
+    # Released through the loopback smtpd that runs no milters: delivered, not held again.
+    released = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "milter",
+            "quarantine",
+            "release",
+            entry.id,
+            "--quarantine-dir",
+            str(served.quarantine),
+            "--next-hop",
+            f"127.0.0.1:{postfix.reinject_port}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert released.returncode == 0, released.stdout + released.stderr
+    subjects = [to_lf(m).split(b"Subject: ")[1].split(b"\n")[0] for m in postfix.wait_delivered(3)]
+    assert sorted(subjects) == [b"Held", b"Minutes", b"[SCAM?] Tagged"]
+    assert len(served.verdicts()) == 3
 
 
 def test_a_reject_is_a_5xx_in_the_session(milter) -> None:

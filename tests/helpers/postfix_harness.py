@@ -38,8 +38,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "postfix.md"
-MODES = ("after-queue", "before-queue", "milter")
+MODES = ("after-queue", "before-queue", "milter", "milter-unix")
 DOC_FILTER_PORT = 10025
+# The milter's unix socket as docs/postfix.md writes it in main.cf: the path a chrooted
+# smtpd sees (under the queue directory). Here smtpd runs unchrooted, and the instance's
+# own socket file stands in for it (``filter_socket``).
+DOC_FILTER_SOCKET = "unix:/scam-milter/milter.sock"
 DOC_REINJECT_PORT = 10026
 POSTFIX = Path("/usr/sbin/postfix")
 POSTQUEUE = Path("/usr/sbin/postqueue")
@@ -230,6 +234,20 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+def wait_unix_socket(path: Path, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(path))
+                return
+            except OSError:
+                pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing listens on {path} after {timeout}s")
+        time.sleep(0.05)
+
+
 # --------------------------------------------------------------------------- instance
 
 
@@ -296,6 +314,7 @@ class PostfixInstance:
         self.maillog = self.dir / "maillog"
         self.smtp_port = free_port()
         self.filter_port = filter_port if filter_port is not None else free_port()
+        self.filter_socket = self.dir / "milter.sock"
         self.reinject_port = free_port()
         self.sink_port = free_port() if delivery == "sink" else None
         self._sink: subprocess.Popen | None = None
@@ -383,6 +402,7 @@ class PostfixInstance:
         return entries
 
     def _ports(self, text: str) -> str:
+        text = text.replace(DOC_FILTER_SOCKET, f"unix:{self.filter_socket}")
         text = re.sub(rf"(?<!\d){DOC_FILTER_PORT}(?!\d)", str(self.filter_port), text)
         return re.sub(rf"(?<!\d){DOC_REINJECT_PORT}(?!\d)", str(self.reinject_port), text)
 
@@ -438,8 +458,7 @@ class PostfixInstance:
         self.running = True
         try:
             wait_port(self.smtp_port, timeout)
-            if self.mode != "milter":  # a milter has no reinjection port
-                wait_port(self.reinject_port, timeout)
+            wait_port(self.reinject_port, timeout)  # milter modes: the release port
         except TimeoutError as exc:
             raise PostfixError(f"{exc}\n--- maillog:\n{self.log()}") from None
         return self

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.helpers.postfix_harness import free_port, wait_port
+from tests.helpers.postfix_harness import free_port, wait_port, wait_unix_socket
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,6 +55,7 @@ class ServeProcess:
         next_hop: int,
         rules: list[Path],
         listen: int | None = None,  # None: a free port
+        listen_socket: Path | None = None,  # a unix socket instead (protocol milter)
         mode: str = "after-queue",
         extra_config: str = "",
         extra_env: dict[str, str] | None = None,
@@ -62,6 +63,7 @@ class ServeProcess:
     ) -> None:
         self.workdir = workdir
         self.port = free_port() if listen is None else listen
+        self.listen_socket = listen_socket
         self.next_hop = next_hop
         self.quarantine = quarantine or workdir / "quarantine"
         self.config = workdir / "config.yml"
@@ -85,7 +87,7 @@ class ServeProcess:
                 "--config",
                 str(self.config),
                 "--listen",
-                f"127.0.0.1:{self.port}",
+                f"unix:{self.listen_socket}" if self.listen_socket else f"127.0.0.1:{self.port}",
                 "--next-hop",
                 f"127.0.0.1:{self.next_hop}",
                 "--quarantine-dir",
@@ -107,7 +109,10 @@ class ServeProcess:
         self._reader.start()
         if not wait:
             return self
-        wait_port(self.port, timeout=30)
+        if self.listen_socket is not None:
+            wait_unix_socket(self.listen_socket, timeout=30)
+        else:
+            wait_port(self.port, timeout=30)
         # The port answers as soon as the supervisor binds it, before the workers have
         # read their config and quarantine: a test that changes those must wait for this.
         self.wait_line(r"listening on ", timeout=30)

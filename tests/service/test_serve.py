@@ -378,3 +378,32 @@ def test_sigterm_let_in_after_a_fork_reaches_the_new_worker(
         # Stopping now: no further worker is forked.
         assert supervisor.spawn(1, sock) is None
         assert supervisor.workers == {new_pid: 0}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_milter_on_a_unix_socket_starts_and_cleans_up(
+    tmp_path: Path, sink: tuple[Sink, int], workers: int
+) -> None:
+    # One process makes its own socket; with workers the supervisor makes it and the
+    # workers share it. Either way SIGTERM takes the socket file away, and a SIGKILL's
+    # leftover does not stop the next start.
+    rules = tmp_path / "rules.yml"
+    rules.write_text(RULE.format(word="holdme"), encoding="utf-8")
+    path = tmp_path / "milter.sock"
+    served = ServeProcess(
+        tmp_path,
+        next_hop=sink[1],
+        rules=[rules],
+        listen_socket=path,
+        extra_config=f"protocol: milter\nsmtp: {{workers: {workers}}}\n",
+    ).start()
+    assert oct(path.stat().st_mode & 0o777) == "0o660"
+    assert served.stop() == 0
+    assert not path.exists()
+    served.start()
+    served.kill()
+    assert path.exists()  # a SIGKILL leaves the file
+    served.start()
+    served.wait_line(rf"listening on unix:{path} ")
+    assert served.stop() == 0
+    assert not path.exists()
