@@ -9,9 +9,10 @@ unpacked. What a limit leaves unread comes back as a note, which the view record
 partial read (structure.py), so the verdict says so (docs/architecture.md, "nothing
 unread").
 
-ZipCrypto archives are opened with a password written in the message text ("password:
-4711"): attackers do this to hide from scanners. AES-encrypted members need a library
-the filter does not ship; they are noted, not read. Only stored and deflated members are
+Encrypted archives are opened with a password written in the message text ("password:
+4711"): attackers do this to hide from scanners. ZipCrypto by the stdlib; WinZip AES
+(what 7-Zip and WinZip write when asked for AES-256) by pyzipper, whose AES runs in C
+(pycryptodomex): the stdlib has no AES at all. Only stored and deflated members are
 read: other methods (bzip2, lzma) are rare in mail and their decompressors take no output
 bound in the stdlib's zipfile.
 """
@@ -25,6 +26,8 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Protocol
+
+import pyzipper
 
 from milter.mail.clip import head_and_tail
 from milter.mail.images import image_type, looks_like_image
@@ -213,11 +216,15 @@ def _open(opening: _Opening, data: bytes, name: str, depth: int) -> None:
     except _Refused as refused:
         opening.notes.append(str(refused))
         return
+    # AES members are read through pyzipper's view of the same bytes, which knows their
+    # real compression method; the limits above were checked on the stdlib's.
+    aes = _aes_members(data) if any(i.compress_type == _AES_METHOD for i in infos) else {}
     with archive:
         for info in infos:
             path = f"{name}/{info.filename[:200]}"
+            reader, entry = aes.get(info.header_offset, (archive, info))
             try:
-                member = _read_member(opening, archive, info, path)
+                member = _read_member(opening, reader, entry, path)
             except _Refused as refused:
                 opening.notes.append(str(refused))
                 if "bomb" in str(refused):
@@ -227,6 +234,19 @@ def _open(opening: _Opening, data: bytes, name: str, depth: int) -> None:
                 _open(opening, member, path, depth + 1)
             else:
                 opening.members.append((path, member))
+
+
+def _aes_members(data: bytes) -> dict[int, tuple[zipfile.ZipFile, zipfile.ZipInfo]]:
+    """Each AES-encrypted member by its header offset, as pyzipper reads it."""
+    try:
+        archive = pyzipper.AESZipFile(io.BytesIO(data))
+        return {
+            info.header_offset: (archive, info)
+            for info in archive.infolist()
+            if isinstance(info, pyzipper.zipfile_aes.AESZipInfo)
+        }
+    except Exception:  # damaged: the members stay unread, with the note below
+        return {}
 
 
 def _check_directory(opening: _Opening, infos: list[zipfile.ZipInfo], name: str) -> None:
@@ -254,11 +274,8 @@ def _read_member(
     """One member, read in chunks and stopped as soon as it outgrows its own header, the
     ratio limit or the budget of the message."""
     encrypted = bool(info.flag_bits & 0x1)
-    if info.compress_type == _AES_METHOD:
-        raise _Refused(
-            f"encrypted archive not read: {path!r} is AES-encrypted, which needs a library "
-            "this filter does not have"
-        )
+    if info.compress_type == _AES_METHOD:  # pyzipper could not make sense of it
+        raise _Refused(f"encrypted archive not read: {path!r} has a damaged AES header")
     if info.compress_type not in _READABLE_METHODS:
         raise _Refused(f"{path!r} not read: compression method {info.compress_type}")
     passwords: tuple[bytes | None, ...] = opening.passwords if encrypted else (None,)
@@ -271,7 +288,13 @@ def _read_member(
         opening.budget.encrypted_left -= info.compress_size if encrypted else 0
         try:
             return _read_chunks(opening, archive, info, path, password)
-        except (RuntimeError, zlib.error, zipfile.BadZipFile) as exc:
+        except (
+            RuntimeError,
+            ValueError,
+            zlib.error,
+            zipfile.BadZipFile,
+            pyzipper.BadZipFile,
+        ) as exc:
             if not encrypted:
                 raise _Refused(
                     f"{path!r} not read: damaged, or its header lies ({exc.__class__.__name__})"

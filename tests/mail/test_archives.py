@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+import pyzipper
 
 import milter.config
 from milter.mail.archives import ArchiveBudget, open_zip, passwords_in
@@ -236,3 +237,54 @@ def test_decrypting_is_bounded_per_message() -> None:
     budget = ArchiveBudget(encrypted_left=1_000)
     members, notes = open_zip(archive, "e.zip", ViewLimits(), budget, "password: 4711")
     assert members == [] and "encrypted archive not read" in notes[0]
+
+
+def aes_zip(members: dict[str, bytes], password: bytes) -> bytes:
+    """A WinZip AES-256 archive, as 7-Zip writes one when asked for AES."""
+    buffer = io.BytesIO()
+    with pyzipper.AESZipFile(
+        buffer, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES
+    ) as archive:
+        archive.setpassword(password)
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_aes_opened_with_the_password_from_the_body(scanner: Scanner) -> None:
+    archive = aes_zip({"letter.txt": scam_text().encode()}, b"Conv-2026")
+    with zipfile.ZipFile(io.BytesIO(archive)) as check:  # method 99: the stdlib cannot
+        assert check.infolist()[0].compress_type == 99
+        with pytest.raises(NotImplementedError):
+            check.read("letter.txt", pwd=b"Conv-2026")
+    verdict = scanner.scan(mail("Ihre Vorladung. Passwort: Conv-2026", archive))
+    assert verdict.action in HELD and not verdict.partial, verdict
+    locked = scanner.scan(mail("Ihre Vorladung.", archive))
+    assert any("no password in the message opens" in note for note in locked.partial)
+    assert locked.action != Action.ACCEPT
+    wrong = parse_message(mail("Ihre Vorladung. Passwort: 1234", archive))
+    assert any("encrypted archive not read" in note for note in wrong.structure.partial)
+
+
+def test_an_aes_bomb_is_refused_before_decrypting() -> None:
+    archive = aes_zip({"blank.txt": b"\0" * 20_000_000}, b"4711")
+    start = time.perf_counter()
+    members, notes = open_zip(archive, "b.zip", ViewLimits(), ArchiveBudget(), "password: 4711")
+    assert members == [] and "zip bomb?" in notes[0], notes
+    assert time.perf_counter() - start < 0.5
+
+
+def test_a_damaged_aes_member_is_a_note() -> None:
+    archive = bytearray(aes_zip({"letter.txt": b"hello " * 500}, b"4711"))
+    whole, _ = open_zip(bytes(archive), "d.zip", ViewLimits(), ArchiveBudget(), "password: 4711")
+    assert [name for name, _ in whole] == ["d.zip/letter.txt"]
+    # Inside the encrypted data, past the salt and the password check: the right
+    # password is accepted, then the authentication code does not match.
+    name_length, extra_length = struct.unpack("<HH", archive[26:30])
+    data_start = 30 + name_length + extra_length + 16 + 2
+    archive[data_start + 5] ^= 0xFF
+    members, notes = open_zip(
+        bytes(archive), "d.zip", ViewLimits(), ArchiveBudget(), "password: 4711"
+    )
+    assert members == []
+    assert notes and "encrypted archive not read" in notes[0], notes
