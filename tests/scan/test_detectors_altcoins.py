@@ -4,6 +4,8 @@ words that start like them cost no check."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from milter.scan.detectors import DETECTORS
@@ -11,12 +13,14 @@ from milter.scan.detectors.altcoins import (
     is_cashaddr,
     is_dogecoin_address,
     is_litecoin_address,
+    is_solana_key,
     is_tron_address,
 )
 from milter.scan.detectors.base import DetectorContext
 from milter.scan.detectors.crypto import (
     ALTCOINS,
     BITCOIN,
+    SOLANA,
     _scan_addresses,
     _start_pattern,
     address_detector,
@@ -89,3 +93,44 @@ def test_crypto_address_includes_the_other_coins() -> None:
     text = f"Pay 500 USDT (TRC20) to {TRON} or BTC to 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
     hits = DETECTORS["crypto_address"](normalize(text), DetectorContext())
     assert [hit.value for hit in hits] == [TRON, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"]
+
+
+# -- Solana: no checksum; 32 bytes in Base58, after the coin's name --
+
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def base58(data: bytes) -> str:
+    value = int.from_bytes(data, "big")
+    out = ""
+    while value:
+        value, digit = divmod(value, 58)
+        out = _B58[digit] + out
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+# The System Program's address (32 zero bytes) is all '1's: the key of a real wallet
+# looks like this one, made from 32 bytes of a SHA-256.
+SOL = base58(hashlib.sha256(b"scam-milter test wallet").digest())
+
+
+def test_solana_keys_are_32_bytes_of_base58() -> None:
+    assert is_solana_key(SOL)
+    assert is_solana_key(base58(b"\0" + hashlib.sha256(b"x").digest()[1:]))  # a leading 0
+    assert not is_solana_key(base58(hashlib.sha256(b"x").digest()[:31]))  # 31 bytes
+    assert not is_solana_key(base58(hashlib.sha512(b"x").digest()[:33]))  # 33 bytes
+    assert not is_solana_key("Thequickbrownfoxjumpsoverthelazydogs")  # no digit
+    assert not is_solana_key("0" + SOL[1:])  # '0' is no Base58 letter
+
+
+def test_a_solana_key_counts_after_the_coins_name_only() -> None:
+    assert found(f"Send 2 SOL to this wallet: {SOL}", SOLANA) == [SOL]
+    assert found(f"Solana address {SOL} within 48 hours", SOLANA) == [SOL]
+    # The same token as an order number, a file id: no coin named, no address.
+    assert found(f"Order reference {SOL} shipped today", SOLANA) == []
+    # Named in another sentence: not this token's coin.
+    assert found(f"We accept SOL. Your ticket is {SOL}", SOLANA) == []
+    # "solution", "console": the word, not letters inside a word.
+    assert found(f"The solution is in ticket {SOL}", SOLANA) == []
+    hits = DETECTORS["crypto_address"](normalize(f"Pay in SOL: {SOL}"), DetectorContext())
+    assert [hit.value for hit in hits] == [SOL]

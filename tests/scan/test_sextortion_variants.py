@@ -23,6 +23,8 @@ BTC = "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"
 TRON = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 LTC = "LVg2kJoFNg45Nbpy53h7Fe1wKyeXVRhMH9"
 DOGE = "DH5yaieqoZN36fDVciNyRueRGvGLR3mr7L"
+# A Solana key (no checksum: 32 bytes in Base58): SHA-256(b"scam-milter solana test").
+SOL = "Etug7NFMiV5e7mXstaSYgsbL8MKRdnMybUcbqBnqYfLv"
 RECIPIENT = "kim@example.org"
 
 
@@ -57,6 +59,12 @@ SCAMS: dict[str, tuple[str, str]] = {
         "webcam I recorded you jerking off in front of the screen while an adult site was "
         f"open. Send 900 USDT (TRC20) to {TRON} within 48 hours, or the video goes to all "
         "your contacts.",
+    ),
+    "solana_it": (
+        "Ultimo avvertimento",
+        "Ho hackerato il tuo dispositivo e ti ho registrato con la tua webcam mentre ti "
+        "masturbavi guardando un sito porno. Invia 8 SOL a questo indirizzo Solana: "
+        f"{SOL} entro 48 ore, altrimenti il video andrà a tutti i tuoi contatti.",
     ),
     "litecoin_de": (
         "Letzte Warnung",
@@ -551,6 +559,7 @@ CHANNELS = [
     "Send it by Western Union",
     f"Send 900 USDT (TRC20) to {TRON}",
     f"Send 5000 DOGE to {DOGE}",
+    f"Send 8 SOL to {SOL}",
 ]
 
 

@@ -33,6 +33,7 @@ from milter.scan.detectors.crypto import (
     BITCOIN,
     ETHEREUM,
     MONERO,
+    SOLANA,
     address_detector,
 )
 from milter.scan.detectors.deadline import find_deadlines
@@ -50,7 +51,7 @@ __all__ = ["DETECTORS", "Detector", "DetectorContext", "Hit"]
 DETECTORS: Mapping[str, Detector] = types.MappingProxyType(
     {
         "bitcoin_address": address_detector(BITCOIN),
-        "crypto_address": address_detector(BITCOIN, ETHEREUM, MONERO, *ALTCOINS),
+        "crypto_address": address_detector(BITCOIN, ETHEREUM, MONERO, *ALTCOINS, SOLANA),
         "contact_channel": find_contact_channels,
         "payment_channel": find_payment_channels,
         "money_amount": find_money_amounts,

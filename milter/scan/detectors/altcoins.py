@@ -1,5 +1,6 @@
 """Checksums of the other coins extortion mail asks for (issue 13): Tron (USDT-TRC20),
-Litecoin, Dogecoin and Bitcoin Cash. Bitcoin, Ethereum and Monero are in addresses.py.
+Litecoin, Dogecoin and Bitcoin Cash; and Solana's keys, which have none. Bitcoin,
+Ethereum and Monero are in addresses.py.
 
 Tron, Litecoin and Dogecoin addresses are Base58Check like Bitcoin's legacy ones, told
 apart by their version byte; Litecoin's segwit addresses are bech32 with "ltc"; Bitcoin
@@ -24,6 +25,7 @@ __all__ = [
     "is_cashaddr",
     "is_dogecoin_address",
     "is_litecoin_address",
+    "is_solana_key",
     "is_tron_address",
 ]
 
@@ -89,3 +91,25 @@ def is_cashaddr(text: str) -> bool:
         return False
     prefix = [ord(char) & 31 for char in _PREFIX]
     return _polymod([*prefix, 0, *data]) == 0
+
+
+# --- Solana --------------------------------------------------------------------------
+
+
+def is_solana_key(text: str) -> bool:
+    """A Solana address: an ed25519 public key, 32 bytes in Base58 (32 to 44 characters).
+
+    It has no checksum, so this says only that the text could be one: 32 bytes exactly,
+    letters of both cases and a digit (what 32 random bytes in Base58 nearly always
+    show, and long words, product codes and hex never do). The detector asks for the
+    coin's name next to it as well (crypto.py).
+    """
+    if not 32 <= len(text) <= 44:
+        return False
+    if text.isdigit() or text.isupper() or text.islower() or text.isalpha():
+        return False
+    value = base58_int(text)
+    if value is None:
+        return False
+    zeros = len(text) - len(text.lstrip("1"))  # each leading '1' is a zero byte
+    return (value.bit_length() + 7) // 8 + zeros == 32

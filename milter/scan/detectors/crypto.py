@@ -1,7 +1,8 @@
 """The ``bitcoin_address`` and ``crypto_address`` detectors: checksum-valid Bitcoin,
 Ethereum and Monero addresses, and those of the other coins extortion asks for (Tron for
 USDT, Litecoin, Dogecoin, Bitcoin Cash), also when split into pieces (the checksums
-themselves are in addresses.py and altcoins.py)."""
+themselves are in addresses.py and altcoins.py); and Solana keys next to the coin's
+name, whole (with no checksum, a join of pieces would prove nothing)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from milter.scan.detectors.altcoins import (
     is_cashaddr,
     is_dogecoin_address,
     is_litecoin_address,
+    is_solana_key,
     is_tron_address,
 )
 from milter.scan.detectors.base import Detector, DetectorContext, Hit
@@ -36,6 +38,7 @@ __all__ = [
     "ETHEREUM",
     "LITECOIN",
     "MONERO",
+    "SOLANA",
     "TRON",
     "address_detector",
 ]
@@ -66,6 +69,13 @@ TRON = "tron"
 LITECOIN = "litecoin"
 DOGECOIN = "dogecoin"
 BITCOIN_CASH = "bitcoin_cash"
+SOLANA = "solana"
+# A Solana key is taken only after the coin's name ("SOL", "Solana") in the same sentence:
+# without a checksum, a 32-byte Base58 token alone could be any identifier.
+_SOLANA = re.compile(
+    r"(?i:(?<![0-9A-Za-z])(?:sol|solana)(?![0-9A-Za-z]))[^.!?]{0,80}?"
+    r"(?<![0-9A-Za-z])([1-9A-HJ-NP-Za-km-z]{32,44})(?![0-9A-Za-z])"
+)
 _KINDS = (BITCOIN, ETHEREUM, MONERO)
 # The coins whose addresses start with a capital letter or a lower-case one that many
 # words start with ('T', 'L', 'M', 'D', 'q', 'p'): their first piece must hold a digit,
@@ -246,14 +256,29 @@ def _scan_addresses(
     return hits, checked
 
 
+def _solana_keys(text: str) -> list[Hit]:
+    if "sol" not in text and "SOL" not in text and "Sol" not in text:
+        return []
+    return [
+        Hit(match.start(1), match.end(1), match[1], cased=True)
+        for match in _SOLANA.finditer(text)
+        if is_solana_key(match[1])
+    ]
+
+
 def address_detector(*kinds: str) -> Detector:
     """A detector of valid addresses of ``kinds`` (BITCOIN, ETHEREUM, MONERO, and the
     ALTCOINS)."""
     wanted = frozenset(kinds)
     starts = _start_pattern(wanted & _ALL_KINDS)
 
+    solana = SOLANA in wanted
+
     def detect(normalized: NormalizedText, context: DetectorContext) -> list[Hit]:
         # Base58 is case-sensitive, so addresses are searched in the cased text.
-        return _scan_addresses(normalized.cased, wanted, starts)[0]
+        hits = _scan_addresses(normalized.cased, wanted, starts)[0]
+        if solana:
+            hits.extend(_solana_keys(normalized.cased))
+        return hits
 
     return detect
