@@ -137,7 +137,9 @@ class Config:
     # The front door: "smtp" (the proxy between two Postfix smtpd) or "milter"
     # (Postfix's smtpd_milters; no next hop). docs/postfix.md.
     protocol: str = "smtp"
-    milter_scan_submission: bool = False
+    # Mail of an authenticated submission ({auth_authen}): "skip" it, or scan it for
+    # "outbound" abuse (a hijacked account sending scams). docs/postfix.md.
+    milter_submission: str = "skip"
     # The unix socket's mode and group: Postfix's smtpd must be able to write to it.
     milter_socket_mode: int = 0o660
     milter_socket_group: str | None = None
@@ -387,11 +389,15 @@ def _serve_settings(config: Config, data: Mapping[str, Any], name: str, base: Pa
             _string(data["protocol"], f"{name}: protocol"), f"{name}: protocol"
         )
     milter = _section(data, "milter", name)
-    _only(milter, ("scan_submission", "socket_mode", "socket_group"), f"{name}: milter")
-    if "scan_submission" in milter:
-        if not isinstance(milter["scan_submission"], bool):
-            raise ConfigError(f"{name}: milter.scan_submission must be true or false")
-        changes["milter_scan_submission"] = milter["scan_submission"]
+    _only(milter, ("submission", "socket_mode", "socket_group"), f"{name}: milter")
+    if "submission" in milter:
+        choice = milter["submission"]
+        if choice not in SUBMISSION_CHOICES:
+            raise ConfigError(
+                f"{name}: milter.submission must be one of {', '.join(SUBMISSION_CHOICES)}, "
+                f"not {choice!r}"
+            )
+        changes["milter_submission"] = choice
     if "socket_mode" in milter:
         mode = milter["socket_mode"]
         # Written 0660 in YAML, it is the integer 660: read its digits as octal.
@@ -531,6 +537,7 @@ def describe_listen(listen: tuple[str, int] | Path) -> str:
 
 
 PROTOCOLS = ("smtp", "milter")
+SUBMISSION_CHOICES = ("skip", "outbound")
 
 
 def parse_protocol(text: str, where: str) -> str:

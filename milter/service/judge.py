@@ -67,13 +67,20 @@ class Judge:
         self.scan_pool.close()
 
     async def judge(
-        self, raw: bytes, envelope: Envelope, seconds: float, *, tempfail_on_dns_failure: bool
+        self,
+        raw: bytes,
+        envelope: Envelope,
+        seconds: float,
+        *,
+        tempfail_on_dns_failure: bool,
+        authenticate: bool = True,
     ) -> Judgement:
         """The judgement on ``raw`` within ``seconds``; with ``tempfail_on_dns_failure``
         a DNS failure during authentication gives no verdict ("dns"). The watchdog: a message that
         overruns is deferred, and the loop goes on serving the other sessions. A scan in
         a thread cannot be stopped; told the deadline, it stops reading parts in order by
-        then and ends soon after, in a thread of the scan pool (scan_pool.py)."""
+        then and ends soon after, in a thread of the scan pool (scan_pool.py). Without
+        ``authenticate`` (our own users' submissions) no SPF, DKIM or DMARC is asked."""
         scanner = self.scanner()
         auth: AuthResults | None = None
         deadline = time.monotonic() + seconds
@@ -85,7 +92,8 @@ class Judge:
                     return Judgement(None, None, "error")
                 if view.images and self.ocr is not None:
                     view = await self._read_images(self.ocr, view, deadline)
-                auth = await self._authenticate(raw, envelope, view)
+                if authenticate:
+                    auth = await self._authenticate(raw, envelope, view)
                 if auth is not None and tempfail_on_dns_failure and dns_failed(auth):
                     return Judgement(None, auth, "dns")
                 verdict = await self._scan(scanner, raw, view, auth)

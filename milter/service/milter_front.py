@@ -14,7 +14,8 @@ message the filter authenticates and scans, then answers:
 
 A connection that breaks the protocol (a malformed or oversized packet) is closed; the
 worker goes on. Mail of an authenticated submission ({auth_authen} set) is accepted
-unscanned unless ``scan_submission`` says otherwise.
+unscanned with ``submission: skip``; with ``outbound`` it is scanned for outbound abuse
+and leaves unchanged or is refused (see _outbound).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class MilterSettings:
     # Postfix waits milter_command_timeout (30 s) for a reply and keeps an idle session's
     # connection; past this without a packet the connection is closed.
     idle_timeout: float = 600.0
-    scan_submission: bool = False
+    submission: str = "skip"  # or "outbound" (see _outbound)
 
 
 class MilterFront:
@@ -166,7 +167,7 @@ class MilterFront:
                 ident=client.queue_id or None,
             ),
         )
-        if client.authenticated and not settings.scan_submission:
+        if client.authenticated and settings.submission == "skip":
             self._log(envelope, "accept", "submission", None, None, started)
             return [p.continue_()]
         if message.over_limit:
@@ -178,11 +179,14 @@ class MilterFront:
             envelope,
             settings.limits.message_seconds,
             tempfail_on_dns_failure=settings.tempfail_on_dns_failure,
+            authenticate=not client.authenticated,
         )
         verdict, auth = judged.verdict, judged.auth
         if verdict is None:
             self._log(envelope, "tempfail", judged.reason, None, auth, started)
             return [p.tempfail()]
+        if client.authenticated:
+            return await self._outbound(raw, envelope, verdict, started)
         action = verdict.action
         if action is Action.QUARANTINE:
             held = await self._quarantine(raw, envelope, verdict)
@@ -201,6 +205,31 @@ class MilterFront:
         )
         self._log(envelope, action.value, "", verdict, auth, started)
         return out
+
+    async def _outbound(
+        self, raw: bytes, envelope: Envelope, verdict: Verdict, started: float
+    ) -> list[bytes]:
+        """An authenticated user's own mail, scanned for outbound abuse (a hijacked
+        account sending sextortion): it leaves unchanged (no header of ours goes out to
+        other domains), or it is refused in the user's session, held for review first
+        when the verdict is quarantine, so an administrator can release a false hold."""
+        action = verdict.action
+        if action is Action.QUARANTINE:
+            if not await self._quarantine(raw, envelope, verdict):
+                self._log(envelope, "tempfail", "outbound", verdict, None, started)
+                return [p.tempfail()]
+            self._log(envelope, "quarantine", "outbound", verdict, None, started)
+            return [
+                p.reply_code(
+                    550, "5.7.1 Held for review as a likely scam; ask your mail administrator"
+                )
+            ]
+        if action is Action.REJECT:
+            self._log(envelope, "reject", "outbound", verdict, None, started)
+            refused = "5.7.1 Refused as a likely scam; ask your mail administrator"
+            return [p.reply_code(550, refused)]
+        self._log(envelope, "accept", "outbound", verdict, None, started)
+        return [p.continue_()]
 
     async def _quarantine(self, raw: bytes, envelope: Envelope, verdict: Verdict) -> bool:
         """Stored durably (True), or not (logged; the caller answers TEMPFAIL)."""

@@ -294,7 +294,7 @@ def milter_settings(config: Config) -> MilterSettings:
         max_message_size=config.smtp.max_message_size,
         max_connections=config.smtp.max_connections,
         idle_timeout=config.smtp.command_timeout,
-        scan_submission=config.milter_scan_submission,
+        submission=config.milter_submission,
     )
 
 

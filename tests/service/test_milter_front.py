@@ -162,6 +162,29 @@ def test_authenticated_submission_is_not_scanned(served) -> None:
     assert replies[1:] == [p.continue_()] and store.entries() == []
 
 
+def test_outbound_submission_is_scanned_and_leaves_unchanged_or_refused(
+    served, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A hijacked account sending scams: held or refused in the user's own session, and
+    # what passes leaves with no header of ours (no tag, no Authentication-Results).
+    front, port, store = served
+    front.settings = MilterSettings(subject_prefix="[SCAM?] ", submission="outbound")
+    clean = talk(port, OPTNEG + conversation(b"Minutes attached\r\n", auth_user="alice"))
+    tagged = talk(port, OPTNEG + conversation(b"tagme\r\n", auth_user="alice"))
+    assert clean[1:] == [p.continue_()] and tagged[1:] == [p.continue_()]
+    held = talk(port, OPTNEG + conversation(b"holdme\r\n", auth_user="alice"))
+    assert held[1:] == [
+        p.reply_code(550, "5.7.1 Held for review as a likely scam; ask your mail administrator")
+    ]
+    (entry,) = store.entries()
+    assert entry.client_addr == "198.51.100.9"
+    refused = talk(port, OPTNEG + conversation(b"rejectme\r\n", auth_user="alice"))
+    assert refused[1:][0][5:8] == b"550" and len(store.entries()) == 1
+    # Mail from outside is judged as before, headers and all.
+    inbound = talk(port, OPTNEG + conversation(b"tagme\r\n"))
+    assert any(reply[4:5] == b"h" for reply in inbound[1:])
+
+
 @pytest.mark.parametrize(
     "bad",
     [

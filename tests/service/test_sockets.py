@@ -125,3 +125,11 @@ def test_socket_mode_in_the_config(value: object, mode: int, tmp_path: Path) -> 
 def test_a_bad_socket_mode_is_one_line(value: object, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="socket_mode must be an octal mode"):
         config_from_mapping({"milter": {"socket_mode": value}}, "config.yml", tmp_path)
+
+
+def test_submission_choice_in_the_config(tmp_path: Path) -> None:
+    read = config_from_mapping({"milter": {"submission": "outbound"}}, "config.yml", tmp_path)
+    assert read.milter_submission == "outbound"
+    assert Config().milter_submission == "skip"
+    with pytest.raises(ConfigError, match=r"milter\.submission must be one of skip, outbound"):
+        config_from_mapping({"milter": {"submission": True}}, "config.yml", tmp_path)
