@@ -390,20 +390,24 @@ def test_milter_on_a_unix_socket_starts_and_cleans_up(
     rules = tmp_path / "rules.yml"
     rules.write_text(RULE.format(word="holdme"), encoding="utf-8")
     path = tmp_path / "milter.sock"
-    served = ServeProcess(
-        tmp_path,
-        next_hop=sink[1],
-        rules=[rules],
-        listen_socket=path,
-        extra_config=f"protocol: milter\nsmtp: {{workers: {workers}}}\n",
-    ).start()
+
+    def serve() -> ServeProcess:
+        # A new one each time: its log lines are its own (start() waits for "listening").
+        return ServeProcess(
+            tmp_path,
+            next_hop=sink[1],
+            rules=[rules],
+            listen_socket=path,
+            extra_config=f"protocol: milter\nsmtp: {{workers: {workers}}}\n",
+        ).start()
+
+    served = serve()
     assert oct(path.stat().st_mode & 0o777) == "0o660"
     assert served.stop() == 0
     assert not path.exists()
-    served.start()
-    served.kill()
+    serve().kill()
     assert path.exists()  # a SIGKILL leaves the file
-    served.start()
+    served = serve()
     served.wait_line(rf"listening on unix:{path} ")
     assert served.stop() == 0
     assert not path.exists()
