@@ -66,6 +66,12 @@ SCAMS: dict[str, tuple[str, str]] = {
         "masturbavi guardando un sito porno. Invia 8 SOL a questo indirizzo Solana: "
         f"{SOL} entro 48 ore, altrimenti il video andrà a tutti i tuoi contatti.",
     ),
+    "calls_itself_no_scam_en": (
+        "Read this carefully",
+        "This is no scam, no phishing and no fraud. I hacked your device and recorded you "
+        "through your webcam while you watched porn. Send 1200 USD in bitcoin to "
+        f"{BTC} within 48 hours, or the video goes to all your contacts.",
+    ),
     "litecoin_de": (
         "Letzte Warnung",
         "Ich habe Ihr Gerät gehackt und mit Ihrer Kamera aufgenommen, wie Sie sich "
