@@ -25,6 +25,7 @@ import contextlib
 import logging
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,28 @@ class MilterSettings:
     # connection; past this without a packet the connection is closed.
     idle_timeout: float = 600.0
     submission: str = "skip"  # or "outbound" (see _outbound)
+
+
+def _quick_ack(writer: asyncio.StreamWriter) -> Callable[[], None]:
+    """What to call after each read of a TCP connection: acknowledge at once.
+
+    Postfix writes the steps of a message as separate small packets and, as negotiated
+    (session.py), expects no reply to them; Nagle's algorithm on its side holds each
+    one back until the one before is acknowledged, and Linux delays a bare ACK up to
+    40 ms. Measured: 47 ms a message on one session, against 2 ms for Postfix alone.
+    TCP_QUICKACK (Linux, tcp(7)) is reset by the kernel, so it is set after every read.
+    A unix socket has neither Nagle nor delayed ACKs: nothing to do.
+    """
+    sock = writer.get_extra_info("socket")
+    option = getattr(socket, "TCP_QUICKACK", None)
+    if sock is None or option is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return lambda: None
+
+    def acknowledge() -> None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, option, 1)
+
+    return acknowledge
 
 
 class MilterFront:
@@ -135,11 +158,13 @@ class MilterFront:
         session = Session(max_message=self.settings.max_message_size)
         packets = p.PacketReader()
         started = time.monotonic()
+        quick_ack = _quick_ack(writer)
         while True:
             async with asyncio.timeout(self.settings.idle_timeout):
                 data = await reader.read(READ_SIZE)
             if not data:
                 return
+            quick_ack()
             for event in packets.feed(data):
                 if isinstance(event, p.MailFrom):
                     started = time.monotonic()
