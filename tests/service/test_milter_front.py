@@ -6,6 +6,7 @@ malformed, oversized and abandoned connections are closed while the worker serve
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import struct
 import threading
@@ -19,6 +20,7 @@ from milter.quarantine.store import QuarantineStore
 from milter.scan.scanner import Scanner
 from milter.service.judge import Judge
 from milter.service.milter_front import MilterFront, MilterSettings
+from tests.helpers.serve_process import ServeProcess
 from tests.helpers.word_rules import WORD_RULES
 
 
@@ -221,3 +223,25 @@ def test_connections_past_the_limit_are_closed(served) -> None:
     finally:
         for sock in held:
             sock.close()
+
+
+def test_serve_as_a_milter_reloads_its_rules_on_sighup(tmp_path: Path) -> None:
+    # The same SIGHUP as the proxy's: every worker takes the new rules, a message later
+    # is judged by them, and SIGTERM ends the service cleanly.
+    rules = tmp_path / "rules.yml"
+    rules.write_text(WORD_RULES, encoding="utf-8")
+    served = ServeProcess(
+        tmp_path,
+        next_hop=1,  # a milter relays nothing
+        rules=[rules],
+        extra_config="protocol: milter\nsmtp: {workers: 2}\nauth: {enabled: false}\n",
+    ).start()
+    try:
+        assert talk(served.port, OPTNEG + conversation(b"newword\r\n"))[1:] == [p.continue_()]
+        rules.write_text(WORD_RULES.replace("holdme", "newword"), encoding="utf-8")
+        served.process.send_signal(signal.SIGHUP)
+        served.wait_line(r"reloaded: \d+ rules", count=2)
+        assert talk(served.port, OPTNEG + conversation(b"newword\r\n"))[1:] == [p.discard()]
+    finally:
+        code = served.stop()
+    assert code == 0
