@@ -144,6 +144,8 @@ class Config:
     milter_socket_mode: int = 0o660
     milter_socket_group: str | None = None
     verdict_log: str = "stderr"  # one of VERDICT_LOG_STREAMS, or an absolute file path
+    # HOST:PORT where serve answers Prometheus' GET /metrics; None (the default): off.
+    metrics: tuple[str, int] | None = None
     source: str = "<defaults>"
 
     def authserv_id(self) -> str:
@@ -171,6 +173,7 @@ _TOP_KEYS = (
     "protocol",
     "milter",
     "verdict_log",
+    "metrics",
 )
 _AUTH_KEYS = (
     "enabled",
@@ -376,6 +379,9 @@ def _serve_settings(config: Config, data: Mapping[str, Any], name: str, base: Pa
     if "next_hop" in data:
         where = f"{name}: next_hop"
         changes["next_hop"] = parse_host_port(_string(data["next_hop"], where), where)
+    if data.get("metrics") is not None:
+        where = f"{name}: metrics"
+        changes["metrics"] = parse_host_port(_string(data["metrics"], where), where)
     if "mode" in data:
         changes["mode"] = parse_mode(_string(data["mode"], f"{name}: mode"), f"{name}: mode")
     if "quarantine_dir" in data:

@@ -82,6 +82,7 @@ class DnsClient:
         self._cache: OrderedDict[tuple[str, str], tuple[float, DnsAnswer]] = OrderedDict()
         self._local = threading.local()
         self.lookups = 0  # answers fetched from the network (not the cache): for tests
+        self.cache_hits = 0  # answers from the cache, for the metrics (take_cache_hits)
 
     def _resolver(self) -> dns.resolver.Resolver:
         # dnspython resolvers are not documented as thread-safe: one per thread.
@@ -114,6 +115,7 @@ class DnsClient:
             if cached is not None:
                 if cached[0] > now:
                     self._cache.move_to_end(key)
+                    self._count_hit()
                     return cached[1]
                 del self._cache[key]
         lifetime = self.settings.timeout
@@ -129,6 +131,15 @@ class DnsClient:
                 while len(self._cache) > self.settings.cache_entries:
                     self._cache.popitem(last=False)
         return answer
+
+    def _count_hit(self) -> None:
+        self.cache_hits += 1  # under the lock
+
+    def take_cache_hits(self) -> int:
+        """The cache hits since the last call (the metrics count them as they come)."""
+        with self._lock:
+            hits, self.cache_hits = self.cache_hits, 0
+        return hits
 
     def txt(self, name: str, deadline: float | None = None) -> tuple[bytes, ...]:
         """Every TXT record of ``name``, each one's strings joined (RFC 7208 3.3, 6376 3.6.2.2)."""
@@ -181,6 +192,7 @@ class CacheOnlyDns(DnsClient):
         self._lock = client._lock
         self._cache = client._cache
         self._local = client._local
+        self._client = client  # its hits are the client's
         self.lookups = 0
         self.missed = False
 
@@ -194,6 +206,9 @@ class CacheOnlyDns(DnsClient):
             # cache, so this outcome is not the real one.
             self.missed = True
             raise
+
+    def _count_hit(self) -> None:
+        self._client.cache_hits += 1  # under the lock both share
 
     def _fetch(self, name: str, rdtype: str, lifetime: float) -> tuple[DnsAnswer, float]:
         raise DnsTempError(f"DNS {rdtype} {name}: not in the cache")

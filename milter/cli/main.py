@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--dns-server", action="append", metavar="HOST:PORT", help="name server (repeatable)"
     )
+    serve.add_argument(
+        "--metrics", metavar="HOST:PORT", help="Prometheus /metrics here (default: off)"
+    )
 
     add_quarantine_commands(commands)
 
@@ -288,6 +291,7 @@ def run_serve(args: argparse.Namespace) -> int:
         mode=parse_mode(args.mode, "--mode") if args.mode else None,
         protocol=args.protocol,
         dns_servers=dns_servers(args.dns_server, "--dns-server") if args.dns_server else None,
+        metrics=parse_host_port(args.metrics, "--metrics") if args.metrics else None,
     )
     return serve(args.config, overrides)
 

@@ -24,6 +24,7 @@ from milter.mail.view import MessageView
 from milter.ocr.reader import OcrReader
 from milter.scan.scanner import Scanner
 from milter.scan.verdict import Verdict
+from milter.service.metrics import Metrics
 from milter.service.scan_pool import ScanPool
 
 log = logging.getLogger("scam_milter")
@@ -53,6 +54,7 @@ class Judge:
         scanner: Callable[[], Scanner],
         authenticator: Authenticator | None = None,
         ocr: OcrReader | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.scanner = scanner
         self.authenticator = authenticator  # None: authentication is off
@@ -61,6 +63,8 @@ class Judge:
         # once): workers that never see one do not pay for it in time or memory.
         self.ocr = ocr
         self.scan_pool = ScanPool()
+        # Off unless serve was given --metrics (then the server's, shared with the fronts).
+        self.metrics = metrics or Metrics()
 
     def close(self) -> None:
         """Let the scan threads end (a worker calls this as it stops)."""
@@ -87,16 +91,24 @@ class Judge:
         try:
             async with asyncio.timeout(seconds):
                 # One parse, shared: the authentication reads its header fields.
+                started = time.monotonic()
                 view = await self._view(scanner, raw, envelope, deadline)
                 if view is None:
                     return Judgement(None, None, "error")
+                parsed = time.monotonic()
                 if view.images and self.ocr is not None:
                     view = await self._read_images(self.ocr, view, deadline)
-                if authenticate:
+                    self.metrics.observe("ocr", time.monotonic() - parsed)
+                if authenticate and self.authenticator is not None:
+                    authenticating = time.monotonic()
                     auth = await self._authenticate(raw, envelope, view)
+                    self.metrics.observe("auth", time.monotonic() - authenticating)
                 if auth is not None and tempfail_on_dns_failure and dns_failed(auth):
                     return Judgement(None, auth, "dns")
+                scanning = time.monotonic()
                 verdict = await self._scan(scanner, raw, view, auth)
+                # The scanner's work: the parse and the scan, without OCR and DNS waits.
+                self.metrics.observe("scan", parsed - started + time.monotonic() - scanning)
         except TimeoutError:
             log.warning(
                 "authentication and scan took over %gs; the message is deferred "
@@ -153,6 +165,9 @@ class Judge:
             # checked ("unavailable" to the rules, never a failed check).
             log.exception("authentication failed; scanning without its results")
             return None
+        finally:
+            # The hits of this message, and of any other one checked meanwhile.
+            self.metrics.dns_cache_hits(authenticator.dns.take_cache_hits())
 
     async def _scan(
         self, scanner: Scanner, raw: bytes, view: MessageView, auth: AuthResults | None

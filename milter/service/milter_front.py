@@ -278,6 +278,7 @@ class MilterFront:
         started: float,
     ) -> None:
         """The proxy's verdict line; the reply is the milter's answer, not SMTP's."""
+        self.judge.metrics.message(verdict, action)  # first, as the proxy does
         log_verdict(
             envelope.client, envelope, action, verdict, auth, reason or None, "milter", started
         )

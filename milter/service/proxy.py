@@ -48,6 +48,7 @@ from milter.quarantine.store import QuarantineEntry, QuarantineStore
 from milter.scan.scanner import Scanner
 from milter.scan.verdict import Action, RuleHit, Verdict
 from milter.service.judge import INLINE_SCAN_BYTES, Judge
+from milter.service.metrics import Metrics
 from milter.service.scan_pool import ScanPool
 from milter.service.settings import MessageLimits, Mode
 from milter.smtp.front import Transaction
@@ -114,11 +115,12 @@ class Proxy:
         settings: ProxySettings,
         authenticator: Authenticator | None = None,
         ocr: OcrReader | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         # A callable scanner, not a Scanner: a reload swaps the scanner (and the
         # authenticator) between messages and a message in flight keeps what it started
         # with (judge.py).
-        self.judge = Judge(scanner, authenticator, ocr)
+        self.judge = Judge(scanner, authenticator, ocr, metrics)
         self.relay = relay
         self.store = store
         self.settings = settings
@@ -164,6 +166,8 @@ class Proxy:
 
     async def mail(self, tx: Transaction) -> Reply:
         reply, downstream = await self.relay.begin(tx.client, tx.mail_from, tx.mail_params)
+        if downstream is None and reply.temporary:
+            self.judge.metrics.relay_failure("mail")
         tx.state = _State(downstream, time.monotonic())
         return _upstream(reply)
 
@@ -238,7 +242,11 @@ class Proxy:
             else:
                 # Linear, but a copy of the whole message: off the loop, as the scan.
                 outgoing = await asyncio.to_thread(self._outgoing, raw, verdict, action, size)
+            relaying = time.monotonic()
             reply = _upstream(await downstream.data(outgoing, self._on_late_reply(key)))
+            self.judge.metrics.observe("relay", time.monotonic() - relaying)
+            if reply.temporary:
+                self.judge.metrics.relay_failure("data")
             if reply.positive and key is not None:
                 # Durable before our 250 leaves: a retry after a lost reply finds it.
                 await self.dedupe.relayed_async(key, reply)
@@ -419,6 +427,8 @@ class Proxy:
     ) -> None:
         """One JSON line for every message handled, whatever became of it."""
         reply_text = f"{reply.code} {reply.text.splitlines()[0] if reply.text else ''}"
+        # Counted first: whoever reads the line may scrape at once and find it counted.
+        self.judge.metrics.message(verdict, action)
         log_verdict(tx.client, envelope, action, verdict, auth, reason, reply_text, started)
 
 

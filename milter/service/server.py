@@ -23,12 +23,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from milter import hostport
 from milter.auth.authenticator import Authenticator
 from milter.config import Config, describe_listen, load_config, relay_settings
 from milter.errors import ConfigError, ScamMilterError
 from milter.ocr.reader import open_reader
 from milter.quarantine.store import QuarantineStore
 from milter.scan.scanner import Scanner
+from milter.service import metrics
 from milter.service.milter_front import MilterFront, MilterSettings
 from milter.service.proxy import Proxy, ProxySettings
 from milter.service.sockets import check_listen, listening_socket, remove_socket_file
@@ -48,6 +50,7 @@ class Overrides:
     mode: object | None = None
     protocol: str | None = None
     dns_servers: tuple[tuple[str, int], ...] | None = None
+    metrics: tuple[str, int] | None = None
 
     def apply(self, config: Config) -> Config:
         changes = {k: v for k, v in vars(self).items() if v is not None}
@@ -326,8 +329,12 @@ class Server:
         sock: socket.socket | None = None,
         ready: Callable[[], None] = lambda: notify_systemd("READY=1"),
         housekeeping: bool = True,
+        metrics_sock: socket.socket | None = None,
     ) -> None:
         self.sock = sock
+        # Where this process answers GET /metrics (serve's own, or worker 0's): None if
+        # metrics are off or another worker answers.
+        self.metrics_sock = metrics_sock
         self.ready = ready
         # The daily quarantine purge: in one worker only, not once per worker.
         self.housekeeping = housekeeping
@@ -339,6 +346,8 @@ class Server:
         self.store = QuarantineStore(config.quarantine_dir)
         self.relay = Relay(relay_settings(config))
         ocr, _status = open_reader(config.ocr)  # serve() said once whether it runs
+        # Every process records (serve() named the metrics directory before forking).
+        self.metrics = metrics.Metrics(enabled=config.metrics is not None)
         self.proxy = Proxy(
             self.scanner,
             self.relay,
@@ -346,6 +355,7 @@ class Server:
             proxy_settings(config),
             authenticator(config),
             ocr,
+            self.metrics,
         )
         self.milter = (
             MilterFront(self.proxy.judge, self.store, milter_settings(config))
@@ -400,6 +410,10 @@ class Server:
         purger = None
         if retention is not None and self.housekeeping:
             purger = asyncio.get_running_loop().create_task(purge_daily(self.store, retention))
+        scrapes = None
+        if self.metrics_sock is not None:
+            store = self.store
+            scrapes = await metrics.start_http(self.metrics_sock, lambda: metrics.exposition(store))
         self.ready()
         await self.stopping.wait()
         notify_systemd("STOPPING=1")
@@ -408,6 +422,8 @@ class Server:
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+        if scrapes is not None:
+            scrapes.close()
 
     async def _run_milter(self) -> int:
         """``run`` for the milter front door: no next hop, Postfix keeps the message."""
@@ -466,6 +482,7 @@ class Server:
             "verdict_log",
             "ocr",  # the engines and the cache live in the scan threads
             "protocol",
+            "metrics",
         ):
             if getattr(config, key) != getattr(self.config, key):
                 log.warning("reload: %s changed; it takes effect on restart", key)
@@ -496,20 +513,34 @@ def serve(config_path: Path | None, overrides: Overrides) -> int:
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     config = overrides.apply(load_config(config_path))
     check_listen(config)
-    setup_verdict_log(config.verdict_log)
-    _, ocr = open_reader(config.ocr)  # a cache directory that is not ours: one line
-    if ocr.available:
-        log.info("%s, up to %d images a message", ocr.text, config.ocr.max_images)
-    else:
-        log.warning("%s: the text of image letters is not read", ocr.text)
-    if config.smtp.worker_count() > 1:
-        return Supervisor(config, config_path, overrides).run()
+    # Bound now: a port in use is one line before anything else is logged.
+    metrics_sock = metrics.listening_socket(config.metrics) if config.metrics else None
+    metrics_dir = None
+    try:
+        setup_verdict_log(config.verdict_log)
+        _, ocr = open_reader(config.ocr)  # a cache directory that is not ours: one line
+        if ocr.available:
+            log.info("%s, up to %d images a message", ocr.text, config.ocr.max_images)
+        else:
+            log.warning("%s: the text of image letters is not read", ocr.text)
+        if config.metrics is not None:
+            metrics_dir = metrics.prepare_directory()
+            where = hostport.host_port_text(*config.metrics)
+            log.info("metrics at http://%s/metrics (all workers)", where)
+        if config.smtp.worker_count() > 1:
+            return Supervisor(config, config_path, overrides, metrics_sock).run()
 
-    async def main() -> int:
-        server = Server(config, config_path, overrides)
-        return await server.run()
+        async def main() -> int:
+            server = Server(config, config_path, overrides, metrics_sock=metrics_sock)
+            return await server.run()
 
-    return _run_loop(main())
+        return _run_loop(main())
+    finally:
+        # Only the process that made it gets here: a worker ends in os._exit.
+        if metrics_sock is not None:
+            metrics_sock.close()
+        if metrics_dir is not None:
+            metrics.remove_directory(metrics_dir)
 
 
 def _run_loop(main: Coroutine[Any, Any, int]) -> int:
@@ -556,8 +587,15 @@ class Supervisor:
     only forwards signals to the workers and replaces a worker that dies.
     """
 
-    def __init__(self, config: Config, config_path: Path | None, overrides: Overrides) -> None:
+    def __init__(
+        self,
+        config: Config,
+        config_path: Path | None,
+        overrides: Overrides,
+        metrics_sock: socket.socket | None = None,
+    ) -> None:
         self.config = config
+        self.metrics_sock = metrics_sock  # worker 0 answers /metrics on it
         self.config_path = config_path
         self.overrides = overrides
         self.workers: dict[int, int] = {}  # pid -> worker number
@@ -602,6 +640,8 @@ class Supervisor:
             except ChildProcessError:
                 break
             number = self.workers.pop(pid, None)
+            if self.metrics_sock is not None:
+                metrics.mark_dead(pid)
             if number is None or self.stopping:
                 continue
             log.error("worker %d (pid %d) %s; starting another", number, pid, _death(status))
@@ -657,6 +697,10 @@ class Supervisor:
                 os.write(ready_write, b"1")
             os.close(ready_write)
 
+        metrics_sock = self.metrics_sock
+        if metrics_sock is not None and number != 0:
+            metrics_sock.close()  # worker 0 answers the scrapes
+            metrics_sock = None
         server = Server(
             self.config,
             self.config_path,
@@ -664,6 +708,7 @@ class Supervisor:
             sock=sock,
             ready=ready,
             housekeeping=number == 0,
+            metrics_sock=metrics_sock,
         )
         return await server.run()
 
