@@ -29,6 +29,7 @@ from milter.ocr.settings import OcrSettings
 from milter.scan.scanner import ScanSettings
 from milter.scan.verdict import Thresholds
 from milter.service.settings import MessageLimits, Mode
+from milter.smtp.params import valid_mailbox
 from milter.smtp.relay import RelaySettings
 
 SITE_RULES = Path("/etc/scam-milter/rules.d")
@@ -110,6 +111,14 @@ class QuarantineSettings:
     retention: timedelta | None = None
 
 
+@dataclass(frozen=True)
+class ReportSettings:
+    """Where `quarantine report` sends a held scam (milter/quarantine/report.py)."""
+
+    to: str | None = None  # the reporting desk, e.g. verdacht@safeonweb.be (README)
+    sender: str | None = None  # our From; default postmaster@<hostname>
+
+
 # Where `serve` writes its one JSON line per message: a stream (journald takes both) or
 # a file path, reopened on SIGHUP so logrotate can rotate it.
 VERDICT_LOG_STREAMS = ("stderr", "stdout")
@@ -132,6 +141,7 @@ class Config:
     relay: RelayLimits = field(default_factory=RelayLimits)
     auth: AuthSettings = field(default_factory=AuthSettings)
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     ocr: OcrSettings = field(default_factory=OcrSettings)
     # The front door: "smtp" (the proxy between two Postfix smtpd) or "milter"
@@ -167,6 +177,7 @@ _TOP_KEYS = (
     "relay",
     "auth",
     "quarantine",
+    "report",
     "ledger",
     "ocr",
     "internal_domains",
@@ -438,6 +449,18 @@ def _serve_settings(config: Config, data: Mapping[str, Any], name: str, base: Pa
         changes["quarantine"] = QuarantineSettings(
             retention=parse_duration(_string(quarantine["retention"], where), where)
         )
+    report = _section(data, "report", name)
+    _only(report, ("to", "from"), f"{name}: report")
+    if report:
+        found: dict[str, str] = {}
+        for key, value in report.items():
+            if value is None:  # written out as null: not set
+                continue
+            address = _string(value, f"{name}: report.{key}")
+            if not valid_mailbox(address):
+                raise ConfigError(f"{name}: report.{key}: not a mail address: {address!r}")
+            found[key] = address
+        changes["report"] = ReportSettings(to=found.get("to"), sender=found.get("from"))
     ledger = _section(data, "ledger", name)
     _only(ledger, ("path", "window"), f"{name}: ledger")
     if ledger:

@@ -178,6 +178,25 @@ def add_quarantine_commands(subparsers: Any) -> None:
     )
     release.add_argument("--force", action="store_true", help="release again if released")
 
+    report = commands.add_parser(
+        "report", help="forward held messages to a reporting desk as attachments"
+    )
+    _store_options(report, argparse.SUPPRESS)
+    report.add_argument("ids", nargs="+", metavar="ID")
+    report.add_argument(
+        "--to", type=_address, metavar="ADDR", help="the desk; default: the config's report.to"
+    )
+    report.add_argument(
+        "--from",
+        dest="sender",
+        type=_address,
+        metavar="ADDR",
+        help="our From; default: report.from, else postmaster@<hostname>",
+    )
+    report.add_argument(
+        "--next-hop", type=_next_hop, metavar="HOST:PORT", help="default: the config's next_hop"
+    )
+    report.add_argument("--force", action="store_true", help="report again if reported")
     delete = commands.add_parser("delete", help="remove held messages (their record stays)")
     _store_options(delete, argparse.SUPPRESS)
     delete.add_argument("ids", nargs="+", metavar="ID")
@@ -224,7 +243,7 @@ def run_quarantine(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run the parsed ``quarantine`` subcommand; QuarantineError for a missing store."""
     command = args.quarantine_command
     ids: list[str] = list(args.ids) if hasattr(args, "ids") else [getattr(args, "id", "")]
-    if command in ("show", "release", "delete"):
+    if command in ("show", "release", "report", "delete"):
         # All checked before anything is done: a typo among ten ids must not leave
         # nine released and the admin unsure which.
         for entry_id in ids:
@@ -244,6 +263,8 @@ def run_quarantine(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 return _show(store, ids[0], args, out, err)
             if command == "release":
                 return asyncio.run(_release(store, ids, args, config, out, err))
+            if command == "report":
+                return asyncio.run(_report(store, ids, args, config, out, err))
             if command == "delete":
                 return _delete(store, ids, out, err)
             if command == "purge":
@@ -478,6 +499,11 @@ def record_text(record: QuarantineRecord, raw: bytes | None) -> str:
             f"  {utc_text(event.time)}  {event.status.value:<8}  by {_safe(event.user)}"
             f"{_safe(_event_detail(event.detail))}"
         )
+    for report in record.reports:
+        lines.append(
+            f"  {utc_text(report.time)}  reported  by {_safe(report.user)}: to "
+            f"{_safe(report.to)}, {_safe(report.reply)}"
+        )
     lines.append("headers:")
     if raw is None:
         lines.append(f"  (the message was {entry.status.value}; its content is gone)")
@@ -512,6 +538,10 @@ def record_json(record: QuarantineRecord, raw: bytes | None) -> dict[str, object
             "events": [
                 {"time": utc_text(e.time), "event": e.status.value, "user": e.user, **e.detail}
                 for e in record.events
+            ],
+            "reports": [
+                {"time": utc_text(r.time), "user": r.user, "to": r.to, "reply": r.reply}
+                for r in record.reports
             ],
             "headers": None if raw is None else _header_lines(raw),
         }
@@ -557,6 +587,49 @@ async def _release(
                 out.write(
                     f"released {entry_id} to {recipients} via {released.hop}: "
                     f"{_safe(released.reply)}\n"
+                )
+                out.flush()
+    finally:
+        relay_log.disabled = was_disabled
+    return max(codes)
+
+
+async def _report(
+    store: QuarantineStore,
+    ids: Sequence[str],
+    args: argparse.Namespace,
+    config: Config,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    from milter.quarantine.report import Reporter, ReportError
+
+    codes = [EXIT_OK]
+    relay_log = logging.getLogger("scam_milter.relay")  # one line per id says it all
+    was_disabled, relay_log.disabled = relay_log.disabled, True
+    try:
+        try:
+            reporter = Reporter(
+                config, to=args.to, sender=args.sender, next_hop=args.next_hop, force=args.force
+            )
+        except ReportError as exc:
+            _fail(err, str(exc))
+            return EXIT_USAGE
+        async with reporter:
+            for entry_id in ids:
+                try:
+                    reported = await reporter.report(store, entry_id)
+                except (ReportError, EntryStateError) as exc:
+                    _fail(err, str(exc))
+                    codes.append(EXIT_FINDING)
+                    continue
+                except QuarantineError as exc:  # unknown id, unreadable or altered files
+                    _fail(err, str(exc))
+                    codes.append(EXIT_USAGE)
+                    continue
+                out.write(
+                    f"reported {entry_id} to {_safe(reported.to)} via {reported.hop}: "
+                    f"{_safe(reported.reply)}\n"
                 )
                 out.flush()
     finally:

@@ -107,6 +107,18 @@ class QuarantineEvent:
 
 
 @dataclass(frozen=True)
+class QuarantineReport:
+    """The message forwarded to a reporting desk (``quarantine report``): to which
+    address, when, by which user, and what the next hop answered. A report changes no
+    status: the message stays held (or released) as it was."""
+
+    time: datetime
+    user: str
+    to: str
+    reply: str
+
+
+@dataclass(frozen=True)
 class QuarantineRecord:
     """Everything the meta file says about one entry: what ``show`` prints."""
 
@@ -116,6 +128,7 @@ class QuarantineRecord:
     notes: tuple[str, ...]
     auth: dict[str, Any] | None
     events: tuple[QuarantineEvent, ...]
+    reports: tuple[QuarantineReport, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -370,7 +383,30 @@ def record_from_meta(meta: dict[str, Any]) -> QuarantineRecord:
         notes=tuple(str(n) for n in meta["verdict"].get("notes", ())),
         auth=auth if isinstance(auth, dict) else None,
         events=events_from_meta(meta),
+        reports=reports_from_meta(meta),
     )
+
+
+def reports_from_meta(meta: dict[str, Any]) -> tuple[QuarantineReport, ...]:
+    return tuple(
+        QuarantineReport(
+            time=datetime.fromisoformat(item["time"]).astimezone(UTC),
+            user=str(item["user"]),
+            to=str(item["to"]),
+            reply=str(item.get("reply", "")),
+        )
+        for item in meta.get("reports", ())
+    )
+
+
+def reported_meta(
+    meta: dict[str, Any], user: str, to: str, reply: str, now: datetime
+) -> dict[str, Any]:
+    """A copy of ``meta`` with one more report (its status unchanged)."""
+    report = {"time": now.isoformat(), "user": user, "to": to, "reply": reply}
+    new = dict(meta)
+    new["reports"] = [*meta.get("reports", ()), report]
+    return new
 
 
 def changed_meta(

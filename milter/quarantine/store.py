@@ -93,6 +93,7 @@ from milter.quarantine.records import (
     meta_bytes,
     micros,
     record_from_meta,
+    reported_meta,
     require_message,
     utc_text,
 )
@@ -460,6 +461,19 @@ class QuarantineStore:
         The caller holds the entry's lock. Returns the new meta.
         """
         new = changed_meta(meta, status, user or self.user, detail, datetime.now(UTC))
+        self._write_meta(entry_id, new, fds)
+        if not status.has_message:
+            # After the tombstone: a crash in between leaves a stray file that purge
+            # removes, never a live entry without its message.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{entry_id}.eml", dir_fd=fds["msg"])
+            with contextlib.suppress(OSError):
+                os.fsync(fds["msg"])
+        return new
+
+    def _write_meta(self, entry_id: str, new: dict[str, Any], fds: dict[str, int]) -> None:
+        """Put ``new`` in place of the entry's meta file, durably, and the index with it.
+        The caller holds the entry's lock."""
         files = self._files
         js = f"{entry_id}.json"
         written: list[tuple[int, str]] = []
@@ -496,14 +510,6 @@ class QuarantineStore:
             # thread's resync meanwhile leaves this entry alone: we hold its flock.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(entry_id + MARKER, dir_fd=fds["tmp"])
-        if not status.has_message:
-            # After the tombstone: a crash in between leaves a stray file that purge
-            # removes, never a live entry without its message.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{entry_id}.eml", dir_fd=fds["msg"])
-            with contextlib.suppress(OSError):
-                os.fsync(fds["msg"])
-        return new
 
     # --- the index and the store itself ------------------------------------------------------
 
@@ -559,3 +565,12 @@ class Claim:
         self._meta = self._store._commit(self.id, self._meta, status, user, detail, self._fds)
         self.record = record_from_meta(self._meta)
         return self.record.entry
+
+    def add_report(self, to: str, reply: str, *, user: str | None = None) -> QuarantineRecord:
+        """Record that the message was reported to ``to`` (the next hop said ``reply``);
+        its status stays as it is."""
+        new = reported_meta(self._meta, user or self._store.user, to, reply, datetime.now(UTC))
+        self._store._write_meta(self.id, new, self._fds)
+        self._meta = new
+        self.record = record_from_meta(new)
+        return self.record
