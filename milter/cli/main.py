@@ -20,6 +20,7 @@ from milter.auth.authenticator import Authenticator
 from milter.auth.results import AuthResults
 from milter.cli.exits import EXIT_FINDING, EXIT_OK, EXIT_USAGE
 from milter.cli.quarantine import add_quarantine_commands, run_quarantine
+from milter.cli.web import add_web_commands, run_web
 from milter.config import (
     Config,
     Mode,
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_quarantine_commands(commands)
+    add_web_commands(commands)
 
     rules = commands.add_parser("rules", help="work with rule files")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, parser_class=_Parser)
@@ -123,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_serve(args)
         if args.command == "quarantine":
             return run_quarantine(args, sys.stdout, sys.stderr)
+        if args.command == "web":
+            return run_web(args, sys.stdin, sys.stdout, sys.stderr)
         return run_lint(args, sys.stdout, sys.stderr)
     except ScamMilterError as exc:
         print(f"scam-milter: error: {exc}", file=sys.stderr)
