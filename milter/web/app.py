@@ -194,14 +194,17 @@ class ReviewApp:
         """``handler`` with the visitor found and errors turned into pages."""
 
         async def endpoint(request: Request) -> Response:
-            visitor = self.visitor(request)
+            visitor = Visitor(new_session(None, "", self.now()), None, fresh=True)
             try:
+                visitor = self.visitor(request)
                 return await handler(request, visitor)
             except _LoginNeeded:
                 return RedirectResponse("/login", status_code=303)
             except HttpError as exc:
                 return self.page(request, visitor, "error.html", exc.status, message=exc.message)
-            except AccountError as exc:
+            except (AccountError, QuarantineError) as exc:
+                # The users file or the store cannot be used now (permissions changed,
+                # an altered message, a locked index): say so in one line, log it.
                 log.error("web: %s", exc)
                 return self.page(request, visitor, "error.html", 503, message=str(exc))
 
@@ -448,4 +451,4 @@ def create_app(
     return ReviewApp(settings, limiter=limiter, clock=clock).starlette()
 
 
-__all__ = ["HttpError", "QuarantineError", "WebSettings", "create_app"]
+__all__ = ["HttpError", "ReviewApp", "WebSettings", "create_app"]

@@ -323,3 +323,17 @@ def test_stats_page_draws_bars(client: TestClient, held: str) -> None:
     assert page.status_code == 200
     assert page.text.count("<svg") == 3
     assert ">SEXTORT_WEBCAM_NL</text>" in page.text and ">example.org</text>" in page.text
+
+
+def test_an_altered_message_or_an_opened_users_file_is_a_503_page(
+    client: TestClient, qdir: Path, users_file: Path, held: str
+) -> None:
+    login(client)
+    (qdir / "msg" / f"{held}.eml").write_bytes(b"Subject: swapped\r\n\r\nhi\r\n")
+    for path in (f"/messages/{held}", f"/messages/{held}/raw"):
+        response = client.get(path)
+        assert response.status_code == 503
+        assert "does not match its recorded checksum" in response.text
+    users_file.chmod(0o644)
+    response = client.get("/messages")
+    assert response.status_code == 503 and "chmod 600" in response.text
