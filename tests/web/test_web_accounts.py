@@ -139,3 +139,26 @@ def test_malformed_hashes_never_verify() -> None:
     good = hash_password(SECRET)
     for stored in ("", "plain", "scrypt$1$2$3", good.replace("scrypt", "md5"), good[:-4] + "!!!!"):
         assert not verify_password(SECRET, stored)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_at_a_terminal_the_password_is_asked_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    from milter.cli.web import read_password
+    from milter.web.accounts import AccountError
+
+    answers = iter([SECRET, SECRET, SECRET, SECRET + "!"])
+    prompts: list[str] = []
+
+    def fake_getpass(prompt: str, stream: object = None) -> str:
+        prompts.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr("getpass.getpass", fake_getpass)
+    assert read_password(Terminal(), io.StringIO()) == SECRET
+    assert prompts == ["Password: ", "Password again: "]
+    with pytest.raises(AccountError, match="the two passwords differ"):
+        read_password(Terminal(), io.StringIO())

@@ -337,3 +337,17 @@ def test_an_altered_message_or_an_opened_users_file_is_a_503_page(
     users_file.chmod(0o644)
     response = client.get("/messages")
     assert response.status_code == 503 and "chmod 600" in response.text
+
+
+def test_a_session_ends_after_its_lifetime(qdir: Path, users_file: Path, held: str) -> None:
+    from milter.web.sessions import LIFETIME_SECONDS
+
+    clock = Clock()
+    settings = WebSettings(quarantine_dir=qdir, users_file=users_file)
+    app = create_app(settings, clock=clock)
+    with TestClient(app, follow_redirects=False) as client:
+        login(client)
+        clock.now += LIFETIME_SECONDS - 1
+        assert client.get("/messages").status_code == 200
+        clock.now += 1
+        assert client.get("/messages").status_code == 303
