@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import ipaddress
 import logging
 from pathlib import Path
 from typing import Any, TextIO
@@ -97,6 +98,15 @@ def run_web(args: argparse.Namespace, stdin: TextIO, out: TextIO, err: TextIO) -
     return serve_web(args)
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def serve_web(args: argparse.Namespace) -> int:
     # Imported here: the account commands need none of the web stack.
     import uvicorn
@@ -113,9 +123,12 @@ def serve_web(args: argparse.Namespace) -> int:
     )
     app = create_app(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("scam_milter.web").info(
-        "web: serving %s on http://%s:%d", settings.quarantine_dir, host, port
-    )
+    log = logging.getLogger("scam_milter.web")
+    log.info("web: serving %s on http://%s:%d", settings.quarantine_dir, host, port)
+    if not _loopback(host):
+        # Passwords and held mail would cross the network in clear: TLS is the proxy's
+        # job (docs/web.md), and the proxy is on this host.
+        log.warning("web: listening on %s, not loopback: put it behind a TLS proxy", host)
     # proxy_headers: behind nginx on this host (docs/web.md), the client address and
     # the https scheme (for Secure cookies) come from its X-Forwarded-* headers; only
     # 127.0.0.1 is trusted to send them (uvicorn's default forwarded_allow_ips).

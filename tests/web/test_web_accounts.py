@@ -162,3 +162,16 @@ def test_at_a_terminal_the_password_is_asked_twice(monkeypatch: pytest.MonkeyPat
     assert prompts == ["Password: ", "Password again: "]
     with pytest.raises(AccountError, match="the two passwords differ"):
         read_password(Terminal(), io.StringIO())
+
+
+def test_web_refuses_a_missing_quarantine_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "users.json"
+    UsersFile(path).add("alice", Role.VIEWER, SECRET)
+    missing = tmp_path / "no-such-quarantine"
+    code, _, err = web(
+        capsys, monkeypatch, "--users-file", str(path), "--quarantine-dir", str(missing)
+    )
+    assert code == 2 and err.startswith("scam-milter: error: ") and err.count("\n") == 1
+    assert str(missing) in err and not missing.exists()
