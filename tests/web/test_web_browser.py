@@ -174,3 +174,32 @@ def test_a_viewer_in_a_browser_sees_no_actions_and_a_forced_release_is_refused(
     assert response.status == 403
     assert store.record(entry_id).entry.status is Status.HELD and hop.messages == []
     context.close()
+
+
+def test_a_hostile_message_runs_nothing_in_a_browser_with_javascript_on(
+    browser: object, site: str, store: QuarantineStore
+) -> None:
+    from tests.web.test_web_xss import AUTH as EVIL_AUTH
+    from tests.web.test_web_xss import ENVELOPE as EVIL_ENVELOPE
+    from tests.web.test_web_xss import EVIL
+    from tests.web.test_web_xss import VERDICT as EVIL_VERDICT
+
+    entry_id = store.put(
+        EVIL, EVIL_ENVELOPE, EVIL_VERDICT, "<script>alert('subject')</script>", auth=EVIL_AUTH
+    ).id
+    context = browser.new_context(java_script_enabled=True)  # type: ignore[attr-defined]
+    page = context.new_page()
+    dialogs: list[str] = []
+    requests: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("request", lambda request: requests.append(request.url))
+    log_in(page, site, REVIEWER)
+    for path in ("/messages", f"/messages/{entry_id}", "/stats"):
+        page.goto(f"{site}{path}")
+        assert page.locator("script").count() == 0
+        assert page.locator("img").count() == 0
+    assert page.url == f"{site}/stats"
+    assert dialogs == []
+    # Nothing was fetched from anywhere but the site: no tracking pixel, no script.
+    assert [url for url in requests if not url.startswith(site)] == []
+    context.close()
