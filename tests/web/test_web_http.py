@@ -311,6 +311,12 @@ def test_every_response_carries_the_security_headers(client: TestClient, held: s
         assert headers["x-frame-options"] == "DENY"
 
 
+def test_the_style_sheet_and_the_icon_need_no_login(client: TestClient) -> None:
+    css = client.get("/static/style.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert client.get("/favicon.ico").status_code == 204
+
+
 def test_unknown_or_malformed_ids_are_404(client: TestClient) -> None:
     login(client)
     assert client.get("/messages/0000000000000000000000000a").status_code == 404
