@@ -166,8 +166,13 @@ class Judge:
             log.exception("authentication failed; scanning without its results")
             return None
         finally:
-            # The hits of this message, and of any other one checked meanwhile.
-            self.metrics.dns_cache_hits(authenticator.dns.take_cache_hits())
+            # The hits of this message, and of any other one checked meanwhile. Also on
+            # the way out of a cancelled check (the budget): nothing here may raise then,
+            # or the timeout would turn into that error; a stand-in authenticator (tests)
+            # may have no resolver.
+            dns = getattr(authenticator, "dns", None)
+            if dns is not None:
+                self.metrics.dns_cache_hits(dns.take_cache_hits())
 
     async def _scan(
         self, scanner: Scanner, raw: bytes, view: MessageView, auth: AuthResults | None
