@@ -1,7 +1,7 @@
 """The review page: a Starlette app over one quarantine store, server-rendered.
 
-Every page needs a login; every POST needs the session's CSRF token; release and
-delete need the reviewer role. Who did what is logged (logger ``scam_milter.web``) and,
+Every page needs a login; every POST needs the session's CSRF token; release, report
+and delete need the reviewer role. Who did what is logged (logger ``scam_milter.web``) and,
 for releases and deletions, recorded in the entry's history as ``web:NAME``.
 
 The store is synchronous (files and SQLite): its calls run in Starlette's thread pool,
@@ -327,7 +327,8 @@ class ReviewApp:
             "message.html",
             m=content,
             entry=record.entry,
-            done=done if done in ("released",) else None,
+            done=done if done in ("released", "reported") else None,
+            report_to=self.settings.config.report.to,
         )
 
     async def raw(self, request: Request, visitor: Visitor) -> Response:
@@ -401,6 +402,31 @@ class ReviewApp:
         )
         return RedirectResponse(f"/messages/{entry_id}?done=released", status_code=303)
 
+    async def report(self, request: Request, visitor: Visitor) -> Response:
+        """Forward the message to the reporting desk (milter/quarantine/report.py), once."""
+        await self.form(request, visitor)
+        user = self.reviewer(visitor, "report messages")
+        entry_id = request.path_params["id"]
+        await self._record(entry_id)
+        from milter.quarantine.report import Reporter, ReportError
+
+        settings = self.settings
+        try:
+            async with Reporter(settings.config, next_hop=settings.next_hop) as reporter:
+                reported = await reporter.report(self.store, entry_id, user=f"web:{user.name}")
+        except (ReportError, EntryStateError) as exc:
+            log.warning("web: %s could not report %s: %s", user.name, entry_id, exc)
+            raise HttpError(409, str(exc)) from None
+        log.info(
+            "web: %s reported %s to %s via %s: %s",
+            user.name,
+            entry_id,
+            reported.to,
+            reported.hop,
+            reported.reply,
+        )
+        return RedirectResponse(f"/messages/{entry_id}?done=reported", status_code=303)
+
     async def delete(self, request: Request, visitor: Visitor) -> Response:
         await self.form(request, visitor)
         user = self.reviewer(visitor, "delete messages")
@@ -436,6 +462,7 @@ class ReviewApp:
             Route("/messages/{id}", r(self.message)),
             Route("/messages/{id}/raw", r(self.raw)),
             Route("/messages/{id}/release", r(self.release), methods=["POST"]),
+            Route("/messages/{id}/report", r(self.report), methods=["POST"]),
             Route("/messages/{id}/delete", r(self.delete), methods=["POST"]),
             Route("/stats", r(self.stats)),
         ]

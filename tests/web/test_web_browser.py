@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from milter.config import Config
+from milter.config import Config, ReportSettings
 from milter.mail.envelope import ClientInfo, Envelope
 from milter.quarantine.store import QuarantineStore, Status
 from milter.web.app import WebSettings, create_app
@@ -34,6 +34,9 @@ if not CHROMIUM.exists():
     pytest.skip(f"no {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 
 
+DESK = "verdacht@safeonweb.example"
+
+
 @pytest.fixture
 def site(qdir: Path, users_file: Path, hop: NextHop, store: QuarantineStore) -> Iterator[str]:
     """The app under uvicorn on a socket bound and listening before the server starts:
@@ -41,7 +44,7 @@ def site(qdir: Path, users_file: Path, hop: NextHop, store: QuarantineStore) -> 
     settings = WebSettings(
         quarantine_dir=qdir,
         users_file=users_file,
-        config=Config(),
+        config=Config(report=ReportSettings(to=DESK)),
         next_hop=("127.0.0.1", hop.port),
     )
     sock = socket.socket()
@@ -135,6 +138,15 @@ def test_review_in_a_browser(
     assert page.inner_text("#status") == "released"
     assert [m.rcpt_to for m in hop.messages] == [["victim@example.net"]]
     assert store.record(scam).events[-1].user == f"web:{REVIEWER}"
+
+    # Report the summons to the desk: sent once as an attachment, recorded, still held.
+    page.goto(f"{site}/messages/{summons}")
+    page.click("#report")
+    assert page.inner_text("#done") == "Reported."
+    assert page.inner_text("#status") == "held"
+    assert not page.is_visible("#report")  # reported once
+    assert hop.messages[-1].rcpt_to == [DESK] and b"message/rfc822" in hop.messages[-1].data
+    assert store.record(summons).reports[-1].user == f"web:{REVIEWER}"
 
     # A POST that did not come from our form (no CSRF token) is refused, and changes
     # nothing, even with the session cookie the browser holds.

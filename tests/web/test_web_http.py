@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from milter.config import Config
+from milter.config import Config, ReportSettings
 from milter.quarantine.store import QuarantineStore, Status
 from milter.web.app import WebSettings, create_app
 from milter.web.ratelimit import LoginLimiter
@@ -33,9 +33,10 @@ def app_client(
     users_file: Path,
     next_hop: tuple[str, int] | None = None,
     limiter: LoginLimiter | None = None,
+    config: Config | None = None,
 ) -> TestClient:
     settings = WebSettings(
-        quarantine_dir=qdir, users_file=users_file, config=Config(), next_hop=next_hop
+        quarantine_dir=qdir, users_file=users_file, config=config or Config(), next_hop=next_hop
     )
     return TestClient(create_app(settings, limiter=limiter), follow_redirects=False)
 
@@ -213,6 +214,50 @@ def test_a_reviewer_releases_once_then_deletes(
     page = client.get(f"/messages/{held}")
     assert page.status_code == 200 and "its content is gone" in page.text
     assert client.get(f"/messages/{held}/raw").status_code == 410
+
+
+DESK = "verdacht@safeonweb.example"
+
+
+def test_a_reviewer_reports_once_and_a_viewer_may_not(
+    qdir: Path, users_file: Path, store: QuarantineStore, held: str, hop: NextHop
+) -> None:
+    config = Config(report=ReportSettings(to=DESK))
+    with app_client(qdir, users_file, ("127.0.0.1", hop.port), config=config) as client:
+        login(client, VIEWER)
+        page = client.get(f"/messages/{held}")
+        assert 'id="report"' not in page.text
+        refused = client.post(f"/messages/{held}/report", data={"csrf": csrf_of(page.text)})
+        assert refused.status_code == 403 and hop.messages == []
+        client.post("/logout", data={"csrf": csrf_of(page.text)})
+
+        login(client)
+        page = client.get(f"/messages/{held}")
+        assert f"Report to {DESK}" in page.text
+        csrf = csrf_of(page.text)
+        assert client.post(f"/messages/{held}/report", data={}).status_code == 403  # no token
+        response = client.post(f"/messages/{held}/report", data={"csrf": csrf})
+        assert response.status_code == 303, response.text
+        assert response.headers["location"] == f"/messages/{held}?done=reported"
+        (sent,) = hop.messages
+        assert sent.rcpt_to == [DESK] and b"message/rfc822" in sent.data
+        (report,) = store.record(held).reports
+        assert report.user == "web:alice" and report.to == DESK
+        assert store.record(held).entry.status is Status.HELD
+        page = client.get(f"/messages/{held}?done=reported")
+        assert "Reported." in page.text and 'id="report"' not in page.text
+        assert "by web:alice" in page.text
+        again = client.post(f"/messages/{held}/report", data={"csrf": csrf})
+        assert again.status_code == 409 and "already reported" in again.text
+        assert len(hop.messages) == 1
+
+
+def test_without_a_desk_there_is_no_report_button(client: TestClient, held: str) -> None:
+    login(client)
+    page = client.get(f"/messages/{held}")
+    assert 'id="report"' not in page.text
+    refused = client.post(f"/messages/{held}/report", data={"csrf": csrf_of(page.text)})
+    assert refused.status_code == 409 and "set report.to" in refused.text
 
 
 def test_release_to_other_recipients_checks_the_addresses(
