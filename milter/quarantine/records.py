@@ -106,6 +106,9 @@ class QuarantineEvent:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+MAX_IMAGE_TEXT = 20_000
+
+
 @dataclass(frozen=True)
 class QuarantineReport:
     """The message forwarded to a reporting desk (``quarantine report``): to which
@@ -129,6 +132,7 @@ class QuarantineRecord:
     auth: dict[str, Any] | None
     events: tuple[QuarantineEvent, ...]
     reports: tuple[QuarantineReport, ...] = ()
+    image_texts: tuple[tuple[str, str], ...] = ()  # (image name, text OCR read)
 
 
 @dataclass(frozen=True)
@@ -258,6 +262,11 @@ def build_meta(
                 for h in verdict.rules
             ],
             "notes": list(verdict.notes),
+            # What OCR read in the message's images, for the review page (capped: the
+            # text of a letter is a few KB; a wall of text is not worth a bigger file).
+            "images": [
+                {"name": name, "text": text[:MAX_IMAGE_TEXT]} for name, text in verdict.image_texts
+            ],
         },
         "auth": auth,
         "status": Status.HELD.value,
@@ -384,6 +393,10 @@ def record_from_meta(meta: dict[str, Any]) -> QuarantineRecord:
         auth=auth if isinstance(auth, dict) else None,
         events=events_from_meta(meta),
         reports=reports_from_meta(meta),
+        image_texts=tuple(
+            (str(image.get("name", "")), str(image.get("text", "")))
+            for image in meta["verdict"].get("images", ())
+        ),
     )
 
 

@@ -162,5 +162,6 @@ class Scanner:
             notes=(*view.defects, *outcome.notes, *unread),
             images_found=len(view.images),
             images_read=sum(1 for image in view.image_texts if not image.note),
+            image_texts=tuple((image.name, image.text) for image in view.image_texts if image.text),
             partial=partial,
         )

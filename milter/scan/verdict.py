@@ -83,6 +83,9 @@ class Verdict:
     # Images in the message, and how many of them OCR read (cached ones included).
     images_found: int = 0
     images_read: int = 0
+    # (image name, the text OCR read in it) for each image with text: the quarantine
+    # keeps it for the review page, which never decodes an image itself.
+    image_texts: tuple[tuple[str, str], ...] = ()
 
 
 # A verdict built on a partial read carries this hit, its reasons as evidence, so admins

@@ -12,6 +12,7 @@ the templates (Jinja2 autoescape). Evidence is highlighted by cutting the text i
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -135,6 +136,9 @@ def _auth_rows(auth: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
     return tuple(rows)
 
 
+_IMAGE_SUFFIX = re.compile(r" \[image [^\]]*\]$")
+
+
 def message_page(record: QuarantineRecord, raw: bytes | None) -> MessagePage:
     """What the message page shows of ``record`` (and of ``raw``, while it exists)."""
     rules = tuple(
@@ -145,7 +149,9 @@ def message_page(record: QuarantineRecord, raw: bytes | None) -> MessagePage:
         )
         for r in record.entry.rules
     )
-    quotes = [e for r in rules for e in r.evidence]
+    # A quote from an image names it ("'Kinderpornografie [image BKA025.jpg]'", scan
+    # evidence): the bare quote is what to mark in that image's text.
+    quotes = [_IMAGE_SUFFIX.sub("", e) for r in rules for e in r.evidence]
     texts: list[TextPart] = []
     attachments: list[AttachmentRow] = []
     headers: tuple[str, ...] = ()
@@ -167,6 +173,9 @@ def message_page(record: QuarantineRecord, raw: bytes | None) -> MessagePage:
             attachments.append(AttachmentRow(name, shown(item.content_type), item.size))
             if item.text.strip():
                 texts.append(_text_part(f"attachment {name}, its text", item.text, quotes))
+        for name, text in record.image_texts:
+            label = f"image {shown(name) or '(no name)'}, as OCR read it"
+            texts.append(_text_part(label, text, quotes))
         defects = tuple(shown(d) for d in view.defects)
     return MessagePage(
         record=record,

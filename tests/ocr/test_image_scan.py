@@ -109,6 +109,10 @@ def test_an_image_letter_is_held_only_when_its_text_is_read(
     assert "Kinderpornografie [image IMG_0031.jpg]" in quotes
     # The letter's opening line is a letterhead claim, quoted from the image too.
     assert any(q.startswith("BUNDESKRIMINALAMT") and "[image IMG_0031.jpg]" in q for q in quotes)
+    # What was read travels with the verdict (the quarantine keeps it for the review page).
+    assert unread.image_texts == ()
+    ((name, text),) = read.image_texts
+    assert name == "IMG_0031.jpg" and "Kinderpornografie" in text
 
 
 def test_ordinary_scanned_mail_is_not_held(engine: Engine, scanner: Scanner) -> None:

@@ -12,10 +12,11 @@ from starlette.testclient import TestClient
 
 from milter.config import Config, ReportSettings
 from milter.quarantine.store import QuarantineStore, Status
+from milter.scan.verdict import Action, RuleHit, Verdict
 from milter.web.app import WebSettings, create_app
 from milter.web.ratelimit import LoginLimiter
 from milter.web.sessions import COOKIE
-from tests.helpers.web_site import PASSWORD, REVIEWER, VIEWER, NextHop, csrf_of
+from tests.helpers.web_site import PASSWORD, REVIEWER, VIEWER, NextHop, csrf_of, hold
 
 
 class Clock:
@@ -332,6 +333,26 @@ def test_message_page_shows_verdict_rules_auth_headers_text(client: TestClient, 
     assert "softfail" in text and "example.org" in text
     assert "Message-ID: &lt;1@example.org&gt;" in text
     assert "Betaal 1200 EUR in <mark>bitcoin</mark>" in text
+
+
+def test_message_page_shows_the_text_ocr_read_in_images(
+    client: TestClient, store: QuarantineStore
+) -> None:
+    # The web server never decodes an image: the text comes from the quarantine record,
+    # as the scan read it; the evidence quoted from it is marked there.
+    verdict = Verdict(
+        Action.QUARANTINE,
+        12.0,
+        (RuleHit("GOVSPOOF_CSAM_ACCUSATION", 4.0, ("Kinderpornografie [image BKA025.jpg]",)),),
+        image_texts=(("BKA025.jpg", "BUNDESKRIMINALAMT\nVorladung wegen Kinderpornografie"),),
+    )
+    entry_id = hold(store, subject="Einladung", verdict=verdict)
+    assert store.record(entry_id).image_texts == verdict.image_texts
+    login(client)
+    page = client.get(f"/messages/{entry_id}")
+    assert "image BKA025.jpg, as OCR read it" in page.text
+    assert "<mark>Kinderpornografie</mark>" in page.text
+    assert "BUNDESKRIMINALAMT" in page.text
 
 
 def test_raw_download_is_an_attachment_never_rendered(client: TestClient, held: str) -> None:
