@@ -22,7 +22,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -563,35 +563,20 @@ async def _release(
     # Imported here: only release needs the network stack.
     from milter.quarantine.release import ReleaseError, Releaser
 
-    codes = [EXIT_OK]
-    # The relay logs its trouble for the server's log; here the one error line per id
-    # below says it all, so its warnings would only print the same thing twice.
-    relay_log = logging.getLogger("scam_milter.relay")
-    was_disabled, relay_log.disabled = relay_log.disabled, True
-    try:
+    with _quiet_relay():
         async with Releaser(
             config, next_hop=args.next_hop, to=args.to, force=args.force
         ) as releaser:
-            for entry_id in ids:
-                try:
-                    released = await releaser.release(store, entry_id)
-                except (ReleaseError, EntryStateError) as exc:
-                    _fail(err, str(exc))
-                    codes.append(EXIT_FINDING)
-                    continue
-                except QuarantineError as exc:  # unknown id, unreadable or altered files
-                    _fail(err, str(exc))
-                    codes.append(EXIT_USAGE)
-                    continue
+
+            async def release(entry_id: str) -> str:
+                released = await releaser.release(store, entry_id)
                 recipients = ", ".join(_safe(r) for r in released.recipients)
-                out.write(
+                return (
                     f"released {entry_id} to {recipients} via {released.hop}: "
-                    f"{_safe(released.reply)}\n"
+                    f"{_safe(released.reply)}"
                 )
-                out.flush()
-    finally:
-        relay_log.disabled = was_disabled
-    return max(codes)
+
+            return await _each(ids, release, ReleaseError, out, err)
 
 
 async def _report(
@@ -604,36 +589,62 @@ async def _report(
 ) -> int:
     from milter.quarantine.report import Reporter, ReportError
 
-    codes = [EXIT_OK]
-    relay_log = logging.getLogger("scam_milter.relay")  # one line per id says it all
+    try:
+        reporter = Reporter(
+            config, to=args.to, sender=args.sender, next_hop=args.next_hop, force=args.force
+        )
+    except ReportError as exc:  # no desk to report to
+        _fail(err, str(exc))
+        return EXIT_USAGE
+    with _quiet_relay():
+        async with reporter:
+
+            async def report(entry_id: str) -> str:
+                reported = await reporter.report(store, entry_id)
+                return (
+                    f"reported {entry_id} to {_safe(reported.to)} via {reported.hop}: "
+                    f"{_safe(reported.reply)}"
+                )
+
+            return await _each(ids, report, ReportError, out, err)
+
+
+@contextlib.contextmanager
+def _quiet_relay() -> Iterator[None]:
+    """The relay logs its trouble for the server's log; here the one error line per id
+    says it all, so its warnings would only print the same thing twice."""
+    relay_log = logging.getLogger("scam_milter.relay")
     was_disabled, relay_log.disabled = relay_log.disabled, True
     try:
-        try:
-            reporter = Reporter(
-                config, to=args.to, sender=args.sender, next_hop=args.next_hop, force=args.force
-            )
-        except ReportError as exc:
-            _fail(err, str(exc))
-            return EXIT_USAGE
-        async with reporter:
-            for entry_id in ids:
-                try:
-                    reported = await reporter.report(store, entry_id)
-                except (ReportError, EntryStateError) as exc:
-                    _fail(err, str(exc))
-                    codes.append(EXIT_FINDING)
-                    continue
-                except QuarantineError as exc:  # unknown id, unreadable or altered files
-                    _fail(err, str(exc))
-                    codes.append(EXIT_USAGE)
-                    continue
-                out.write(
-                    f"reported {entry_id} to {_safe(reported.to)} via {reported.hop}: "
-                    f"{_safe(reported.reply)}\n"
-                )
-                out.flush()
+        yield
     finally:
         relay_log.disabled = was_disabled
+
+
+async def _each(
+    ids: Sequence[str],
+    act: Callable[[str], Awaitable[str]],
+    refused: type[QuarantineError],
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """``act`` on each id in turn, its line to ``out``. A refusal (``refused``, or an
+    entry in the wrong state) is one line and EXIT_FINDING, an unknown or unreadable
+    entry one line and EXIT_USAGE; the other ids go on."""
+    codes = [EXIT_OK]
+    for entry_id in ids:
+        try:
+            line = await act(entry_id)
+        except (refused, EntryStateError) as exc:
+            _fail(err, str(exc))
+            codes.append(EXIT_FINDING)
+            continue
+        except QuarantineError as exc:  # unknown id, unreadable or altered files
+            _fail(err, str(exc))
+            codes.append(EXIT_USAGE)
+            continue
+        out.write(line + "\n")
+        out.flush()
     return max(codes)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from types import TracebackType
+from typing import Self
 
 from milter.auth.results import remove_our_auth_results
 from milter.config import Config, relay_settings
@@ -55,12 +56,32 @@ class Released:
     reply: str
 
 
-class Releaser:
-    """Releases messages through one relay to the config's next hop (or ``next_hop``).
+class NextHopRun:
+    """One connection to the next hop for a run of messages (a bulk release or report
+    saves the handshakes), closed at the end: an async context manager. ``hop`` is the
+    next hop as host:port, for what the command prints."""
 
-    An async context manager: the connection is kept from one release to the next (a
-    bulk release saves the handshakes) and closed at the end.
-    """
+    def __init__(self, config: Config, next_hop: tuple[str, int] | None) -> None:
+        if next_hop is not None:
+            config = replace(config, next_hop=next_hop)
+        self.config = config
+        self.hop = host_port_text(*config.next_hop)
+        self._relay = Relay(replace(relay_settings(config), pool_size=1))
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self._relay.close()
+
+
+class Releaser(NextHopRun):
+    """Releases messages through one relay to the config's next hop (or ``next_hop``)."""
 
     def __init__(
         self,
@@ -72,25 +93,11 @@ class Releaser:
     ) -> None:
         """``to`` replaces the original recipients; ``force`` releases a released message
         again."""
-        if next_hop is not None:
-            config = replace(config, next_hop=next_hop)
-        self.hop = host_port_text(*config.next_hop)
+        super().__init__(config, next_hop)
         self._headers = config.headers
         self._authserv_id = config.authserv_id()
         self._to = tuple(to) if to else None
         self._force = force
-        self._relay = Relay(replace(relay_settings(config), pool_size=1))
-
-    async def __aenter__(self) -> Releaser:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self._relay.close()
 
     async def release(self, store: QuarantineStore, entry_id: str) -> Released:
         """Deliver ``entry_id`` and mark it released.

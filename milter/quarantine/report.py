@@ -12,21 +12,18 @@ again only with ``force``. Its status does not change: it stays held or released
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
-from types import TracebackType
 
-from milter.config import Config, relay_settings
+from milter.config import Config
 from milter.errors import QuarantineError
-from milter.hostport import host_port_text
 from milter.mail.envelope import Envelope
 from milter.quarantine.records import QuarantineEntry
-from milter.quarantine.release import deliver
+from milter.quarantine.release import NextHopRun, deliver
 from milter.quarantine.store import QuarantineStore, utc_text
-from milter.smtp.relay import Relay
 
 __all__ = ["ReportError", "Reported", "Reporter", "report_message"]
 
@@ -73,9 +70,8 @@ def report_message(
     return report.as_bytes()
 
 
-class Reporter:
-    """Reports messages through one relay to the config's next hop (or ``next_hop``).
-    An async context manager, like ``Releaser``."""
+class Reporter(NextHopRun):
+    """Reports messages through one relay to the config's next hop (or ``next_hop``)."""
 
     def __init__(
         self,
@@ -92,25 +88,11 @@ class Reporter:
                 "no address to report to: set report.to in the config (README lists the "
                 "national desks) or give --to."
             )
-        if next_hop is not None:
-            config = replace(config, next_hop=next_hop)
+        super().__init__(config, next_hop)
         self.to = address
         self.sender = sender or config.report.sender or f"postmaster@{config.hostname}"
-        self.hop = host_port_text(*config.next_hop)
         self._hostname = config.hostname
         self._force = force
-        self._relay = Relay(replace(relay_settings(config), pool_size=1))
-
-    async def __aenter__(self) -> Reporter:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self._relay.close()
 
     async def report(
         self, store: QuarantineStore, entry_id: str, *, user: str | None = None
