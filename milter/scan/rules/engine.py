@@ -147,21 +147,17 @@ class RuleSet:
         # In rule order: a referred rule is settled before the rules that refer to it.
         self._required: list[tuple[int, tuple[tuple[int, frozenset[int]], ...]]] = []
         for position, rule in enumerate(self.rules):
-            groups = required_groups(
-                rule.condition.root,
-                lambda name, r=rule: (
-                    isinstance(r.matchers[name], RuleRefMatcher)
-                    and r.matchers[name].rule_id in self._position
-                ),  # type: ignore[union-attr]
-            )
+            refs = {
+                name: self._position[matcher.rule_id]
+                for name, matcher in rule.matchers.items()
+                if isinstance(matcher, RuleRefMatcher) and matcher.rule_id in self._position
+            }
+            groups = required_groups(rule.condition.root, refs.__contains__)
             if groups:
-                self._required.append((
-                    position,
-                    tuple(
-                        (count, frozenset(self._position[rule.matchers[n].rule_id] for n in names))  # type: ignore[union-attr]
-                        for count, names in groups
-                    ),
-                ))  # fmt: skip
+                required = tuple(
+                    (count, frozenset(refs[name] for name in names)) for count, names in groups
+                )
+                self._required.append((position, required))
         # Rules often share a matcher (the same detector, the same phrase list): one
         # signature per distinct matcher lets a message evaluate each only once.
         self._signatures = {
