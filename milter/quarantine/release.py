@@ -99,8 +99,11 @@ class Releaser(NextHopRun):
         self._to = tuple(to) if to else None
         self._force = force
 
-    async def release(self, store: QuarantineStore, entry_id: str) -> Released:
-        """Deliver ``entry_id`` and mark it released.
+    async def release(
+        self, store: QuarantineStore, entry_id: str, *, user: str | None = None
+    ) -> Released:
+        """Deliver ``entry_id`` and mark it released, by ``user`` (the store's Unix user
+        unless the caller names another, as the review page names its web user).
 
         Raises ReleaseError (already released, refused, or delivered but not marked),
         EntryStateError (deleted, expired, busy in another process) and QuarantineError
@@ -118,7 +121,7 @@ class Releaser(NextHopRun):
                 )
             raw = claim.raw()
             data = released_message(
-                raw, store.user, datetime.now(UTC), self._headers, self._authserv_id
+                raw, user or store.user, datetime.now(UTC), self._headers, self._authserv_id
             )
             envelope = release_envelope(claim.record.envelope, self._to, len(data))
             delivery = await deliver(self._relay, envelope, data)
@@ -129,7 +132,7 @@ class Releaser(NextHopRun):
                 )
             detail = {"to": list(envelope.rcpt_to), "next_hop": self.hop, "reply": delivery.reply}
             try:
-                claim.commit(Status.RELEASED, detail=detail)
+                claim.commit(Status.RELEASED, user=user, detail=detail)
             except QuarantineError as exc:
                 # Delivered, so say so: a retry would deliver it twice.
                 raise ReleaseError(

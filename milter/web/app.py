@@ -375,23 +375,14 @@ class ReviewApp:
         from milter.quarantine.release import ReleaseError, Releaser
 
         settings = self.settings
-        # A store of its own, whose user is the web user: the Releaser records its
-        # event and writes X-Scam-Released with the store's user, and the audit trail
-        # must name the reviewer, not the Unix account the server runs as.
-        store = await run_in_threadpool(
-            QuarantineStore, settings.quarantine_dir, create=False, full_sync=False
-        )
-        store.user = f"web:{user.name}"
         try:
             async with Releaser(
                 settings.config, next_hop=settings.next_hop, to=to or None
             ) as releaser:
-                released = await releaser.release(store, entry_id)
+                released = await releaser.release(self.store, entry_id, user=f"web:{user.name}")
         except (ReleaseError, EntryStateError) as exc:
             log.warning("web: %s could not release %s: %s", user.name, entry_id, exc)
             raise HttpError(409, str(exc)) from None
-        finally:
-            store.close()
         log.info(
             "web: %s released %s to %s via %s: %s",
             user.name,
