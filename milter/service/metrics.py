@@ -34,10 +34,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from milter import hostport
-from milter.errors import ConfigError
 from milter.quarantine.store import QuarantineStore
 from milter.scan.verdict import Verdict
+from milter.service.sockets import tcp_socket
 
 log = logging.getLogger("scam_milter")
 
@@ -67,16 +66,7 @@ def remove_directory(path: Path) -> None:
 
 def listening_socket(address: tuple[str, int]) -> socket.socket:
     """The bound, listening socket for ``/metrics``; ConfigError (one line) if it cannot be."""
-    host, port = address
-    try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(16)
-    except OSError as exc:
-        where = hostport.host_port_text(host, port)
-        raise ConfigError(f"cannot listen for metrics on {where}: {exc.strerror or exc}") from exc
+    sock = tcp_socket(address, backlog=16, purpose=" for metrics")
     sock.setblocking(False)
     return sock
 

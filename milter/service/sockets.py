@@ -17,8 +17,9 @@ from pathlib import Path
 
 from milter.config import Config, describe_listen
 from milter.errors import ConfigError
+from milter.hostport import host_port_text
 
-__all__ = ["check_listen", "listening_socket", "remove_socket_file"]
+__all__ = ["check_listen", "listening_socket", "remove_socket_file", "tcp_socket"]
 
 BACKLOG = 1024
 
@@ -38,10 +39,7 @@ def listening_socket(config: Config) -> socket.socket:
     listen = config.listen
     where = describe_listen(listen)
     if not isinstance(listen, Path):
-        try:
-            return socket.create_server(listen, backlog=BACKLOG)
-        except OSError as exc:
-            raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
+        return tcp_socket(listen)
     group = _group_id(config.milter_socket_group)
     _clear_stale(listen)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -61,6 +59,18 @@ def listening_socket(config: Config) -> socket.socket:
         sock.close()
         raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
     return sock
+
+
+def tcp_socket(
+    address: tuple[str, int], *, backlog: int = BACKLOG, purpose: str = ""
+) -> socket.socket:
+    """A TCP socket bound to ``address`` (IPv4 or IPv6) and listening; ConfigError, one
+    line naming the address (and ``purpose``: " for metrics"), when it cannot be."""
+    try:
+        return socket.create_server(address, backlog=backlog)
+    except OSError as exc:
+        where = host_port_text(*address)
+        raise ConfigError(f"cannot listen{purpose} on {where}: {exc.strerror or exc}") from exc
 
 
 def remove_socket_file(config: Config) -> None:
